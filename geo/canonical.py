@@ -156,3 +156,7 @@ def _feature_id(frame: pd.DataFrame, spec: CanonicalSpec, row: int) -> str:
     if key is not None and key in frame.columns:
         return str(frame[key].iloc[row])
     return f"row {row + 1}"
+
+#: Integer code of each land-cover class in classified rasters (0 is nodata).
+LANDCOVER_CODES: dict[str, int] = {name: i + 1 for i, name in enumerate(LANDCOVER_CLASSES)}
+LANDCOVER_NODATA = 0

@@ -94,7 +94,7 @@ class Raster:
             return np.ma.masked_invalid(arr)
         return np.ma.masked_equal(arr, self.nodata)
 
-    def same_grid(self, other: "Raster") -> bool:
+    def same_grid(self, other: Raster) -> bool:
         """True when both rasters share CRS, transform and shape."""
         return (
             self.crs == other.crs

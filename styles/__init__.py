@@ -1,1 +1,1 @@
-"""kaartlaag styles."""
+"""Colormaps, MapLibre styles and legends (Dutch labels)."""

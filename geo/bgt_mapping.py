@@ -1,0 +1,188 @@
+"""BGT (IMGeo 2.1) object types and attribute values -> canonical land-cover classes.
+
+The table below is the single source of the mapping; ``docs/bgt-mapping.md``
+lists the same rows for people (a test checks that every row is documented).
+
+A BGT surface object is classified in three steps, first match wins:
+
+1. ``(type, value, plus)`` in :data:`PLUS_RULES`: the IMGeo-plus physical
+   appearance refines the BGT value (a *groenvoorziening* planted with
+   *heesters* is shrub, not grass).
+2. ``(type, value)`` in :data:`VALUE_RULES`; the value ``"*"`` means the object
+   type alone decides (every *waterdeel* is water).
+3. otherwise the object type default in :data:`TYPE_DEFAULT`; the caller counts
+   these as ``unmapped_<type>`` in the source report.
+
+``value`` is the BGT classifying attribute of the type (fysiek voorkomen for
+terrain and road parts, ``class``/``bgt-type`` for water and structures), read
+from the first attribute of :data:`VALUE_ATTRIBUTES` that the object carries.
+``plus`` is the IMGeo-plus physical appearance (``plus-fysiekVoorkomen*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+#: BGT file object types whose polygons together form the planar partition (landcover).
+LANDCOVER_TYPES: tuple[str, ...] = (
+    "wegdeel",
+    "ondersteunendwegdeel",
+    "begroeidterreindeel",
+    "onbegroeidterreindeel",
+    "waterdeel",
+    "ondersteunendwaterdeel",
+    "pand",
+    "overigbouwwerk",
+    "kunstwerkdeel",
+    "overbruggingsdeel",
+    "tunneldeel",
+    "spoor",
+)
+
+#: Attributes holding the classifying BGT value, per object type, in order of preference.
+#: The CityGML encoding uses ``surfaceMaterial``/``class``/``function`` where a CityGML
+#: property exists and ``imgeo:bgt-...`` otherwise; both spellings are accepted.
+VALUE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "wegdeel": ("surfaceMaterial", "bgt-fysiekVoorkomen"),
+    "ondersteunendwegdeel": ("surfaceMaterial", "bgt-fysiekVoorkomen"),
+    "begroeidterreindeel": ("class", "bgt-fysiekVoorkomen"),
+    "onbegroeidterreindeel": ("bgt-fysiekVoorkomen", "class"),
+    "waterdeel": ("class", "bgt-type"),
+    "ondersteunendwaterdeel": ("class", "bgt-type"),
+    "overigbouwwerk": ("bgt-type", "class"),
+    "kunstwerkdeel": ("bgt-type", "class"),
+    "overbruggingsdeel": ("class", "bgt-typeOverbruggingsdeel"),
+    "tunneldeel": ("bgt-type", "class"),
+    "spoor": ("function", "bgt-functie"),
+    "pand": (),
+}
+
+#: Prefix of the IMGeo-plus physical-appearance attribute (``plus-fysiekVoorkomenWegdeel``, ...).
+PLUS_PREFIX = "plus-fysiekVoorkomen"
+
+#: Code-list values that say "no value" (IMGeo VoidReasonValue) or "not a BGT value".
+VOID_VALUES = frozenset({"", "waardeOnbekend", "geenWaarde", "nietBekend", "niet-bgt"})
+
+#: Wildcard value: the object type decides, whatever the value.
+ANY = "*"
+
+# Physical appearances shared by roads, road sides and unvegetated terrain.
+_PAVED = ("gesloten verharding", "open verharding")
+_UNPAVED = ("half verhard", "onverhard")
+
+#: Class of an object whose value is not in the table (counted as ``unmapped_<type>``).
+TYPE_DEFAULT: dict[str, str] = {
+    "wegdeel": "road_paved",
+    "ondersteunendwegdeel": "green_low",
+    "begroeidterreindeel": "green_low",
+    "onbegroeidterreindeel": "bare",
+    "waterdeel": "water",
+    "ondersteunendwaterdeel": "water",
+    "pand": "building",
+    "overigbouwwerk": "building",
+    "kunstwerkdeel": "paved_other",
+    "overbruggingsdeel": "paved_other",
+    "tunneldeel": "paved_other",
+    "spoor": "paved_other",
+}
+
+VALUE_RULES: dict[tuple[str, str], str] = {
+    **{("wegdeel", v): "road_paved" for v in _PAVED},
+    **{("wegdeel", v): "road_unpaved" for v in _UNPAVED},
+    # A transition between two appearances; refined by the plus value below when known.
+    ("wegdeel", "transitie"): "road_paved",
+    ("ondersteunendwegdeel", "groenvoorziening"): "green_low",
+    **{("ondersteunendwegdeel", v): "paved_other" for v in _PAVED},
+    **{("ondersteunendwegdeel", v): "bare" for v in _UNPAVED},
+    ("ondersteunendwegdeel", "transitie"): "green_low",
+    **{("begroeidterreindeel", v): "green_trees" for v in ("loofbos", "naaldbos", "gemengd bos", "houtwal")},
+    **{("begroeidterreindeel", v): "green_shrub" for v in ("struiken", "heide")},
+    **{
+        ("begroeidterreindeel", v): "agriculture"
+        for v in ("grasland agrarisch", "bouwland", "fruitteelt", "boomteelt")
+    },
+    **{
+        ("begroeidterreindeel", v): "green_low"
+        for v in ("grasland overig", "groenvoorziening", "rietland", "moeras", "kwelder", "transitie")
+    },
+    **{("begroeidterreindeel", v): "bare" for v in ("zand", "duin")},
+    **{("onbegroeidterreindeel", v): "paved_other" for v in _PAVED},
+    **{("onbegroeidterreindeel", v): "bare" for v in _UNPAVED},
+    # Yards around houses and farms: mostly paved in practice, but private gardens are
+    # also registered as erf; layers that care can select source_class "onbegroeidterreindeel:erf".
+    ("onbegroeidterreindeel", "erf"): "paved_other",
+    ("onbegroeidterreindeel", "transitie"): "bare",
+    ("waterdeel", ANY): "water",
+    ("ondersteunendwaterdeel", ANY): "water",
+    ("pand", ANY): "building",
+    ("overigbouwwerk", ANY): "building",
+    ("kunstwerkdeel", ANY): "paved_other",
+    ("overbruggingsdeel", ANY): "paved_other",
+    ("tunneldeel", ANY): "paved_other",
+    ("spoor", ANY): "paved_other",
+}
+
+_GREEN_PLUS_SHRUB = ("heesters", "bodembedekkers")
+_ROAD_PLUS_PAVED = (
+    "asfalt", "cementbeton", "betonstraatstenen", "gebakken klinkers", "tegels",
+    "sierbestrating", "beton element",
+)
+_ROAD_PLUS_UNPAVED = ("zand", "grind", "gravel", "schelpen", "boomschors", "puin", "grasklinkers")
+
+PLUS_RULES: dict[tuple[str, str, str], str] = {
+    **{("begroeidterreindeel", "groenvoorziening", p): "green_shrub" for p in _GREEN_PLUS_SHRUB},
+    # Bosplantsoen is a dense planting of trees and shrubs in forest arrangement.
+    ("begroeidterreindeel", "groenvoorziening", "bosplantsoen"): "green_trees",
+    **{("ondersteunendwegdeel", "groenvoorziening", p): "green_shrub" for p in _GREEN_PLUS_SHRUB},
+    **{("wegdeel", "transitie", p): "road_paved" for p in _ROAD_PLUS_PAVED},
+    **{("wegdeel", "transitie", p): "road_unpaved" for p in _ROAD_PLUS_UNPAVED},
+}
+
+
+def clean(value: str | None) -> str | None:
+    """Return ``value`` stripped, or None when it is absent or a void code."""
+    if value is None:
+        return None
+    value = value.strip()
+    return None if value in VOID_VALUES else value
+
+
+def classify(obj_type: str, attrs: Mapping[str, str | None]) -> tuple[str, str, bool]:
+    """Canonical land-cover class of one BGT surface object.
+
+    Args:
+        obj_type: BGT object type as in the file name (``wegdeel``, ``pand``, ...).
+        attrs: the object's simple attributes by local element name.
+
+    Returns:
+        ``(class, source_class, mapped)``: ``source_class`` is ``"type:value"``
+        (``"type:value/plus"`` when the plus value decided, ``"type:*"`` when the
+        object has no classifying value) and ``mapped`` is False when the type
+        default was used.
+    """
+    value = next(
+        (v for name in VALUE_ATTRIBUTES.get(obj_type, ()) if (v := clean(attrs.get(name))) is not None), None
+    )
+    plus = next((clean(v) for k, v in attrs.items() if k.startswith(PLUS_PREFIX) and clean(v)), None)
+    shown = value if value is not None else ANY
+    if value is not None and plus is not None and (obj_type, value, plus) in PLUS_RULES:
+        return PLUS_RULES[(obj_type, value, plus)], f"{obj_type}:{value}/{plus}", True
+    if value is not None and (obj_type, value) in VALUE_RULES:
+        return VALUE_RULES[(obj_type, value)], f"{obj_type}:{shown}", True
+    if (obj_type, ANY) in VALUE_RULES:
+        return VALUE_RULES[(obj_type, ANY)], f"{obj_type}:{shown}", True
+    return TYPE_DEFAULT[obj_type], f"{obj_type}:{shown}", False
+
+
+def mapping_rows() -> Iterator[tuple[str, str, str, str]]:
+    """Every rule as ``(object type, BGT value, plus value or "", class)`` for the docs.
+
+    The defaults of types without a wildcard rule are yielded with the value ``"(other)"``.
+    """
+    for (obj_type, value), cls in VALUE_RULES.items():
+        yield obj_type, value, "", cls
+    for (obj_type, value, plus), cls in PLUS_RULES.items():
+        yield obj_type, value, plus, cls
+    for obj_type, cls in TYPE_DEFAULT.items():
+        if (obj_type, ANY) not in VALUE_RULES:
+            yield obj_type, "(other)", "", cls

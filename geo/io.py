@@ -1,0 +1,155 @@
+"""Reading canonical sources given by file (GeoPackage, GeoParquet, GeoJSON, CSV, GeoTIFF)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+from pyproj import CRS
+from rasterio.errors import RasterioIOError
+
+from geo.canonical import CANONICAL, validate_canonical
+from geo.crs import to_region_crs
+from geo.errors import CRSError, SourceError
+from geo.raster import Raster
+
+#: Column names accepted for point coordinates in a CSV, in order of preference.
+_X_COLUMNS = ("x", "X", "x_rd", "X_RD", "lon", "longitude")
+_Y_COLUMNS = ("y", "Y", "y_rd", "Y_RD", "lat", "latitude")
+_WKT_COLUMNS = ("geometry", "wkt", "WKT", "geom")
+_PARQUET = {".parquet", ".geoparquet"}
+
+
+def read_vector_source(
+    name: str,
+    path: str | Path,
+    region_crs: CRS,
+    *,
+    layer: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    declared_crs: CRS | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a canonical vector (or table) source from one file.
+
+    Args:
+        name: canonical source name (``trees``, ``streets``, ...).
+        path: the file.
+        region_crs: CRS to bring the features into.
+        layer: layer inside a multi-layer file (GeoPackage).
+        columns: canonical column -> column in the file; ``x``/``y`` name the
+            coordinate columns of a CSV.
+        declared_crs: CRS from the config, for files without one (CSV).
+
+    Returns:
+        A frame validated against the canonical schema (``geo.canonical``).
+
+    Raises:
+        SourceError: unreadable file, missing columns or coordinates, bad geometry.
+        CRSError: no CRS and none declared, or a contradictory one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(path, "file not found")
+    columns = dict(columns or {})
+    spec = CANONICAL[name]
+    if path.suffix.lower() == ".csv":
+        frame = _read_csv(path, columns, needs_geometry=spec.geometry not in ("table", "any"))
+    elif path.suffix.lower() in _PARQUET:
+        try:
+            frame = gpd.read_parquet(path)
+        except (ValueError, OSError) as exc:
+            raise SourceError(path, f"cannot read GeoParquet: {exc}") from None
+    else:
+        try:
+            frame = pyogrio.read_dataframe(path, layer=layer)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise SourceError(path, f"cannot read: {exc}") from None
+    frame = _rename(frame, columns, path)
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        frame = to_region_crs(frame, region_crs, path, declared_crs)
+    return validate_canonical(name, frame, path)
+
+
+def _rename(frame: pd.DataFrame, columns: Mapping[str, str], path: Path) -> pd.DataFrame:
+    mapping = {src: dst for dst, src in columns.items() if dst not in ("x", "y")}
+    missing = [src for src in mapping if src not in frame.columns]
+    if missing:
+        raise SourceError(
+            path,
+            f"columns {', '.join(missing)} named in the config are not in the file "
+            f"(present: {', '.join(map(str, frame.columns))})",
+        )
+    return frame.rename(columns=mapping)
+
+
+def _read_csv(path: Path, columns: Mapping[str, str], needs_geometry: bool) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep=None, engine="python")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise SourceError(path, f"cannot read CSV: {exc}") from None
+    xcol = columns.get("x") or next((c for c in _X_COLUMNS if c in table.columns), None)
+    ycol = columns.get("y") or next((c for c in _Y_COLUMNS if c in table.columns), None)
+    wkt = next((c for c in _WKT_COLUMNS if c in table.columns), None)
+    if xcol in table.columns and ycol in table.columns:
+        x = pd.to_numeric(table[xcol], errors="coerce")
+        y = pd.to_numeric(table[ycol], errors="coerce")
+        bad = x.isna() | y.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            fid = table["id"].iloc[row] if "id" in table.columns else f"line {row + 2}"
+            raise SourceError(path, f"coordinates missing or not numeric in {xcol}/{ycol}", feature=fid)
+        geometry = gpd.points_from_xy(x, y)
+        return gpd.GeoDataFrame(table.drop(columns=[xcol, ycol]), geometry=geometry, crs=None)
+    if wkt is not None:
+        try:
+            geometry = gpd.GeoSeries.from_wkt(table[wkt])
+        except Exception as exc:  # shapely raises a GEOSException subclass per bad string
+            raise SourceError(path, f"column {wkt!r} does not hold valid WKT: {exc}") from None
+        return gpd.GeoDataFrame(table.drop(columns=[wkt]), geometry=geometry, crs=None)
+    if needs_geometry:
+        raise SourceError(
+            path,
+            "CSV has no coordinates: expected columns x and y (or name them with "
+            "`columns: {x: ..., y: ...}` in the config) or a WKT column 'geometry'",
+        )
+    return table
+
+
+def read_raster_source(
+    path: str | Path, region_crs: CRS, *, band_name: str, declared_crs: CRS | None = None
+) -> Raster:
+    """Read a single-band GeoTIFF as a float32 ``Raster`` with NaN nodata.
+
+    A raster without CRS is refused unless the config declares one; a raster
+    in another CRS than the region is refused too, because resampling heights
+    silently would change them: use the ``ahn`` adapter, which warps on purpose.
+
+    Raises:
+        SourceError: unreadable file.
+        CRSError: missing or different CRS.
+    """
+    path = Path(path)
+    try:
+        with rasterio.open(path) as ds:
+            data = ds.read(1, out_dtype="float32")
+            crs = ds.crs
+            transform = ds.transform
+            nodata = ds.nodata
+    except RasterioIOError as exc:
+        raise SourceError(path, f"cannot read raster: {exc}") from None
+    if crs is None:
+        if declared_crs is None:
+            raise CRSError(path, "the raster has no CRS; add `crs:` to this source in the config")
+        crs = declared_crs
+    if not CRS.from_user_input(crs).equals(region_crs, ignore_axis_order=True):
+        raise CRSError(
+            path, f"the raster is in {CRS.from_user_input(crs).to_string()}, the region in {region_crs.to_string()}"
+        )
+    if nodata is not None:
+        data[data == np.float32(nodata)] = np.nan
+    return Raster(data, region_crs, transform, nodata=float("nan"), band_names=(band_name,), units=("m",))

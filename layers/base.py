@@ -1,0 +1,235 @@
+"""What a layer is: a pure computation plus its declared contract.
+
+A layer declares its inputs (canonical sources and other layers), parameters
+(with units, defaults and sources), outputs and style id. Its ``compute``
+takes in-memory inputs for any extent and returns in-memory outputs; the build
+engine does reading, hashing, chunking and publishing around it. The same
+``compute`` serves a whole municipality, one permit site, or a what-if
+scenario on edited inputs, so no layer ever needs a second implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import ConfigError
+from geo.raster import Raster
+
+Access = Literal["public", "internal"]
+Kind = Literal["vector", "raster"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A layer parameter.
+
+    Attributes:
+        name: key in the config (``layers.<id>.<name>``).
+        default: value when the config is silent.
+        unit: unit of the value (``"m"``, ``"m2"``, ``"%"``, ``""`` for none).
+        description: what it does, for ``kaartlaag layers --params`` and metadata.
+        source: where the default comes from (guideline, paper).
+        minimum: smallest allowed value for numbers.
+        maximum: largest allowed value for numbers.
+        choices: allowed values for strings.
+    """
+
+    name: str
+    default: Any
+    unit: str
+    description: str
+    source: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def check(self, value: Any, where: str) -> Any:
+        """Coerce ``value`` to the default's type and check its bounds."""
+        kind = type(self.default)
+        try:
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise TypeError
+                coerced: Any = value
+            elif kind is float:
+                if isinstance(value, bool):
+                    raise TypeError
+                coerced = float(value)
+            elif kind is int:
+                if isinstance(value, bool) or float(value) != int(value):
+                    raise TypeError
+                coerced = int(value)
+            elif kind in (list, tuple):
+                coerced = list(value)
+            else:
+                coerced = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from None
+        if self.minimum is not None and coerced < self.minimum:
+            raise ConfigError(f"{where}: {coerced} is below the minimum {self.minimum} {self.unit}".rstrip())
+        if self.maximum is not None and coerced > self.maximum:
+            raise ConfigError(f"{where}: {coerced} is above the maximum {self.maximum} {self.unit}".rstrip())
+        if self.choices is not None and coerced not in self.choices:
+            raise ConfigError(f"{where}: {coerced!r} is not one of {', '.join(map(repr, self.choices))}")
+        return coerced
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description for the catalog metadata."""
+        return {
+            "default": self.default,
+            "unit": self.unit,
+            "description": self.description,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Output:
+    """A declared output: a vector table or a raster."""
+
+    name: str
+    kind: Kind
+    description: str
+
+
+@dataclass(frozen=True)
+class Region:
+    """The extent a computation runs on.
+
+    Attributes:
+        name: region name.
+        crs: CRS of every input and output.
+        bounds: (minx, miny, maxx, maxy) in ``crs``.
+        boundary: polygon of the region, or None for the bounds' rectangle.
+    """
+
+    name: str
+    crs: CRS
+    bounds: tuple[float, float, float, float]
+    boundary: BaseGeometry | None = None
+
+
+@dataclass
+class LayerInputs:
+    """In-memory inputs handed to ``compute``.
+
+    Attributes:
+        sources: canonical source name -> GeoDataFrame / DataFrame / Raster.
+        layers: dependency layer id -> its ``LayerResult``.
+        region: the extent.
+    """
+
+    sources: Mapping[str, Any]
+    layers: Mapping[str, LayerResult]
+    region: Region
+
+    def vector(self, name: str) -> gpd.GeoDataFrame:
+        """A canonical vector source (KeyError naming it when absent)."""
+        if name not in self.sources:
+            raise KeyError(f"source {name!r} is not available")
+        return self.sources[name]
+
+    def raster(self, name: str) -> Raster:
+        """A canonical raster source."""
+        if name not in self.sources:
+            raise KeyError(f"source {name!r} is not available")
+        return self.sources[name]
+
+
+@dataclass
+class LayerResult:
+    """In-memory outputs of a layer.
+
+    Attributes:
+        vectors: output name -> GeoDataFrame in the region CRS.
+        rasters: output name -> Raster.
+        metadata: extra facts for the catalog (method, counts, notes).
+    """
+
+    vectors: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    rasters: dict[str, Raster] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Execution settings the engine hands to ``compute``.
+
+    Attributes:
+        workers: number of local worker threads for chunked raster work.
+        scheduler: address of a Dask scheduler (``tcp://host:8786``) or None for local.
+        chunk_size: raster chunk edge in cells.
+    """
+
+    workers: int = 2
+    scheduler: str | None = None
+    chunk_size: int = 2048
+
+
+ComputeFn = Callable[[LayerInputs, Mapping[str, Any], BuildContext], LayerResult]
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    """Declaration of a derived layer.
+
+    Attributes:
+        id: stable id used in configs, URLs and the catalog.
+        title: {"nl": ..., "en": ...}.
+        description: {"nl": ..., "en": ...}.
+        kind: primary kind shown to clients (a vector layer may also ship a raster).
+        inputs: canonical sources that must be available.
+        optional_inputs: canonical sources used when available.
+        depends: ids of layers whose outputs this layer reads.
+        params: declared parameters.
+        outputs: declared outputs.
+        style_id: id of the style in ``styles/``.
+        code_version: bump when the method changes: cached builds are then redone.
+        compute: the pure computation.
+        access: default access (``public`` or ``internal``).
+        references: literature / guidelines the method follows.
+        minzoom: lowest zoom for vector tiles.
+        maxzoom: highest zoom for vector tiles.
+    """
+
+    id: str
+    title: Mapping[str, str]
+    description: Mapping[str, str]
+    kind: Kind
+    inputs: tuple[str, ...]
+    params: tuple[Param, ...]
+    outputs: tuple[Output, ...]
+    style_id: str
+    code_version: str
+    compute: ComputeFn
+    optional_inputs: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    access: Access = "public"
+    references: tuple[str, ...] = ()
+    minzoom: int = 10
+    maxzoom: int = 16
+
+    def resolve_params(self, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Defaults overlaid with ``given``; unknown keys are errors naming their path."""
+        known = {p.name: p for p in self.params}
+        for key in given:
+            if key not in known and key != "access":
+                hint = f"; known: {', '.join(sorted(known))}" if known else "; this layer has no parameters"
+                raise ConfigError(f"{where}.{key}: unknown parameter{hint}")
+        return {
+            name: (p.check(given[name], f"{where}.{name}") if name in given else p.default)
+            for name, p in known.items()
+        }
+
+    def resolve_access(self, given: Mapping[str, Any], where: str) -> Access:
+        """Access from the config (``access: internal``) or the layer default."""
+        value = given.get("access", self.access)
+        if value not in ("public", "internal"):
+            raise ConfigError(f"{where}.access: must be 'public' or 'internal', got {value!r}")
+        return value  # type: ignore[no-any-return]

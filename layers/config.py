@@ -1,0 +1,289 @@
+"""Region configuration: one validated YAML file per region.
+
+Sources and layers are declared with explicit ids (as in pygeoapi/martin);
+every unknown or misspelled key is an error naming its path, for example
+``sources.bgt.pth: unknown key``. Relative paths are resolved against the
+folder of the config file, so a region folder can be moved as a whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyproj import CRS
+
+from geo.canonical import CANONICAL, RASTER_SOURCES
+from geo.crs import parse_crs
+from geo.errors import ConfigError
+
+#: Registry adapters: each fills several canonical sources.
+ADAPTERS: dict[str, tuple[str, ...]] = {
+    "bgt": ("landcover", "buildings", "trees"),
+    "bag": ("buildings", "addresses"),
+    "ahn": ("dsm", "dtm"),
+    "cbs": ("neighbourhoods",),
+}
+
+DEFAULT_AHN_RESOLUTION_M = 0.5
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegionSpec(_Strict):
+    """``region:``: name, CRS and optional boundary polygon file."""
+
+    name: str
+    crs: str = "EPSG:28992"
+    boundary: Path | None = None
+
+    @field_validator("crs")
+    @classmethod
+    def _valid_crs(cls, value: str) -> str:
+        parse_crs(value, "region.crs")
+        return value
+
+
+class SourceSpec(_Strict):
+    """A canonical source given by file.
+
+    Attributes:
+        path: the file (GeoPackage, GeoParquet, GeoJSON, Shapefile, CSV, GeoTIFF).
+        layer: layer name inside a multi-layer file.
+        columns: canonical column name -> column name in the file.
+        crs: CRS of a file that carries none (CSV) or to confirm one.
+    """
+
+    path: Path
+    layer: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    crs: str | None = None
+
+    @field_validator("crs")
+    @classmethod
+    def _valid_crs(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_crs(value)
+        return value
+
+
+class BgtSpec(_Strict):
+    """``sources.bgt``: a PDOK BGT extract (zip or folder of IMGeo CityGML)."""
+
+    path: Path
+
+
+class BagSpec(_Strict):
+    """``sources.bag``: a BAG 2.0 Extract (XML, zip or nested zips) or the PDOK BAG GeoPackage."""
+
+    path: Path
+    crs: str | None = None
+
+
+class CbsSpec(_Strict):
+    """``sources.cbs``: the CBS wijken-en-buurten GeoPackage."""
+
+    path: Path
+    layer: str | None = None
+    crs: str | None = None
+
+
+class AhnSpec(_Strict):
+    """``sources.ahn``: AHN GeoTIFFs (``dsm``/``dtm``) or LAZ point clouds (``laz``)."""
+
+    dsm: Path | None = None
+    dtm: Path | None = None
+    laz: list[Path] = Field(default_factory=list)
+    resolution_m: float = Field(DEFAULT_AHN_RESOLUTION_M, gt=0)
+    crs: str | None = None
+
+    @model_validator(mode="after")
+    def _something_given(self) -> AhnSpec:
+        if self.dsm is None and self.dtm is None and not self.laz:
+            raise ValueError("give dsm and/or dtm GeoTIFFs, or laz: [files]")
+        return self
+
+
+def _canonical_fields() -> dict[str, Any]:
+    return {name: (SourceSpec | None, None) for name in CANONICAL}
+
+
+class SourcesSpec(_Strict):
+    """``sources:``: registry adapters and canonical sources by name."""
+
+    bgt: BgtSpec | None = None
+    bag: BagSpec | None = None
+    ahn: AhnSpec | None = None
+    cbs: CbsSpec | None = None
+    landcover: SourceSpec | None = None
+    buildings: SourceSpec | None = None
+    addresses: SourceSpec | None = None
+    trees: SourceSpec | None = None
+    neighbourhoods: SourceSpec | None = None
+    streets: SourceSpec | None = None
+    parks: SourceSpec | None = None
+    amenities: SourceSpec | None = None
+    housing_sites: SourceSpec | None = None
+    occupancy: SourceSpec | None = None
+    projects: SourceSpec | None = None
+    dsm: SourceSpec | None = None
+    dtm: SourceSpec | None = None
+
+
+class RegionConfig(_Strict):
+    """A whole region config file.
+
+    Attributes:
+        region: name, CRS and boundary.
+        catalog: folder of the published catalog.
+        sources: where each input comes from.
+        layers: per-layer parameters (``layer-id: {param: value}``); the
+            reserved key ``access`` sets ``public`` or ``internal``.
+        keep_versions: how many versions per layer to keep (None: all).
+        base_dir: folder relative paths are resolved against (set on load).
+    """
+
+    region: RegionSpec
+    catalog: Path = Path("catalog")
+    sources: SourcesSpec = Field(default_factory=SourcesSpec)
+    layers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    keep_versions: int | None = Field(None, ge=1)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _null_layers(cls, value: Any) -> Any:
+        # `tree-3-30-300:` with nothing after it parses as None: treat as {}.
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    @property
+    def crs(self) -> CRS:
+        """The region CRS."""
+        return parse_crs(self.region.crs, "region.crs")
+
+    def resolve(self, path: Path) -> Path:
+        """Resolve a path from the config against the config's folder."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def catalog_dir(self) -> Path:
+        """Absolute catalog folder."""
+        return self.resolve(self.catalog).resolve()
+
+    def source_providers(self) -> dict[str, str]:
+        """Map each available canonical source to what provides it.
+
+        An explicitly given canonical source overrides what an adapter fills;
+        adapters listed later in ``ADAPTERS`` override earlier ones for the
+        same source (BAG buildings win over BGT's pand footprints).
+        """
+        providers: dict[str, str] = {}
+        for adapter, names in ADAPTERS.items():
+            spec = getattr(self.sources, adapter)
+            if spec is None:
+                continue
+            for name in names:
+                if adapter == "ahn" and not _ahn_provides(spec, name):
+                    continue
+                providers[name] = adapter
+        for name in CANONICAL:
+            if getattr(self.sources, name) is not None:
+                providers[name] = name
+        return providers
+
+
+def _ahn_provides(spec: AhnSpec, name: str) -> bool:
+    return bool(spec.laz) or getattr(spec, name) is not None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """Turn pydantic's error list into one line per problem: ``a.b.c: message``."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))]
+        # pydantic puts the union member type in the location; it is noise for a person.
+        loc = [p for p in loc if p not in {"SourceSpec", "none", "dict[str,any]"}]
+        path = ".".join(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {msg}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def parse_config(data: Any, base_dir: Path, origin: str = "config") -> RegionConfig:
+    """Validate a config mapping; raise ``ConfigError`` naming every bad key path."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        cfg = RegionConfig.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}:\n{format_validation_error(exc)}") from None
+    from layers.registry import validate_layer_config  # late: registry imports layer modules
+
+    validate_layer_config(cfg.layers, origin)
+    _check_raster_sources(cfg, origin)
+    return cfg
+
+
+def _check_raster_sources(cfg: RegionConfig, origin: str) -> None:
+    for name in RASTER_SOURCES:
+        spec = getattr(cfg.sources, name)
+        if spec is not None and (spec.layer or spec.columns):
+            raise ConfigError(f"{origin}:\nsources.{name}: a raster source takes only path and crs")
+
+
+def load_config(path: str | Path) -> RegionConfig:
+    """Read and validate a region config file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or has invalid keys/values.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, path.resolve().parent, str(path))
+
+
+EXAMPLE_CONFIG = """\
+# kaartlaag region config. Relative paths are relative to this file.
+# Every key is checked: a misspelled key is an error that names it.
+region:
+  name: Otterlo                 # shown in the catalog and the web pages
+  crs: "EPSG:28992"             # all layers are computed in this CRS (RD New)
+  # boundary: grens.gpkg        # optional polygon file: clip the region to it
+
+catalog: ./catalog              # where published layers and catalog.json go
+# keep_versions: 5              # versions kept per layer (default: all)
+
+sources:
+  # Registry adapters: each fills several canonical sources.
+  bgt: {path: ../shared/data/bgt-otterlo/otterlo.zip}   # landcover, buildings, trees
+  # bag: {path: bag.zip}                 # buildings and addresses (BAG 2.0 Extract or PDOK GeoPackage)
+  # ahn: {dsm: dsm.tif, dtm: dtm.tif}    # or: {laz: [a.laz, b.laz], resolution_m: 0.5}
+  # cbs: {path: wijkenbuurten.gpkg}      # neighbourhoods (buurten)
+
+  # Canonical sources by name override what an adapter filled:
+  # trees: {path: bomen.csv, columns: {crown_diameter_m: kroondiameter, x: X, y: Y}, crs: "EPSG:28992"}
+  # streets: {path: streets.gpkg, layer: streets}
+
+layers:
+  # Per-layer parameters; `kaartlaag layers --params` lists them with units.
+  # landcover: {raster_resolution_m: 0.5}
+  # basemap: {access: public}
+"""

@@ -1,0 +1,279 @@
+"""The build engine: dependency graph, content-hash caching and atomic publishing.
+
+``build`` resolves the layers asked for plus their dependencies, computes a
+key per layer from its code, parameters, region and the content hashes of its
+inputs (and the keys of the layers it reads), skips layers whose key equals
+the published one, and publishes the rest atomically (see ``layers.catalog``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+from pyproj import Transformer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from geo.crs import WGS84
+from geo.errors import ConfigError, KaartlaagError
+from layers import catalog as cat
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult
+from layers.config import RegionConfig
+from layers.publish import read_result, write_result
+from layers.registry import build_order, get_layer
+from layers.sources import SourceSet, _module_digest
+
+_VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+
+#: Attribution per provider, written into tile archives and metadata.
+ATTRIBUTION = {
+    "bgt": "BGT: Kadaster / PDOK (CC0)",
+    "bag": "BAG: Kadaster / PDOK (CC0)",
+    "ahn": "AHN: Rijkswaterstaat en waterschappen (CC0)",
+    "cbs": "Wijk- en buurtkaart: CBS (CC BY 4.0)",
+}
+
+
+@dataclass
+class LayerPlan:
+    """What the engine decided for one layer."""
+
+    layer: LayerDef
+    params: dict[str, Any]
+    access: str
+    inputs: dict[str, str]
+    key: str = ""
+    action: str = "build"  # build | up-to-date | skipped
+    reason: str = ""
+
+
+@dataclass
+class BuildSummary:
+    """Result of a build run: what was built, skipped or up to date."""
+
+    built: list[str] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def plan_build(cfg: RegionConfig, sources: SourceSet, selected: Sequence[str] | None, force: bool) -> list[LayerPlan]:
+    """Decide per layer: build, up to date, or skipped (missing inputs)."""
+    catalog = cat.read_catalog(cfg.catalog_dir)
+    explicit = {get_layer(i).id for i in selected or ()}
+    order = build_order(selected)
+    plans: dict[str, LayerPlan] = {}
+    available = sources.available()
+    region_digest = sources.region_digest()
+    for layer_id in order:
+        layer = get_layer(layer_id)
+        given = cfg.layers.get(layer_id, {})
+        plan = LayerPlan(
+            layer,
+            layer.resolve_params(given, f"layers.{layer_id}"),
+            layer.resolve_access(given, f"layers.{layer_id}"),
+            {},
+        )
+        plans[layer_id] = plan
+        missing = [s for s in layer.inputs if s not in available]
+        blocked = [d for d in layer.depends if plans[d].action == "skipped"]
+        if missing or blocked:
+            why = f"missing source(s) {', '.join(missing)}" if missing else f"needs skipped layer(s) {', '.join(blocked)}"
+            if layer_id in explicit:
+                raise ConfigError(f"layer {layer_id} cannot be built: {why} (add them under sources:)")
+            plan.action, plan.reason = "skipped", why
+            continue
+        used = [s for s in (*layer.inputs, *layer.optional_inputs) if s in available]
+        plan.inputs = {s: sources.digest(s) for s in used}
+        plan.key = _layer_key(plan, region_digest, {d: plans[d].key for d in layer.depends})
+        current = catalog.layers.get(layer_id)
+        if not force and current is not None and current.key == plan.key:
+            plan.action = "up-to-date"
+    return [plans[i] for i in order]
+
+
+def _layer_key(plan: LayerPlan, region_digest: str, dep_keys: dict[str, str]) -> str:
+    layer = plan.layer
+    payload = {
+        "id": layer.id,
+        "code_version": layer.code_version,
+        "code": _module_digest(layer.compute.__module__),
+        "params": plan.params,
+        "access": plan.access,
+        "region": region_digest,
+        "inputs": plan.inputs,
+        "depends": dep_keys,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def dask_scheduler(ctx: BuildContext) -> Iterator[None]:
+    """Run Dask work on the cluster at ``ctx.scheduler``, or on local threads."""
+    if ctx.scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(ctx.scheduler, timeout="15s")
+        except (OSError, TimeoutError) as exc:
+            raise KaartlaagError(f"cannot reach the Dask scheduler at {ctx.scheduler}: {exc}") from None
+        with client:
+            yield
+    else:
+        with dask.config.set(scheduler="threads", num_workers=ctx.workers):
+            yield
+
+
+def build(
+    cfg: RegionConfig,
+    selected: Sequence[str] | None = None,
+    *,
+    ctx: BuildContext | None = None,
+    force: bool = False,
+    console: Console | None = None,
+) -> BuildSummary:
+    """Build and publish layers.
+
+    Args:
+        cfg: the region config.
+        selected: layer ids (default: every layer whose inputs are available).
+        ctx: workers, Dask scheduler, chunk size.
+        force: rebuild even when the inputs are unchanged.
+        console: where progress goes (default: stderr).
+
+    Raises:
+        KaartlaagError: config, source or publish problems; nothing already
+            published is changed then.
+    """
+    ctx = ctx or BuildContext()
+    console = console or Console(stderr=True)
+    root = cfg.catalog_dir
+    summary = BuildSummary()
+    with cat.catalog_lock(root):
+        _clean_leftovers(root)
+        sources = SourceSet(cfg)
+        plans = plan_build(cfg, sources, selected, force)
+        results: dict[str, LayerResult] = {}
+        todo = [p for p in plans if p.action == "build"]
+        for p in plans:
+            if p.action == "skipped":
+                summary.skipped[p.layer.id] = p.reason
+                console.print(f"[yellow]skip[/] {p.layer.id}: {p.reason}")
+            elif p.action == "up-to-date":
+                summary.up_to_date.append(p.layer.id)
+                console.print(f"[green]up to date[/] {p.layer.id}")
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress, dask_scheduler(ctx):
+            overall = progress.add_task("layers", total=len(todo))
+            for plan in todo:
+                layer = plan.layer
+                progress.update(overall, description=f"{layer.id}: reading sources")
+                inputs = LayerInputs(
+                    sources={s: sources.load(s) for s in plan.inputs},
+                    layers={d: _dependency(root, d, results) for d in layer.depends},
+                    region=sources.region(),
+                )
+                progress.update(overall, description=f"{layer.id}: computing")
+                result = layer.compute(inputs, plan.params, ctx)
+                results[layer.id] = result
+                progress.update(overall, description=f"{layer.id}: publishing")
+                version = _publish(cfg, plan, result, sources)
+                summary.built.append(layer.id)
+                summary.versions[layer.id] = version
+                progress.advance(overall)
+            progress.update(overall, description="done")
+    return summary
+
+
+def _dependency(root: Path, layer_id: str, results: dict[str, LayerResult]) -> LayerResult:
+    if layer_id in results:
+        return results[layer_id]
+    entry = cat.read_catalog(root).layers[layer_id]
+    return read_result(root, entry.files)
+
+
+def _clean_leftovers(root: Path) -> None:
+    """Remove staging folders and unlisted version folders left by killed builds (lock held)."""
+    cat.clean_staging(root)
+    catalog = cat.read_catalog(root)
+    listed = {v.path for e in catalog.layers.values() for v in e.versions}
+    for layer_dir in root.iterdir():
+        if not layer_dir.is_dir() or layer_dir.name.startswith("."):
+            continue
+        for version_dir in layer_dir.iterdir():
+            rel = f"{layer_dir.name}/{version_dir.name}"
+            if version_dir.is_dir() and _VERSION_RE.match(version_dir.name) and rel not in listed:
+                shutil.rmtree(version_dir, ignore_errors=True)
+
+
+def _bounds(result: LayerResult, cfg: RegionConfig, fallback: tuple[float, ...]) -> dict[str, list[float]]:
+    boxes = [f.total_bounds for f in result.vectors.values() if len(f)]
+    boxes += [np.array(r.bounds) for r in result.rasters.values()]
+    if boxes:
+        arr = np.vstack(boxes)
+        native = [float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())]
+    else:
+        native = [float(v) for v in fallback]
+    to_wgs84 = Transformer.from_crs(cfg.crs, WGS84, always_xy=True)
+    wgs = list(to_wgs84.transform_bounds(*native, densify_pts=21))
+    return {cfg.region.crs: [round(v, 3) for v in native], "EPSG:4326": [round(v, 7) for v in wgs]}
+
+
+def _publish(cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: SourceSet) -> str:
+    root = cfg.catalog_dir
+    layer = plan.layer
+    now = datetime.now(UTC)
+    version = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{plan.key[:8]}"
+    rel_dir = f"{layer.id}/{version}"
+    providers = {sources.providers[s] for s in plan.inputs}
+    attribution = "; ".join(sorted(ATTRIBUTION.get(p, f"{p}: {cfg.region.name}") for p in providers))
+    staged = cat.new_staging_dir(root, layer.id)
+    files = write_result(layer, result, staged, rel_dir, attribution)
+    catalog = cat.read_catalog(root)
+    previous = catalog.layers.get(layer.id)
+    entry = cat.LayerEntry(
+        id=layer.id,
+        title=dict(layer.title),
+        description=dict(layer.description),
+        kind=layer.kind,
+        version=version,
+        built_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        key=plan.key,
+        code_version=layer.code_version,
+        inputs=plan.inputs,
+        depends={d: catalog.layers[d].version for d in layer.depends if d in catalog.layers},
+        parameters=plan.params,
+        parameter_info={p.name: p.describe() for p in layer.params},
+        bounds=_bounds(result, cfg, sources.region().bounds),
+        crs=cfg.region.crs,
+        access=plan.access,  # type: ignore[arg-type]
+        style_id=layer.style_id,
+        minzoom=layer.minzoom,
+        maxzoom=layer.maxzoom,
+        references=list(layer.references),
+        files=files,
+        metadata={**result.metadata, "attribution": attribution},
+        build_log=[r.as_dict() for r in sources.reports if r.source in providers],
+        versions=[*(previous.versions if previous else []),
+                  cat.VersionEntry(version=version, built_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                   key=plan.key, path=rel_dir)],
+    )
+    cat.write_json(staged / cat.METADATA_FILE, entry.model_dump(mode="json", exclude={"versions"}))
+    cat.move_into_place(root, staged, layer.id, version)
+    dropped = cat.prune_versions(root, entry, cfg.keep_versions)
+    catalog.region = {"name": cfg.region.name, "crs": cfg.region.crs}
+    catalog.layers[layer.id] = entry
+    cat.write_catalog(root, catalog)
+    cat.remove_version_dirs(root, dropped)
+    return version

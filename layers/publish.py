@@ -1,0 +1,116 @@
+"""Writing a layer's in-memory result as published files, and reading it back.
+
+Vector outputs go to GeoParquet (the exact data, for exports and for
+dependent layers) and together into one PMTiles archive (one tile layer per
+output, for maps). Raster outputs go to Cloud-Optimized GeoTIFFs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+
+from geo.raster import Raster
+from layers.base import LayerDef, LayerResult
+from layers.catalog import FileEntry
+from styles.palettes import raster_colormap
+from tiles.cog import write_cog
+from tiles.pmtiles import write_pmtiles
+
+MEDIA_TYPES = {
+    "parquet": "application/vnd.apache.parquet",
+    "pmtiles": "application/vnd.pmtiles",
+    "cog": "image/tiff; application=geotiff; profile=cloud-optimized",
+    "json": "application/json",
+}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _entry(path: Path, root: Path, rel_dir: str, *, output: str, kind: str, fmt: str) -> FileEntry:
+    return FileEntry(
+        name=path.name,
+        output=output,
+        kind=kind,  # type: ignore[arg-type]
+        format=fmt,
+        media_type=MEDIA_TYPES[fmt],
+        path=f"{rel_dir}/{path.name}",
+        bytes=path.stat().st_size,
+        sha256=_sha256(path),
+    )
+
+
+def write_result(
+    layer: LayerDef, result: LayerResult, staged: Path, rel_dir: str, attribution: str
+) -> list[FileEntry]:
+    """Write every output of ``result`` into ``staged``; return the file entries.
+
+    Args:
+        layer: the layer definition (zooms, style, titles).
+        result: the computed outputs.
+        staged: private folder that becomes the version folder.
+        rel_dir: the version folder's path relative to the catalog root.
+        attribution: source attribution written into the tile archive.
+    """
+    files: list[FileEntry] = []
+    for name, frame in result.vectors.items():
+        path = staged / f"{name}.parquet"
+        frame.to_parquet(path, index=False, write_covering_bbox=False)
+        files.append(_entry(path, staged, rel_dir, output=name, kind="vector", fmt="parquet"))
+    if result.vectors:
+        path = staged / f"{layer.id}.pmtiles"
+        write_pmtiles(
+            result.vectors,
+            path,
+            minzoom=layer.minzoom,
+            maxzoom=layer.maxzoom,
+            name=layer.title.get("nl", layer.id),
+            description=layer.description.get("nl", ""),
+            attribution=attribution,
+        )
+        files.append(_entry(path, staged, rel_dir, output=layer.id, kind="vector", fmt="pmtiles"))
+    for name, raster in result.rasters.items():
+        path = staged / f"{name}.tif"
+        write_cog(
+            raster,
+            path,
+            resampling="nearest" if raster.data.dtype.kind in "iu" else "average",
+            colormap=raster_colormap(layer.style_id, name),
+            tags={"layer": layer.id, "output": name},
+        )
+        files.append(_entry(path, staged, rel_dir, output=name, kind="raster", fmt="cog"))
+    return files
+
+
+def read_result(root: Path, files: list[FileEntry]) -> LayerResult:
+    """Load a published version back into memory (for layers that depend on it)."""
+    result = LayerResult()
+    for f in files:
+        path = Path(root) / f.path
+        if f.format == "parquet":
+            result.vectors[f.output] = gpd.read_parquet(path)
+        elif f.format == "cog":
+            result.rasters[f.output] = read_cog(path)
+    return result
+
+
+def read_cog(path: Path) -> Raster:
+    """Read a published COG into a ``Raster`` (band names and units from the file)."""
+    with rasterio.open(path) as ds:
+        data = ds.read()
+        names = tuple(d or f"band{i + 1}" for i, d in enumerate(ds.descriptions))
+        units = tuple(u or "" for u in ds.units)
+        nodata = ds.nodata
+        if nodata is not None and np.issubdtype(data.dtype, np.floating) and np.isnan(nodata):
+            nodata = float("nan")
+        return Raster(data, ds.crs, ds.transform, nodata=nodata, band_names=names, units=units)

@@ -1,0 +1,194 @@
+"""Turning a config's ``sources:`` into in-memory canonical sources, with content hashes.
+
+Each canonical source has one provider: an adapter (``bgt``, ``bag``, ``ahn``,
+``cbs``) or an explicit file. Its hash covers the provider's config, the bytes
+of every file it reads and the adapter's code, so a layer is rebuilt exactly
+when something it reads has changed. Sources are read lazily and at most once
+per build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pyogrio
+import shapely
+
+from geo.canonical import RASTER_SOURCES
+from geo.crs import parse_crs, to_region_crs
+from geo.errors import ConfigError, SourceError
+from geo.io import read_raster_source, read_vector_source
+from geo.raster import Raster
+from geo.report import AdapterResult, SourceReport
+from layers.base import Region
+from layers.config import RegionConfig
+
+_CHUNK = 1 << 20
+#: Sources whose extent defines the region when no boundary file is given, in order of preference.
+_EXTENT_SOURCES = ("landcover", "neighbourhoods", "buildings", "dsm", "dtm")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, or of every file in a folder (names and bytes, sorted)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if not path.exists():
+        raise SourceError(path, "file not found")
+    for file in files:
+        h.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        with open(file, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _module_digest(module_name: str) -> str:
+    module = importlib.import_module(module_name)
+    return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()[:16]
+
+
+class SourceSet:
+    """Lazy, cached access to the canonical sources of one config."""
+
+    def __init__(self, cfg: RegionConfig) -> None:
+        self.cfg = cfg
+        self.crs = cfg.crs
+        self.providers = cfg.source_providers()
+        self.reports: list[SourceReport] = []
+        self._loaded: dict[str, Any] = {}
+        self._digests: dict[str, str] = {}
+        self._region: Region | None = None
+
+    def available(self) -> set[str]:
+        """Canonical sources this config provides."""
+        return set(self.providers)
+
+    # -- hashing -------------------------------------------------------------
+    def digest(self, name: str) -> str:
+        """Content hash of canonical source ``name`` (provider config + file bytes + adapter code)."""
+        if name not in self._digests:
+            provider = self.providers.get(name)
+            if provider is None:
+                raise ConfigError(f"sources.{name}: not configured (and no adapter provides it)")
+            spec = getattr(self.cfg.sources, provider)
+            h = hashlib.sha256()
+            h.update(json.dumps({"provider": provider, "spec": spec.model_dump(mode="json")}, sort_keys=True).encode())
+            for path in self._spec_paths(provider, spec):
+                h.update(file_digest(path).encode())
+            if provider in _ADAPTER_MODULES:
+                h.update(_module_digest(_ADAPTER_MODULES[provider]).encode())
+            self._digests[name] = h.hexdigest()
+        return self._digests[name]
+
+    def region_digest(self) -> str:
+        """Hash of the region definition (name, CRS, boundary file)."""
+        h = hashlib.sha256(json.dumps(self.cfg.region.model_dump(mode="json"), sort_keys=True).encode())
+        if self.cfg.region.boundary is not None:
+            h.update(file_digest(self.cfg.resolve(self.cfg.region.boundary)).encode())
+        return h.hexdigest()
+
+    def _spec_paths(self, provider: str, spec: Any) -> list[Path]:
+        fields = spec.model_dump()
+        paths: list[Path] = []
+        for key in ("path", "dsm", "dtm"):
+            if fields.get(key) is not None:
+                paths.append(self.cfg.resolve(Path(fields[key])))
+        paths.extend(self.cfg.resolve(Path(p)) for p in fields.get("laz", []))
+        for p in paths:
+            if not p.exists():
+                raise SourceError(p, f"file not found (sources.{provider})")
+        return paths
+
+    # -- loading -------------------------------------------------------------
+    def load(self, name: str) -> Any:
+        """The canonical source ``name`` in the region CRS (read once, then cached)."""
+        if name in self._loaded:
+            return self._loaded[name]
+        provider = self.providers.get(name)
+        if provider is None:
+            raise ConfigError(f"sources.{name}: not configured (and no adapter provides it)")
+        spec = getattr(self.cfg.sources, provider)
+        if provider in _ADAPTER_MODULES:
+            result = self._run_adapter(provider, spec)
+            self.reports.append(result.report)
+            for key, value in result.sources.items():
+                # An explicit canonical source overrides what the adapter filled.
+                if self.providers.get(key) == provider:
+                    self._loaded[key] = value
+        else:
+            declared = parse_crs(spec.crs, f"sources.{name}.crs") if spec.crs else None
+            path = self.cfg.resolve(spec.path)
+            if name in RASTER_SOURCES:
+                self._loaded[name] = read_raster_source(path, self.crs, band_name=name, declared_crs=declared)
+            else:
+                self._loaded[name] = read_vector_source(
+                    name, path, self.crs, layer=spec.layer, columns=spec.columns, declared_crs=declared
+                )
+        return self._loaded[name]
+
+    def _run_adapter(self, provider: str, spec: Any) -> AdapterResult:
+        module = importlib.import_module(_ADAPTER_MODULES[provider])
+        report = SourceReport(provider)
+        declared = parse_crs(spec.crs, f"sources.{provider}.crs") if getattr(spec, "crs", None) else None
+        if provider == "bgt":
+            return module.read_bgt(self.cfg.resolve(spec.path), self.crs, report)  # type: ignore[no-any-return]
+        if provider == "bag":
+            return module.read_bag(  # type: ignore[no-any-return]
+                self.cfg.resolve(spec.path), self.crs, report, declared_crs=declared
+            )
+        if provider == "cbs":
+            return module.read_cbs(  # type: ignore[no-any-return]
+                self.cfg.resolve(spec.path), self.crs, report, layer=spec.layer, declared_crs=declared
+            )
+        return module.read_ahn(  # type: ignore[no-any-return]
+            dsm=self.cfg.resolve(spec.dsm) if spec.dsm else None,
+            dtm=self.cfg.resolve(spec.dtm) if spec.dtm else None,
+            laz=[self.cfg.resolve(p) for p in spec.laz],
+            region_crs=self.crs,
+            resolution_m=spec.resolution_m,
+            declared_crs=declared,
+            bounds=self._boundary_bounds(),
+            report=report,
+        )
+
+    # -- region ----------------------------------------------------------------
+    def _boundary_geometry(self) -> shapely.Geometry | None:
+        if self.cfg.region.boundary is None:
+            return None
+        path = self.cfg.resolve(self.cfg.region.boundary)
+        try:
+            frame = pyogrio.read_dataframe(path)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise SourceError(path, f"cannot read region boundary: {exc}") from None
+        frame = to_region_crs(frame, self.crs, path)
+        if frame.empty or not frame.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+            raise SourceError(path, "region boundary must hold polygon features")
+        return shapely.union_all(frame.geometry.values)
+
+    def _boundary_bounds(self) -> tuple[float, float, float, float] | None:
+        geom = self._boundary_geometry()
+        return None if geom is None else tuple(geom.bounds)  # type: ignore[return-value]
+
+    def region(self) -> Region:
+        """The region: its boundary file, or else the extent of the first available source."""
+        if self._region is None:
+            geom = self._boundary_geometry()
+            if geom is not None:
+                bounds = tuple(geom.bounds)
+            else:
+                name = next((n for n in _EXTENT_SOURCES if n in self.providers), None)
+                if name is None:
+                    raise ConfigError("region: give region.boundary or a landcover/neighbourhoods source")
+                data = self.load(name)
+                bounds = data.bounds if isinstance(data, Raster) else tuple(gpd.GeoSeries(data.geometry).total_bounds)
+            self._region = Region(self.cfg.region.name, self.crs, bounds, geom)  # type: ignore[arg-type]
+        return self._region
+
+
+_ADAPTER_MODULES = {"bgt": "geo.bgt", "bag": "geo.bag", "cbs": "geo.cbs", "ahn": "geo.ahn"}

@@ -1,0 +1,183 @@
+"""The ``kaartlaag`` command line: init, demo-data, build, layers, export, serve."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo.errors import ConfigError, KaartlaagError
+
+app = typer.Typer(
+    name="kaartlaag",
+    help="Climate, green and housing layers from the Dutch key registers (BGT, BAG, AHN, CBS), "
+    "published as COG/PMTiles in a versioned catalog and served to geo-portals.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Region config file (YAML).")]
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to write kaartlaag.yaml into.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing kaartlaag.yaml.")] = False,
+) -> None:
+    """Write a commented example region config to DIRECTORY/kaartlaag.yaml."""
+    from layers.config import EXAMPLE_CONFIG
+
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "kaartlaag.yaml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target}: exists already; use --force to overwrite")
+    target.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    out.print(f"wrote {target}")
+
+
+@app.command("demo-data")
+def demo_data(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo region's sources and config.")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical files.")] = 2026,
+) -> None:
+    """Generate the synthetic demo region Eschveld (about 3 x 3 km) as canonical sources plus a config."""
+    from rich.progress import Progress
+
+    from geo.demo import generate_demo
+
+    with Progress(console=err) as progress:
+        task = progress.add_task("demo region", total=1.0)
+
+        def report(step: str, fraction: float) -> None:
+            progress.update(task, description=f"demo: {step}", completed=fraction)
+
+        config = generate_demo(directory, seed=seed, progress=report)
+    out.print(f"wrote demo region; config: {config}")
+
+
+@app.command()
+def build(
+    layers: Annotated[list[str] | None, typer.Argument(help="Layer ids (default: every layer with its inputs).")] = None,
+    config: ConfigOpt = Path("kaartlaag.yaml"),
+    workers: Annotated[int, typer.Option(help="Local worker threads for raster work.", min=1)] = 2,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) for raster work.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even when nothing changed.")] = False,
+) -> None:
+    """Build layers and publish them atomically to the catalog; unchanged layers are skipped."""
+    from layers.base import BuildContext
+    from layers.config import load_config
+    from layers.engine import build as run_build
+
+    cfg = load_config(config)
+    summary = run_build(cfg, layers or None, ctx=BuildContext(workers=workers, scheduler=scheduler), force=force, console=err)
+    for layer_id, version in summary.versions.items():
+        out.print(f"published {layer_id} {version}")
+    if not summary.built:
+        out.print("nothing to build: every layer is up to date")
+
+
+@app.command("layers")
+def list_layers(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (shows build status).")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
+    params: Annotated[bool, typer.Option(help="Also list every parameter with unit and default.")] = False,
+) -> None:
+    """List layers with version, build time and status."""
+    from layers import catalog as cat
+    from layers.config import load_config
+    from layers.engine import plan_build
+    from layers.registry import LAYERS
+    from layers.sources import SourceSet
+
+    status: dict[str, str] = {}
+    if config is not None:
+        cfg = load_config(config)
+        root = cfg.catalog_dir
+        for plan in plan_build(cfg, SourceSet(cfg), None, force=False):
+            status[plan.layer.id] = {"build": "outdated", "up-to-date": "up to date"}.get(plan.action, plan.reason)
+    else:
+        root = catalog or Path("catalog")
+    published = cat.read_catalog(root).layers
+    table = Table("layer", "title", "version", "built at", "access", "status")
+    for layer_id, layer in LAYERS.items():
+        entry = published.get(layer_id)
+        state = status.get(layer_id, "published" if entry else "not built")
+        if entry is None and state == "outdated":
+            state = "not built"
+        table.add_row(
+            layer_id, layer.title["nl"], entry.version if entry else "-", entry.built_at if entry else "-",
+            entry.access if entry else layer.access, state,
+        )
+    out.print(table)
+    if params:
+        ptable = Table("layer", "parameter", "default", "unit", "description", "source")
+        for layer_id, layer in LAYERS.items():
+            for p in layer.params:
+                ptable.add_row(layer_id, p.name, str(p.default), p.unit, p.description, p.source)
+        out.print(ptable)
+
+
+@app.command()
+def export(
+    layer: Annotated[str, typer.Argument(help="Layer id.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="gpkg, parquet, geojson or tif.")],
+    output_path: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (for its catalog).")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
+    version: Annotated[str | None, typer.Option(help="A kept version (default: current).")] = None,
+    part: Annotated[str | None, typer.Option(help="Which output of the layer (default: the first).")] = None,
+) -> None:
+    """Write a published layer to GeoPackage, GeoParquet, GeoJSON or GeoTIFF."""
+    from layers.config import load_config
+    from layers.export import export_layer
+
+    if fmt not in ("gpkg", "parquet", "geojson", "tif"):
+        raise ConfigError(f"--format: {fmt!r} is not one of gpkg, parquet, geojson, tif")
+    root = load_config(config).catalog_dir if config else (catalog or Path("catalog"))
+    path = export_layer(root, layer, fmt, output_path, version=version, output=part)  # type: ignore[arg-type]
+    out.print(f"wrote {path}")
+
+
+@app.command()
+def serve(
+    catalog: Annotated[Path, typer.Option(help="Catalog folder to serve.")] = Path("catalog"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Serve the catalog: layer pages, JSON metadata, vector tiles, downloads."""
+    import os
+
+    import uvicorn
+
+    os.environ["KAARTLAAG_CATALOG"] = str(catalog.resolve())
+    base = f"http://{host}:{port}"
+    out.print(f"kaartlaag serving {catalog.resolve()}\n  layers:   {base}/\n  catalog:  {base}/layers\n  API docs: {base}/docs")
+    uvicorn.run("services.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+
+
+def main() -> None:
+    """Console entry point: run the CLI, turning kaartlaag errors into one readable message."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"[red]config error[/]: {exc}", highlight=False)
+        sys.exit(2)
+    except KaartlaagError as exc:
+        err.print(f"[red]error[/]: {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
