@@ -244,7 +244,7 @@ def _window(src: rasterio.DatasetReader, bounds: Bounds | None, path: Path, marg
         return None
     minx, miny, maxx, maxy = bounds
     inverse = ~src.transform
-    corners = [inverse * (x, y) for x in (minx, maxx) for y in (miny, maxy)]
+    corners = [inverse @ (x, y) for x in (minx, maxx) for y in (miny, maxy)]
     cols = [c for c, _ in corners]
     rows = [r for _, r in corners]
     col0 = max(math.floor(min(cols) + _PIXEL_EPS) - margin, 0)
@@ -363,12 +363,12 @@ def _aligned(a: Raster, b: Raster) -> bool:
 def _crop(r: Raster, bounds: Bounds) -> Raster:
     """The cells of ``r`` covering ``bounds`` (outward to whole cells)."""
     inverse = ~r.transform
-    c0, r0 = inverse * (bounds[0], bounds[3])
-    c1, r1 = inverse * (bounds[2], bounds[1])
+    c0, r0 = inverse @ (bounds[0], bounds[3])
+    c1, r1 = inverse @ (bounds[2], bounds[1])
     col0, row0 = max(math.floor(c0 + _PIXEL_EPS), 0), max(math.floor(r0 + _PIXEL_EPS), 0)
     col1, row1 = min(math.ceil(c1 - _PIXEL_EPS), r.width), min(math.ceil(r1 - _PIXEL_EPS), r.height)
     data = r.data[:, row0:row1, col0:col1]
-    return dataclasses.replace(r, data=data, transform=r.transform * Affine.translation(col0, row0))
+    return dataclasses.replace(r, data=data, transform=r.transform @ Affine.translation(col0, row0))
 
 
 def _fmt(bounds: Sequence[float]) -> str:

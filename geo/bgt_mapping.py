@@ -175,14 +175,16 @@ def classify(obj_type: str, attrs: Mapping[str, str | None]) -> tuple[str, str, 
 
 
 def mapping_rows() -> Iterator[tuple[str, str, str, str]]:
-    """Every rule as ``(object type, BGT value, plus value or "", class)`` for the docs.
+    """Every rule as ``(object type, BGT value, plus value or "", class)``, grouped by type.
 
     The defaults of types without a wildcard rule are yielded with the value ``"(other)"``.
     """
-    for (obj_type, value), cls in VALUE_RULES.items():
-        yield obj_type, value, "", cls
-    for (obj_type, value, plus), cls in PLUS_RULES.items():
-        yield obj_type, value, plus, cls
-    for obj_type, cls in TYPE_DEFAULT.items():
+    for obj_type in LANDCOVER_TYPES:
+        for (t, value), cls in VALUE_RULES.items():
+            if t == obj_type:
+                yield obj_type, value, "", cls
+        for (t, value, plus), cls in PLUS_RULES.items():
+            if t == obj_type:
+                yield obj_type, value, plus, cls
         if (obj_type, ANY) not in VALUE_RULES:
-            yield obj_type, "(other)", "", cls
+            yield obj_type, "(other)", "", TYPE_DEFAULT[obj_type]

@@ -9,10 +9,18 @@ folder of the config file, so a region folder can be moved as a whole.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pyproj import CRS
 
 from geo.canonical import CANONICAL, RASTER_SOURCES
@@ -30,6 +38,18 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
 DEFAULT_AHN_RESOLUTION_M = 0.5
 
 
+def _checked_crs(value: str) -> str:
+    # pydantic reports ValueError with the key path; ConfigError would escape without it.
+    try:
+        parse_crs(value)
+    except ConfigError:
+        raise ValueError(f"not a valid CRS: {value!r}") from None
+    return value
+
+
+CrsStr = Annotated[str, AfterValidator(_checked_crs)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,14 +58,9 @@ class RegionSpec(_Strict):
     """``region:``: name, CRS and optional boundary polygon file."""
 
     name: str
-    crs: str = "EPSG:28992"
+    crs: CrsStr = "EPSG:28992"
     boundary: Path | None = None
 
-    @field_validator("crs")
-    @classmethod
-    def _valid_crs(cls, value: str) -> str:
-        parse_crs(value, "region.crs")
-        return value
 
 
 class SourceSpec(_Strict):
@@ -61,14 +76,8 @@ class SourceSpec(_Strict):
     path: Path
     layer: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
-    crs: str | None = None
+    crs: CrsStr | None = None
 
-    @field_validator("crs")
-    @classmethod
-    def _valid_crs(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_crs(value)
-        return value
 
 
 class BgtSpec(_Strict):
@@ -81,7 +90,7 @@ class BagSpec(_Strict):
     """``sources.bag``: a BAG 2.0 Extract (XML, zip or nested zips) or the PDOK BAG GeoPackage."""
 
     path: Path
-    crs: str | None = None
+    crs: CrsStr | None = None
 
 
 class CbsSpec(_Strict):
@@ -89,7 +98,7 @@ class CbsSpec(_Strict):
 
     path: Path
     layer: str | None = None
-    crs: str | None = None
+    crs: CrsStr | None = None
 
 
 class AhnSpec(_Strict):
@@ -99,7 +108,7 @@ class AhnSpec(_Strict):
     dtm: Path | None = None
     laz: list[Path] = Field(default_factory=list)
     resolution_m: float = Field(DEFAULT_AHN_RESOLUTION_M, gt=0)
-    crs: str | None = None
+    crs: CrsStr | None = None
 
     @model_validator(mode="after")
     def _something_given(self) -> AhnSpec:
@@ -154,12 +163,16 @@ class RegionConfig(_Strict):
     keep_versions: int | None = Field(None, ge=1)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
-    @field_validator("layers", mode="before")
+    @field_validator("sources", "layers", mode="before")
     @classmethod
-    def _null_layers(cls, value: Any) -> Any:
-        # `tree-3-30-300:` with nothing after it parses as None: treat as {}.
+    def _null_as_empty(cls, value: Any) -> Any:
+        # `layers:` followed only by comments, or `tree-3-30-300:` with nothing after it, parse as None.
+        if value is None:
+            return {}
         if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
+            return {k: ({} if v is None else v) for k, v in value.items()} if value and all(
+                not isinstance(v, BaseModel) for v in value.values()
+            ) else value
         return value
 
     @property

@@ -1,0 +1,39 @@
+# kaartlaag: `make demo` (build the demo region and serve it) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+STAMP := $(VENV)/.installed
+
+.PHONY: demo demo-data demo-build serve test lint typecheck clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+## demo: create .venv, generate the demo region, build every layer, serve on http://127.0.0.1:8000
+demo: demo-build
+	$(BIN)/kaartlaag serve --catalog $(DEMO_DIR)/catalog --host 127.0.0.1 --port 8000
+
+$(DEMO_DIR)/kaartlaag.yaml: $(STAMP)
+	$(BIN)/kaartlaag demo-data $(DEMO_DIR)
+
+demo-data: $(DEMO_DIR)/kaartlaag.yaml
+
+demo-build: demo-data
+	$(BIN)/kaartlaag build --config $(DEMO_DIR)/kaartlaag.yaml
+
+## test: install what the tests need and run them
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check geo layers tiles services styles tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy geo layers tiles services styles
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,525 @@
+"""BGT adapter: PDOK IMGeo 2.1 CityGML extracts -> landcover, buildings and trees.
+
+Each ``bgt_<objecttype>.gml`` of the PDOK zip (or a folder) is streamed with
+``lxml.etree.iterparse``, one ``cityObjectMember`` at a time. Objects with an end
+of registration (``eindRegistratie``/``terminationDate``) are history and objects
+with status ``plan`` are not built yet: both are skipped and counted. Landcover is
+the ground-level (``relatieveHoogteligging`` 0) planar partition of the surface
+types, classified by :mod:`geo.bgt_mapping`; buildings are ``pand`` footprints and
+trees the ``vegetatieobject`` points of type ``boom``. Method and the full class
+table: ``docs/bgt-mapping.md``.
+
+Geometry: Polygon (with interiors), MultiSurface, CompositeSurface and
+Surface/PolygonPatch (patches of one surface are dissolved), Ring/Curve made of
+LineStringSegment, Arc, ArcString or Circle segments (densified on their circle,
+chord error <= :data:`ARC_TOLERANCE_M`), posList with srsDimension 2 or 3.
+CRS: each geometry's ``srsName``, else the file's boundedBy envelope; geometries
+without either (PDOK's ``bgt_pand.gml``) take the single CRS the rest of the
+delivery declares, and when it declares none that is a ``CRSError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from lxml import etree
+from pyproj import CRS
+from pyproj.exceptions import CRSError as _ProjCRSError
+
+from geo.bgt_mapping import LANDCOVER_TYPES, classify, clean
+from geo.canonical import validate_canonical
+from geo.crs import RD_NEW, to_region_crs
+from geo.errors import CRSError, SourceError
+from geo.report import AdapterResult, SourceReport
+from geo.vector import repair_polygons
+
+#: Largest distance (metres) between a densified arc and its true circle.
+ARC_TOLERANCE_M = 0.01
+#: Upper bound on the chords one arc is split into (guards against huge radii).
+MAX_ARC_SEGMENTS = 720
+#: |cross product| / (squared chord length) below which three arc points count as collinear.
+COLLINEAR_TOLERANCE = 1e-9
+#: Coordinates per position when a posList does not say (BGT is 2D).
+DEFAULT_SRS_DIMENSION = 2
+#: Positions of the smallest closed ring (a triangle plus the repeated start).
+MIN_RING_POSITIONS = 4
+#: ``relatieveHoogteligging`` of the ground-level planar partition.
+GROUND_LEVEL = 0
+#: Status value of objects that are planned, not built.
+PLAN_STATUS = "plan"
+#: BGT object types read besides the land-cover types.
+BUILDING_TYPE = "pand"
+TREE_TYPE = "vegetatieobject"
+TREE_VALUE = "boom"
+#: Serial part of the dummy BAG pand id (``<gemeente>10`` + ten 9s) used for a pand not yet in BAG.
+BAG_PLACEHOLDER_SERIAL = "9" * 10
+#: Attributes that may carry the vegetation object's type (``boom``, ``haag``, ...).
+TREE_TYPE_ATTRIBUTES = ("class", "bgt-type", "plus-type")
+ENDED_ATTRIBUTES = ("eindRegistratie", "terminationDate")
+
+_FILE_RE = re.compile(r"^bgt_([a-z0-9]+)\.gml$", re.IGNORECASE)
+_WANTED = frozenset((*LANDCOVER_TYPES, BUILDING_TYPE, TREE_TYPE))
+_GML_ID = "{http://www.opengis.net/gml}id"
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+_SURFACES = frozenset({"Polygon", "PolygonPatch", "MultiSurface", "MultiPolygon", "CompositeSurface",
+                       "Surface", "OrientableSurface"})
+_POINTS = frozenset({"Point", "MultiPoint"})
+_CURVES = frozenset({"LineString", "Curve", "MultiCurve", "CompositeCurve", "OrientableCurve", "MultiLineString"})
+
+
+_COLUMNS = {"landcover": ["class", "source_class", "source_id"], "buildings": ["id", "status", "bgt_id"],
+            "trees": ["id"]}
+_NULL_COLUMNS = {
+    "landcover": {"public": "boolean"},
+    "buildings": {"year": "Int64", "height_m": "Float64"},
+    "trees": {"crown_diameter_m": "Float64", "height_m": "Float64", "species": "string"},
+}
+
+
+class _GeometryError(ValueError):
+    """A geometry that cannot be read; turned into a SourceError naming file and feature."""
+
+
+@dataclass
+class _Feature:
+    obj_type: str
+    source_id: str
+    attrs: dict[str, str | None]
+    kind: str  # "surface", "point", "curve" or "none"
+    geom: Any = None
+    srs: str | None = None
+    label: str = ""
+
+
+def read_bgt(path: str | Path, region_crs: CRS = RD_NEW, report: SourceReport | None = None) -> AdapterResult:
+    """Read a PDOK BGT extract into the canonical landcover, buildings and trees sources.
+
+    Args:
+        path: zip of ``bgt_*.gml`` files (IMGeo 2.1 CityGML, as PDOK delivers
+            it), a folder holding them, or one such file.
+        region_crs: CRS of the result (BGT itself is EPSG:28992, metres).
+        report: report to add counts and notes to; a new one when None.
+
+    Returns:
+        ``AdapterResult`` with ``landcover`` (class, source_class, source_id,
+        public = null), ``buildings`` (id, status, year/height_m null, bgt_id)
+        and ``trees`` (id; crown size, height and species null), each validated
+        with :func:`geo.canonical.validate_canonical` and in ``region_crs``.
+
+    Raises:
+        SourceError: unreadable/truncated zip, no ``bgt_*.gml`` files, malformed
+            XML (file and line), a geometry that cannot be read or repaired
+            (file and feature id).
+        CRSError: geometries without a CRS in a delivery that declares none.
+    """
+    report = report if report is not None else SourceReport("bgt")
+    path = Path(path)
+    features: list[_Feature] = []
+    with contextlib.ExitStack() as stack:
+        for label, obj_type, opener in _members(path, stack):
+            if obj_type not in _WANTED:
+                report.count("files_ignored")
+                continue
+            file_features = _read_member(opener, label, obj_type, report)
+            features.extend(_repair(file_features, label, report))
+    _resolve_crs(features, path, report)
+    sources = _assemble(features, region_crs, path, report)
+    report.note(
+        f"read {report.counts['read']} objects, kept {report.counts['kept']}; "
+        f"{report.counts['ended_excluded']} ended and {report.counts['plan_excluded']} planned excluded"
+    )
+    return AdapterResult(sources=sources, report=report)
+
+
+def _members(path: Path, stack: contextlib.ExitStack) -> Iterator[tuple[str, str, Callable[[], IO[bytes]]]]:
+    """Yield ``(label, object type, opener)`` for every ``bgt_*.gml`` in a zip, folder or file."""
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.is_file() and _FILE_RE.match(f.name))
+        if not files:
+            raise SourceError(path, "the folder holds no bgt_*.gml files")
+        for f in files:
+            yield str(f), _object_type(f.name), lambda f=f: f.open("rb")
+        return
+    if not path.is_file():
+        raise SourceError(path, "no such file or folder")
+    if _FILE_RE.match(path.name):
+        yield str(path), _object_type(path.name), lambda: path.open("rb")
+        return
+    try:
+        archive = stack.enter_context(zipfile.ZipFile(path))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SourceError(path, f"not a readable zip archive (truncated or corrupt?): {exc}") from None
+    names = sorted(n for n in archive.namelist() if _FILE_RE.match(PurePosixPath(n).name))
+    if not names:
+        raise SourceError(path, "the zip holds no bgt_*.gml files")
+    for name in names:
+        yield f"{path}!{name}", _object_type(PurePosixPath(name).name), lambda n=name: archive.open(n)
+
+
+def _object_type(file_name: str) -> str:
+    match = _FILE_RE.match(file_name)
+    assert match is not None  # callers filtered on the same pattern
+    return match.group(1).lower()
+
+
+def _read_member(
+    opener: Callable[[], IO[bytes]], label: str, obj_type: str, report: SourceReport
+) -> list[_Feature]:
+    """Stream one gml file and return its current objects with parsed geometry."""
+    out: list[_Feature] = []
+    file_srs: str | None = None
+    try:
+        with opener() as stream:
+            events = etree.iterparse(stream, events=("end",), tag=("{*}cityObjectMember", "{*}Envelope"))
+            for _, elem in events:
+                if elem.tag.endswith("Envelope"):
+                    if not any(a.tag.endswith("cityObjectMember") for a in elem.iterancestors()):
+                        file_srs = elem.get("srsName") or file_srs
+                    continue
+                feature = _read_feature(elem, label, obj_type, file_srs, report)
+                if feature is not None:
+                    out.append(feature)
+                elem.clear()
+                while elem.getprevious() is not None:
+                    del elem.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno is not None else "?"
+        raise SourceError(label, f"malformed XML at line {line}: {exc.msg}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise SourceError(label, f"cannot read the file (truncated or corrupt?): {exc}") from None
+    return out
+
+
+def _read_feature(
+    member: etree._Element, label: str, obj_type: str, file_srs: str | None, report: SourceReport
+) -> _Feature | None:
+    """One ``cityObjectMember`` -> a current object with geometry, or None when skipped."""
+    obj = next((c for c in member if isinstance(c.tag, str)), None)
+    if obj is None:
+        return None
+    attrs: dict[str, str | None] = {}
+    geometry_props: list[tuple[str, etree._Element]] = []
+    for child in obj:
+        if not isinstance(child.tag, str):
+            continue
+        name = _local(child.tag)
+        first = next((c for c in child if isinstance(c.tag, str)), None)
+        if first is None:
+            attrs[name] = None if child.get(_XSI_NIL) == "true" else (child.text or "").strip() or None
+        elif _local(first.tag) in _SURFACES | _POINTS | _CURVES:
+            geometry_props.append((name, first))
+    lokaal = obj.find(".//{*}lokaalID")
+    source_id = (lokaal.text or "").strip() if lokaal is not None else ""
+    source_id = source_id or obj.get(_GML_ID) or f"{obj_type} member at line {member.sourceline}"
+    report.count("read")
+    report.count(f"read_{obj_type}")
+    if any(attrs.get(a) for a in ENDED_ATTRIBUTES):
+        report.count("ended_excluded")
+        report.count(f"ended_{obj_type}")
+        return None
+    if PLAN_STATUS in (clean(attrs.get("bgt-status")), clean(attrs.get("plus-status"))):
+        report.count("plan_excluded")
+        report.count(f"plan_{obj_type}")
+        return None
+    feature = _Feature(obj_type, source_id, attrs, "none", label=label)
+    if obj_type == TREE_TYPE and TREE_VALUE not in (clean(attrs.get(a)) for a in TREE_TYPE_ATTRIBUTES):
+        report.count(f"not_tree_{obj_type}")
+        return None
+    if obj_type != BUILDING_TYPE and obj_type != TREE_TYPE and _level(attrs) != GROUND_LEVEL:
+        report.count(f"level_excluded_{obj_type}")
+        return None
+    # Crest lines (kruinlijn) are secondary geometries; the object's own geometry comes first otherwise.
+    props = [g for n, g in geometry_props if not n.startswith("kruinlijn")]
+    chosen = next((g for g in props if _local(g.tag) in _SURFACES), props[0] if props else None)
+    if chosen is None:
+        report.count(f"no_geometry_{obj_type}")
+        return None
+    feature.srs = chosen.get("srsName") or next(
+        (e.get("srsName") for e in chosen.iter() if e.get("srsName")), None
+    ) or file_srs
+    try:
+        feature.kind, feature.geom = _geometry(chosen)
+    except (_GeometryError, ValueError, shapely.errors.GEOSException) as exc:
+        raise SourceError(label, f"cannot read gml:{_local(chosen.tag)}: {exc}", feature=source_id) from None
+    return feature
+
+
+def _level(attrs: dict[str, str | None]) -> int:
+    value = (attrs.get("relatieveHoogteligging") or "").strip()
+    return int(value) if value.lstrip("-").isdigit() else GROUND_LEVEL
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _children(elem: etree._Element) -> list[etree._Element]:
+    return [c for c in elem if isinstance(c.tag, str)]
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+
+def _geometry(elem: etree._Element) -> tuple[str, Any]:
+    """GML geometry element -> ``(kind, shapely geometry)``; curves are not built (kind only)."""
+    name = _local(elem.tag)
+    if name in _SURFACES:
+        parts = _surface_parts(elem)
+        if not parts:
+            raise _GeometryError("surface without polygons")
+        return "surface", parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    if name == "Point":
+        return "point", shapely.Point(_positions(elem)[0])
+    if name == "MultiPoint":
+        pts = [_positions(p)[0] for m in _children(elem) for p in _children(m)]
+        return "point", shapely.MultiPoint(pts)
+    return "curve", None
+
+
+def _surface_parts(elem: etree._Element) -> list[shapely.Polygon]:
+    name = _local(elem.tag)
+    if name in ("Polygon", "PolygonPatch"):
+        return [_polygon(elem)]
+    members = [g for prop in _children(elem) for g in _children(prop)]
+    parts = [p for m in members for p in _surface_parts(m)]
+    if name in ("CompositeSurface", "Surface") and len(parts) > 1 and all(p.is_valid for p in parts):
+        # Patches of one surface share edges: dissolve them into the surface they describe.
+        return list(shapely.get_parts(shapely.union_all(parts)))
+    return parts
+
+
+def _polygon(elem: etree._Element) -> shapely.Polygon:
+    shell = None
+    holes = []
+    for boundary in _children(elem):
+        rings = _children(boundary)
+        if not rings:
+            continue
+        coords = _ring(rings[0])
+        if len(coords) and not np.array_equal(coords[0], coords[-1]):
+            coords = np.vstack([coords, coords[:1]])  # GML rings are closed; tolerate one that is not
+        if len(coords) < MIN_RING_POSITIONS:
+            raise _GeometryError(f"ring with only {len(coords)} positions (a closed ring needs 4)")
+        if _local(boundary.tag) in ("exterior", "outerBoundaryIs"):
+            shell = coords
+        else:
+            holes.append(coords)
+    if shell is None:
+        raise _GeometryError("polygon without exterior ring")
+    return shapely.Polygon(shell, holes)
+
+
+def _ring(elem: etree._Element) -> np.ndarray:
+    if _local(elem.tag) == "Ring":
+        return _join([_curve(c) for member in _children(elem) for c in _children(member)])
+    return _positions(elem)
+
+
+def _curve(elem: etree._Element) -> np.ndarray:
+    name = _local(elem.tag)
+    if name in ("LineString", "LineStringSegment", "LinearRing"):
+        return _positions(elem)
+    if name in ("Arc", "ArcString"):
+        return _arc_string(_positions(elem))
+    if name == "Circle":
+        pts = _positions(elem)
+        return _arc(pts[0], pts[1], pts[2], full_circle=True)
+    if name in ("Curve", "CompositeCurve"):
+        return _join([_curve(s) for part in _children(elem) for s in _children(part)])
+    if name == "OrientableCurve":
+        base = _join([_curve(s) for part in _children(elem) for s in _children(part)])
+        return base[::-1] if elem.get("orientation") == "-" else base
+    raise _GeometryError(f"unsupported curve element gml:{name}")
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate curve pieces, dropping the shared point where one ends and the next starts."""
+    out = [parts[0]] if parts else [np.empty((0, 2))]
+    for piece in parts[1:]:
+        out.append(piece[1:] if len(out[-1]) and np.array_equal(out[-1][-1], piece[0]) else piece)
+    return np.vstack(out)
+
+
+def _positions(elem: etree._Element) -> np.ndarray:
+    """x/y positions (n, 2) from posList, pos or coordinates children; heights are dropped."""
+    pos_list = elem.find("{*}posList")
+    if pos_list is not None:
+        dim = int(pos_list.get("srsDimension") or _inherited_dimension(elem))
+        values = np.array((pos_list.text or "").split(), dtype=np.float64)
+        if dim < 2 or values.size % dim:
+            raise _GeometryError(f"posList of {values.size} numbers does not split into {dim}D positions")
+        return values.reshape(-1, dim)[:, :2]
+    rows = [np.array((p.text or "").split(), dtype=np.float64)[:2] for p in elem.findall("{*}pos")]
+    if not rows or any(r.size < 2 for r in rows):
+        raise _GeometryError(f"gml:{_local(elem.tag)} without (2D) positions")
+    return np.vstack(rows)
+
+
+def _inherited_dimension(elem: etree._Element) -> int:
+    declared = (e.get("srsDimension") for e in (elem, *elem.iterancestors()))
+    return int(next((d for d in declared if d), DEFAULT_SRS_DIMENSION))
+
+
+def _arc_string(points: np.ndarray) -> np.ndarray:
+    if len(points) < 3 or len(points) % 2 == 0:
+        raise _GeometryError(f"arc string with {len(points)} positions (needs an odd number >= 3)")
+    pieces = [_arc(points[i], points[i + 1], points[i + 2]) for i in range(0, len(points) - 2, 2)]
+    return _join(pieces)
+
+
+def _arc(a: np.ndarray, b: np.ndarray, c: np.ndarray, full_circle: bool = False) -> np.ndarray:
+    """Densify the circular arc from ``a`` through ``b`` to ``c`` (chord error <= ARC_TOLERANCE_M).
+
+    Computed relative to ``a`` so that RD coordinates (~1e5 m) keep their precision.
+    """
+    b_rel, c_rel = b - a, c - a
+    cross = b_rel[0] * c_rel[1] - b_rel[1] * c_rel[0]
+    scale = max(float(b_rel @ b_rel), float(c_rel @ c_rel))
+    if scale == 0 or abs(cross) <= COLLINEAR_TOLERANCE * scale:
+        return np.vstack([a, b, c])  # a straight "arc": keep its three points
+    d = 2.0 * cross
+    bb, cc = float(b_rel @ b_rel), float(c_rel @ c_rel)
+    centre = np.array([c_rel[1] * bb - b_rel[1] * cc, b_rel[0] * cc - c_rel[0] * bb]) / d
+    radius = float(np.hypot(*centre))
+    start = math.atan2(-centre[1], -centre[0])
+    end = math.atan2(c_rel[1] - centre[1], c_rel[0] - centre[0])
+    if full_circle:
+        sweep = math.tau if cross > 0 else -math.tau
+    elif cross > 0:  # counter-clockwise a -> b -> c
+        sweep = (end - start) % math.tau
+    else:
+        sweep = -((start - end) % math.tau)
+    step = 2.0 * math.acos(max(-1.0, 1.0 - ARC_TOLERANCE_M / radius))
+    n = min(MAX_ARC_SEGMENTS, max(2, math.ceil(abs(sweep) / step)))
+    angles = start + sweep * np.linspace(0.0, 1.0, n + 1)
+    pts = a + centre + radius * np.column_stack([np.cos(angles), np.sin(angles)])
+    pts[0] = a
+    pts[-1] = a if full_circle else c
+    return pts
+
+
+# --- repair, CRS and output -------------------------------------------------------------------
+
+
+def _repair(features: list[_Feature], label: str, report: SourceReport) -> list[_Feature]:
+    """Repair this file's invalid polygons (counted as ``repaired``); unrepairable -> SourceError."""
+    surfaces = [f for f in features if f.kind == "surface"]
+    if surfaces:
+        frame = gpd.GeoDataFrame(
+            {"source_id": [f.source_id for f in surfaces]}, geometry=[f.geom for f in surfaces]
+        )
+        before = report.counts["repaired"]
+        fixed = repair_polygons(frame, report, label, id_column="source_id")
+        if report.counts["repaired"] > before:
+            report.note(f"{label}: {report.counts['repaired'] - before} invalid polygon(s) repaired")
+            for f, g in zip(surfaces, fixed.geometry.values, strict=True):
+                f.geom = g
+    return features
+
+
+def _resolve_crs(features: list[_Feature], path: Path, report: SourceReport) -> None:
+    """Give geometries without ``srsName`` the one CRS the rest of the delivery declares."""
+    declared = {f.srs for f in features if f.srs is not None}
+    missing = [f for f in features if f.srs is None]
+    if not missing:
+        return
+    crs_set = {_parse_srs(s, path).to_wkt() for s in declared}
+    if len(crs_set) != 1:
+        why = "no file of the delivery declares one" if not crs_set else "the delivery declares several"
+        raise CRSError(missing[0].label, f"geometries without srsName and {why}; cannot tell their CRS")
+    srs = next(iter(declared))
+    for f in missing:
+        f.srs = srs
+    report.count("crs_inherited", len(missing))
+    for label in sorted({f.label for f in missing}):
+        report.note(f"{label}: declares no srsName; took the delivery's {srs}")
+
+
+def _parse_srs(srs_name: str, where: object) -> CRS:
+    try:
+        return CRS.from_user_input(srs_name)
+    except _ProjCRSError as exc:
+        raise CRSError(where, f"unknown srsName {srs_name!r}: {exc}") from None
+
+
+def _to_region(rows: pd.DataFrame, region_crs: CRS, path: Path) -> gpd.GeoDataFrame:
+    """Put rows (with ``_srs``/``_label`` helper columns) into the region CRS, per declared CRS."""
+    parts = []
+    for (srs, label), group in rows.groupby(["_srs", "_label"], sort=False):
+        crs = _parse_srs(str(srs), label)
+        geoms = group["geometry"].to_numpy()
+        # URN/URL srsNames use the CRS's own axis order (EPSG:4326 is lat, lon); GeoPandas wants x, y.
+        if str(srs).lower().startswith(("urn:", "http")) and crs.axis_info[0].direction in ("north", "south"):
+            geoms = shapely.transform(geoms, lambda xy: xy[:, ::-1])
+        frame = gpd.GeoDataFrame(group.drop(columns=["_srs", "_label", "geometry"]), geometry=geoms, crs=crs)
+        parts.append(to_region_crs(frame, region_crs, label))
+    if not parts:
+        empty = rows.drop(columns=["_srs", "_label", "geometry"])
+        return gpd.GeoDataFrame(empty, geometry=[], crs=region_crs)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=region_crs)
+
+
+def _assemble(features: list[_Feature], region_crs: CRS, path: Path, report: SourceReport) -> dict[str, Any]:
+    landcover: list[dict[str, Any]] = []
+    buildings: list[dict[str, Any]] = []
+    trees: list[dict[str, Any]] = []
+    unmapped: dict[str, set[str]] = {}
+    for f in features:
+        helper = {"geometry": f.geom, "_srs": f.srs, "_label": f.label}
+        kept = False
+        if f.obj_type in LANDCOVER_TYPES and _level(f.attrs) != GROUND_LEVEL:
+            report.count(f"level_excluded_{f.obj_type}")  # only pand gets here: it is still a building
+        elif f.obj_type in LANDCOVER_TYPES:
+            if f.kind == "surface":
+                cls, source_class, mapped = classify(f.obj_type, f.attrs)
+                if not mapped:
+                    report.count(f"unmapped_{f.obj_type}")
+                    unmapped.setdefault(f.obj_type, set()).add(source_class)
+                landcover.append({"class": cls, "source_class": source_class, "source_id": f.source_id}
+                                 | helper)
+                kept = True
+            else:
+                report.count(f"not_polygon_{f.obj_type}")
+        if f.obj_type == BUILDING_TYPE and f.kind == "surface":
+            status = clean(f.attrs.get("bgt-status")) or clean(f.attrs.get("plus-status")) or "onbekend"
+            bag_id = clean(f.attrs.get("identificatieBAGPND"))
+            if bag_id is not None and bag_id.endswith(BAG_PLACEHOLDER_SERIAL):
+                report.count("bag_id_placeholder")
+                bag_id = None
+            buildings.append({"id": bag_id or f.source_id, "status": status, "bgt_id": f.source_id, **helper})
+            kept = True
+        if f.obj_type == TREE_TYPE:
+            if f.kind == "point":
+                trees.append({"id": f.source_id, **helper})
+                kept = True
+            else:
+                report.count(f"not_point_{f.obj_type}")
+        if kept:
+            report.count("kept")
+            report.count(f"kept_{f.obj_type}")
+    shared = pd.Series([b["id"] for b in buildings], dtype=object).duplicated(keep=False).sum()
+    if shared:
+        report.count("buildings_shared_id", int(shared))
+        report.note(f"{int(shared)} pand footprints share their BAG pand id with another pand (kept apart)")
+    for obj_type, values in sorted(unmapped.items()):
+        report.note(f"{obj_type}: unmapped value(s) {', '.join(sorted(values))} got the type default")
+    sources: dict[str, Any] = {}
+    for name, rows in (("landcover", landcover), ("buildings", buildings), ("trees", trees)):
+        table = pd.DataFrame(rows, columns=[*_COLUMNS[name], "geometry", "_srs", "_label"])
+        frame = _to_region(table, region_crs, path)
+        for col, dtype in _NULL_COLUMNS[name].items():  # BGT does not carry these: typed nulls
+            frame[col] = pd.array([pd.NA] * len(frame), dtype=dtype)
+        sources[name] = validate_canonical(name, frame, path)
+    return sources

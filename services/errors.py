@@ -1,0 +1,28 @@
+"""One table from kaartlaag errors to HTTP status codes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from geo.errors import ConfigError, KaartlaagError, LayerError, NotFoundError, PublishError, SourceError
+
+#: Most specific class first.
+STATUS_CODES: dict[type[KaartlaagError], int] = {
+    NotFoundError: 404,
+    ConfigError: 400,
+    LayerError: 422,
+    SourceError: 500,
+    PublishError: 503,
+    KaartlaagError: 500,
+}
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Register a handler that turns any ``KaartlaagError`` into JSON with its status."""
+
+    async def _handle(request: Request, exc: Exception) -> JSONResponse:
+        status = next(code for cls, code in STATUS_CODES.items() if isinstance(exc, cls))
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    app.add_exception_handler(KaartlaagError, _handle)

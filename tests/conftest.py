@@ -1,0 +1,80 @@
+"""Shared fixtures: the real samples in ../shared/data and a small hand-built region."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+#: Hand-built region: 200 x 200 m at RD (200000, 450000), four land-cover quadrants.
+ORIGIN = (200_000.0, 450_000.0)
+SIZE_M = 200.0
+
+
+def small_landcover() -> gpd.GeoDataFrame:
+    """Four 100 x 100 m quadrants (building, road_paved, green_low, water), a planar partition."""
+    x0, y0 = ORIGIN
+    half = SIZE_M / 2
+    rows = [
+        ("building", box(x0, y0 + half, x0 + half, y0 + SIZE_M)),
+        ("road_paved", box(x0 + half, y0 + half, x0 + SIZE_M, y0 + SIZE_M)),
+        ("green_low", box(x0, y0, x0 + half, y0 + half)),
+        ("water", box(x0 + half, y0, x0 + SIZE_M, y0 + half)),
+    ]
+    return gpd.GeoDataFrame(
+        {
+            "class": [r[0] for r in rows],
+            "source_class": [f"test:{r[0]}" for r in rows],
+            "source_id": [f"lc{i}" for i in range(len(rows))],
+            "public": [False, True, True, True],
+        },
+        geometry=[r[1] for r in rows],
+        crs="EPSG:28992",
+    )
+
+
+def write_small_region(folder: Path) -> Path:
+    """Write the hand-built region's sources and config into ``folder``; return the config path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    small_landcover().to_file(folder / "landcover.gpkg", layer="landcover", driver="GPKG")
+    x0, y0 = ORIGIN
+    buildings = gpd.GeoDataFrame(
+        {"id": ["0000100000000001"], "status": ["Pand in gebruik"], "year": [1930]},
+        geometry=[box(x0, y0 + SIZE_M / 2, x0 + SIZE_M / 2, y0 + SIZE_M)],
+        crs="EPSG:28992",
+    )
+    buildings.to_file(folder / "buildings.gpkg", driver="GPKG")
+    config = folder / "kaartlaag.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            region: {name: Proefdorp, crs: "EPSG:28992"}
+            catalog: ./catalog
+            sources:
+              landcover: {path: landcover.gpkg, layer: landcover}
+              buildings: {path: buildings.gpkg}
+            layers:
+              landcover: {raster_resolution_m: 1.0}
+            """
+        )
+    )
+    return config
+
+
+@pytest.fixture
+def small_region(tmp_path: Path) -> Path:
+    """Config path of a fresh hand-built region in tmp_path."""
+    return write_small_region(tmp_path / "region")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real registry samples (read-only)."""
+    assert SHARED_DATA.exists(), f"expected the shared samples at {SHARED_DATA}"
+    return SHARED_DATA
