@@ -120,6 +120,7 @@ def _is_geopackage(path: Path) -> bool:
 
 def _read_xml(path: Path, report: SourceReport) -> dict[str, gpd.GeoDataFrame]:
     reader = BagXmlReader(report)
+    superseded_before = report.counts["superseded"]
     reader.read(path)
     if reader.xml_files == 0:
         raise SourceError(path, "no XML files found (expected a BAG 2.0 Extract)")
@@ -135,9 +136,10 @@ def _read_xml(path: Path, report: SourceReport) -> dict[str, gpd.GeoDataFrame]:
         if obj.geometry is None:
             raise SourceError(obj.where, f"{obj.kind} without geometry", feature=obj.id)
     crs = _xml_crs(objs, path, report)
+    dropped = report.counts["superseded"] - superseded_before
     report.note(
         f"BAG 2.0 Extract: {len(panden)} current pand(en), {len(vbos)} current verblijfsobject(en) "
-        f"from {reader.xml_files} XML file(s); {report.counts['superseded']} older voorkomen(s) dropped"
+        f"from {reader.xml_files} XML file(s); {dropped} older voorkomen(s) dropped"
     )
     frames: dict[str, gpd.GeoDataFrame] = {}
     if reader.seen["PND"]:
@@ -232,14 +234,14 @@ def _read_gpkg(
     frames: dict[str, gpd.GeoDataFrame] = {}
     if name_b in layers:
         raw = _read_layer(path, name_b, GPKG_BUILDING_COLUMNS, GPKG_BUILDING_OPTIONAL)
-        raw["year"] = pd.array(pd.to_numeric(raw["year"]).round(), dtype="Int64")
+        raw["year"] = _numbers(raw["year"], f"{path}!{name_b}", "bouwjaar").round().astype("Int64")
         frames["buildings"] = _dedupe(raw, report, "buildings")
     if name_a in layers:
         raw = _read_layer(path, name_a, GPKG_ADDRESS_COLUMNS, GPKG_ADDRESS_OPTIONAL)
         raw["building_id"] = raw["building_id"].map(_first_ref, na_action="ignore")
         raw["building_id"] = _ids(raw["building_id"], path, allow_null=True)
         raw["use"] = pd.Series([_join_uses(u) for u in raw["use"]], index=raw.index, dtype=object)
-        raw["floor_area_m2"] = pd.to_numeric(raw["floor_area_m2"]).astype(float)
+        raw["floor_area_m2"] = _numbers(raw["floor_area_m2"], f"{path}!{name_a}", "oppervlakte")
         frames["addresses"] = _dedupe(raw, report, "addresses")
     return frames
 
@@ -255,7 +257,12 @@ def _read_layer(
         lacking = ", ".join(missing)
         raise SourceError(path, f"layer {layer!r} lacks column(s) {lacking}; present: {present_text}")
     present = [by_lower[c] for c in mapping if c in by_lower]
-    frame = pyogrio.read_dataframe(path, layer=layer, columns=present)
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer, columns=present)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise SourceError(f"{path}!{layer}", f"cannot read the layer: {exc}") from None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise SourceError(f"{path}!{layer}", "the layer has no geometry column")
     frame = frame.rename(columns={by_lower[c]: mapping[c] for c in mapping if c in by_lower})
     for column in (mapping[c] for c in mapping if c not in by_lower):
         frame[column] = None
@@ -275,6 +282,13 @@ def _ids(values: pd.Series, where: object, allow_null: bool) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         out = out.map(lambda v: str(int(v)).zfill(BAG_ID_DIGITS), na_action="ignore")
     return out.map(lambda v: str(v).strip(), na_action="ignore").astype(object)
+
+
+def _numbers(values: pd.Series, where: str, column: str) -> pd.Series:
+    try:
+        return pd.to_numeric(values.astype(object)).astype(float)
+    except (ValueError, TypeError):
+        raise SourceError(where, f"column {column} holds values that are not numbers") from None
 
 
 def _first_ref(value: object) -> object:

@@ -210,7 +210,7 @@ class BagXmlReader:
                         self.report.count("other_object_files")
                         return
                     continue
-                if "objecten" not in etree.QName(el).namespace.lower():
+                if "objecten" not in (etree.QName(el).namespace or "").lower():
                     continue  # e.g. an element of the same name in another vocabulary
                 kind = OBJECT_TYPES[name]
                 if kind in WANTED_TYPES:

@@ -64,4 +64,4 @@ class Grid:
 
     def window_transform(self, row_off: int, col_off: int) -> Affine:
         """Transform of a sub-window starting at (row_off, col_off)."""
-        return self.transform * Affine.translation(col_off, row_off)
+        return self.transform @ Affine.translation(col_off, row_off)

@@ -34,7 +34,7 @@ from layers.publish import read_result, write_result
 from layers.registry import build_order, get_layer
 from layers.sources import SourceSet, _module_digest
 
-_VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+_VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}(-\d+)?$")
 
 #: Attribution per provider, written into tile archives and metadata.
 ATTRIBUTION = {
@@ -235,6 +235,11 @@ def _publish(cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: S
     layer = plan.layer
     now = datetime.now(UTC)
     version = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{plan.key[:8]}"
+    # A forced rebuild within the same second gets the same name: number it.
+    n = 1
+    while (root / layer.id / version).exists():
+        n += 1
+        version = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{plan.key[:8]}-{n}"
     rel_dir = f"{layer.id}/{version}"
     providers = {sources.providers[s] for s in plan.inputs}
     attribution = "; ".join(sorted(ATTRIBUTION.get(p, f"{p}: {cfg.region.name}") for p in providers))

@@ -35,17 +35,23 @@ DOESBURG_X = (205_000, 209_200)
 DOESBURG_Y = (445_500, 450_200)
 
 
-def _plain_scan(zip_path: Path) -> list[dict[str, str]]:
+def _first(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match is not None, pattern
+    return match.group(1)
+
+
+def _plain_scan(zip_path: Path) -> list[dict[str, object]]:
     """Independent reading of every Pand voorkomen with regular expressions (no lxml, no adapter)."""
-    records = []
+    records: list[dict[str, object]] = []
     with zipfile.ZipFile(zip_path) as archive:
         for name in archive.namelist():
             text = archive.read(name).decode("utf-8")
             for block in re.findall(r"<Objecten:Pand>(.*?)</Objecten:Pand>", text, re.S):
                 records.append(
                     {
-                        "id": re.search(r"<Objecten:identificatie[^>]*>(\d+)<", block).group(1),
-                        "status": re.search(r"<Objecten:status>([^<]*)<", block).group(1),
+                        "id": _first(r"<Objecten:identificatie[^>]*>(\d+)<", block),
+                        "status": _first(r"<Objecten:status>([^<]*)<", block),
                         "ended": "eindGeldigheid" in block or "<Historie:eindRegistratie>" in block,
                     }
                 )
@@ -197,7 +203,7 @@ def vbo(ident: str, uses: list[str], panden: list[str], point: tuple[float, floa
                 f"<gml:pos>{point[0]} {point[1]} 0.0</gml:pos></gml:Point></Objecten:punt>")
     else:
         geom = (f"<Objecten:vlak><gml:Polygon srsName=\"{RD_SRS}\" srsDimension=\"3\">"
-                f"<gml:exterior>{_ring(ring)}</gml:exterior></gml:Polygon></Objecten:vlak>")
+                f"<gml:exterior>{_ring(ring or [])}</gml:exterior></gml:Polygon></Objecten:vlak>")
     refs = "".join(f"<Objecten-ref:PandRef>{p}</Objecten-ref:PandRef>" for p in panden)
     history = _history(1, "2010-01-01", None, None)
     return (f"<sl:stand><sl-bag-extract:bagObject><Objecten:Verblijfsobject>{history}"

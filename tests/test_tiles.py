@@ -22,6 +22,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import rasterio
+import rasterio.errors
 import rasterio.shutil
 from affine import Affine
 from morecantile.errors import InvalidIdentifier
@@ -30,13 +31,14 @@ from rio_cogeo.cogeo import cog_validate
 from shapely.geometry import Point, box
 
 import tiles.pmtiles as kl_pmtiles
+from geo.crs import RD_NEW
 from geo.errors import CRSError, NotFoundError, PublishError
 from geo.raster import Raster
 from tiles.cog import validate_cog, write_cog
 from tiles.pmtiles import archive_info, read_tile, write_pmtiles
 from tiles.tms import TMS_IDS, get_tms, tile_at, tms_registry
 
-RD = "EPSG:28992"
+RD = RD_NEW
 #: A 1300 x 1100 grid at 0.5 m: larger than one 512 block, so overviews 2 and 4 are needed.
 WIDTH, HEIGHT, CELL = 1300, 1100, 0.5
 ORIGIN = (155000.0, 464000.0)
@@ -124,7 +126,9 @@ def test_cog_small_integer_raster_has_no_nodata_and_no_overviews(tmp_path: Path)
 def test_rio_cogeo_cli_validates(tmp_path: Path) -> None:
     out = write_cog(float_raster(), tmp_path / "height.tif")
     rio = Path(sys.executable).parent / "rio"
-    result = subprocess.run([str(rio), "cogeo", "validate", str(out)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(rio), "cogeo", "validate", str(out)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "is a valid cloud optimized GeoTIFF" in result.stdout
     assert "NOT" not in result.stdout
@@ -132,10 +136,19 @@ def test_rio_cogeo_cli_validates(tmp_path: Path) -> None:
 
 def test_validate_cog_rejects_plain_striped_geotiff(tmp_path: Path) -> None:
     plain = tmp_path / "plain.tif"
-    with rasterio.open(plain, "w", driver="GTiff", width=WIDTH, height=HEIGHT, count=1, dtype="uint8",
-                       crs=RD, transform=Affine(CELL, 0, ORIGIN[0], 0, -CELL, ORIGIN[1])) as dst:
+    with rasterio.open(
+        plain,
+        "w",
+        driver="GTiff",
+        width=WIDTH,
+        height=HEIGHT,
+        count=1,
+        dtype="uint8",
+        crs=RD,
+        transform=Affine(CELL, 0, ORIGIN[0], 0, -CELL, ORIGIN[1]),
+    ) as dst:
         dst.write(np.ones((1, HEIGHT, WIDTH), dtype="uint8"))
-    with pytest.raises(PublishError, match="not a valid COG.*not tiled"):
+    with pytest.raises(PublishError, match=r"not a valid COG.*not tiled"):
         validate_cog(plain)
 
 
@@ -145,14 +158,16 @@ def test_cog_failed_write_keeps_previous_file(tmp_path: Path) -> None:
 
     # float16 cannot be written by GDAL 3.10: the second write fails inside rasterio.
     bad = Raster(np.ones((1, 10, 10), dtype="float16"), RD, Affine(1, 0, 155000, 0, -1, 463000))
-    with pytest.raises(PublishError, match="height.tif: writing the COG failed"):
+    with pytest.raises(PublishError, match=r"height\.tif: writing the COG failed"):
         write_cog(bad, out)
 
     assert sha256(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["height.tif"]  # no temporary file left
 
 
-def test_cog_half_written_file_never_replaces_previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cog_half_written_file_never_replaces_previous(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = write_cog(float_raster(), tmp_path / "height.tif")
     before = sha256(out)
 
@@ -163,7 +178,15 @@ def test_cog_half_written_file_never_replaces_previous(tmp_path: Path, monkeypat
 
     real_copy = rasterio.shutil.copy
     monkeypatch.setattr(rasterio.shutil, "copy", truncated_copy)
-    with pytest.raises(PublishError, match="height.tif"):
+    with pytest.raises(PublishError, match=r"height\.tif: not a valid COG: truncated, band 1 ends at byte"):
+        write_cog(float_raster(), out)
+
+    def failing_copy(src, dst, **kwargs):  # GDAL reporting an error after writing part of the file
+        Path(dst).write_bytes(b"II*\x00partial")
+        raise rasterio.errors.RasterioIOError("write failed: No space left on device")
+
+    monkeypatch.setattr(rasterio.shutil, "copy", failing_copy)
+    with pytest.raises(PublishError, match=r"height\.tif: writing the COG failed: write failed: No space"):
         write_cog(float_raster(), out)
 
     assert sha256(out) == before
@@ -191,7 +214,7 @@ TO_RD = Transformer.from_crs("EPSG:4326", RD, always_xy=True)
 
 
 def tile_centre_rd(z: int, x: int, y: int) -> tuple[float, float]:
-    b = WEB.bounds(x, y, z)
+    b = WEB.bounds(morecantile.Tile(x, y, z))
     return TO_RD.transform((b.left + b.right) / 2, (b.bottom + b.top) / 2)
 
 
@@ -252,10 +275,19 @@ def test_pmtiles_header_and_metadata(archive: Path) -> None:
     by_id = {layer["id"]: layer for layer in info["vector_layers"]}
     assert set(by_id) == {"landcover", "trees"}  # the empty "parks" layer has no features to tile
     assert by_id["trees"]["fields"] == {
-        "id": "Number", "crown_diameter_m": "Number", "species": "String",
-        "planted": "String", "count": "Number", "public": "Boolean",
+        "id": "Number",
+        "crown_diameter_m": "Number",
+        "species": "String",
+        "planted": "String",
+        "count": "Number",
+        "public": "Boolean",
     }
-    assert by_id["landcover"]["fields"] == {"id": "String", "class": "String", "height_m": "Number", "year": "Number"}
+    assert by_id["landcover"]["fields"] == {
+        "id": "String",
+        "class": "String",
+        "height_m": "Number",
+        "year": "Number",
+    }
 
 
 def test_pmtiles_tile_holds_features_with_attributes(archive: Path) -> None:
@@ -265,11 +297,23 @@ def test_pmtiles_tile_holds_features_with_attributes(archive: Path) -> None:
     assert set(decoded) == {"landcover", "trees"}
     trees = {f["properties"]["id"]: f["properties"] for f in decoded["trees"]["features"]}
     assert trees == {
-        101: {"id": 101, "crown_diameter_m": 4.5, "species": "Quercus robur", "planted": "1998-04-01",
-              "count": 1, "public": True},
+        101: {
+            "id": 101,
+            "crown_diameter_m": 4.5,
+            "species": "Quercus robur",
+            "planted": "1998-04-01",
+            "count": 1,
+            "public": True,
+        },
         102: {"id": 102, "count": 2},  # nulls are left out of MVT features
-        103: {"id": 103, "crown_diameter_m": 12.25, "species": "Tilia", "planted": "2015-11-30",
-              "count": 3, "public": False},
+        103: {
+            "id": 103,
+            "crown_diameter_m": 12.25,
+            "species": "Tilia",
+            "planted": "2015-11-30",
+            "count": 3,
+            "public": False,
+        },
     }
     landcover = {f["properties"]["id"]: f["properties"] for f in decoded["landcover"]["features"]}
     assert landcover == {
@@ -297,10 +341,12 @@ def test_pmtiles_read_by_gdal(archive: Path) -> None:
     assert trees["planted"].tolist()[0::2] == ["1998-04-01", "2015-11-30"]
     assert trees["count"].tolist() == [1, 2, 3]
     # Positions survive to within the z16 grid (~0.1 m at 52° N).
-    moved = trees.geometry.to_crs(RD).distance(source.geometry.values, align=False)
+    moved = trees.geometry.to_crs(RD).distance(source.geometry, align=True)
     assert moved.max() < 0.2
 
-    landcover = pyogrio.read_dataframe(archive, layer="landcover").drop_duplicates("id").set_index("id").sort_index()
+    landcover = (
+        pyogrio.read_dataframe(archive, layer="landcover").drop_duplicates("id").set_index("id").sort_index()
+    )
     assert landcover["class"].tolist() == ["water", "green_low", "building"]
     np.testing.assert_allclose(landcover.to_crs(RD).area, layers["landcover"].area.values, rtol=0.01)
 
@@ -323,7 +369,9 @@ def test_pmtiles_reprojects_and_rejects_missing_crs(tmp_path: Path) -> None:
     layers = sample_layers()
     in_3857 = {"trees": layers["trees"].to_crs(3857)}
     out = write_pmtiles(in_3857, tmp_path / "t.pmtiles", minzoom=14, maxzoom=14)
-    decoded = mapbox_vector_tile.decode(gzip.decompress(read_tile(out, 14, TILE16.x // 4, TILE16.y // 4)))
+    raw = read_tile(out, 14, TILE16.x // 4, TILE16.y // 4)
+    assert raw is not None
+    decoded = mapbox_vector_tile.decode(gzip.decompress(raw))
     assert len(decoded["trees"]["features"]) == 3
 
     with pytest.raises(CRSError, match="layer 'trees' has no CRS"):
@@ -361,7 +409,9 @@ def test_pmtiles_refuses_to_drop_features_at_deepest_zoom(
     cx, cy = tile_centre_rd(TILE16.z, TILE16.x, TILE16.y)
     rng = np.random.default_rng(7)
     xy = rng.uniform(-100, 100, size=(3000, 2))
-    dense = gpd.GeoDataFrame({"id": np.arange(3000)}, geometry=gpd.points_from_xy(cx + xy[:, 0], cy + xy[:, 1]), crs=RD)
+    dense = gpd.GeoDataFrame(
+        {"id": np.arange(3000)}, geometry=gpd.points_from_xy(cx + xy[:, 0], cy + xy[:, 1]), crs=RD
+    )
 
     # 3000 points in one tile do not fit in 4 kB, even with one extra zoom.
     monkeypatch.setattr(kl_pmtiles, "MAX_TILE_BYTES", 4000)
@@ -407,7 +457,7 @@ def test_rd_new_quad_level_zero() -> None:
     rd = get_tms("NetherlandsRDNewQuad")
     assert rd.crs.to_epsg() == 28992
     assert (rd.minzoom, rd.maxzoom) == (0, 16)
-    left, bottom, right, top = rd.xy_bounds(0, 0, 0)
+    left, bottom, right, top = rd.xy_bounds(morecantile.Tile(0, 0, 0))
     assert (left, top) == RD_ORIGIN
     assert right == pytest.approx(595401.92, abs=1e-6) and bottom == pytest.approx(22598.08, abs=1e-6)
     assert rd.matrix(0).scaleDenominator == pytest.approx(12_288_000)
@@ -431,12 +481,13 @@ def test_rd_new_quad_tile_lookup() -> None:
     assert (155000 - RD_ORIGIN[0]) / span3 == pytest.approx(4.0)
     assert tile_at(rd, 155000 + 1, 463000 - 1, 3) == morecantile.Tile(4, 4, 3)
     assert tile_at(rd, 155000 - 1, 463000 + 1, 3) == morecantile.Tile(3, 3, 3)
-    # Utrecht Dom tower (136700, 455900): col floor(422101.92 / 110100.48) = 3, row floor(447501.92 / 110100.48) = 4.
+    # Utrecht Dom tower (136700, 455900):
+    # col floor(422101.92 / 110100.48) = 3, row floor(447501.92 / 110100.48) = 4.
     assert tile_at(rd, 136700, 455900, 3) == morecantile.Tile(3, 4, 3)
     # morecantile's public lookup takes geographic coordinates in the TMS datum (Amersfoort, EPSG:4289);
     # RD New's projection centre 52°09'22.178"N 5°23'15.500"E maps to (155000, 463000).
     assert rd.tile(5.387638889 + 1e-5, 52.156160556 - 1e-5, 3) == morecantile.Tile(4, 4, 3)
-    bounds = rd.xy_bounds(4, 4, 3)
+    bounds = rd.xy_bounds(morecantile.Tile(4, 4, 3))
     assert bounds.left == pytest.approx(155000.0) and bounds.top == pytest.approx(463000.0)
     with pytest.raises(NotFoundError, match="outside its extent"):
         tile_at(rd, 700000, 463000, 3)
@@ -447,8 +498,10 @@ def test_rd_new_quad_tile_lookup() -> None:
 def test_tms_registry() -> None:
     assert TMS_IDS == ("WebMercatorQuad", "NetherlandsRDNewQuad")
     web = get_tms("WebMercatorQuad")
-    assert web.crs.to_epsg() == 3857 and web.xy_bounds(0, 0, 0).left == pytest.approx(-20037508.342789244)
-    with pytest.raises(NotFoundError, match="'nope'.*WebMercatorQuad, NetherlandsRDNewQuad"):
+    assert web.crs.to_epsg() == 3857 and web.xy_bounds(morecantile.Tile(0, 0, 0)).left == pytest.approx(
+        -20037508.342789244
+    )
+    with pytest.raises(NotFoundError, match=r"'nope'.*WebMercatorQuad, NetherlandsRDNewQuad"):
         get_tms("nope")
     with pytest.raises(InvalidIdentifier, match="already a registered TMS"):
         tms_registry.register({"NetherlandsRDNewQuad": get_tms("WebMercatorQuad")})

@@ -71,10 +71,13 @@ def _check_options(
 ) -> None:
     if resampling not in RESAMPLING_METHODS:
         raise PublishError(
-            f"{path}: unknown overview resampling {resampling!r}; use one of {', '.join(sorted(RESAMPLING_METHODS))}"
+            f"{path}: unknown overview resampling {resampling!r}; "
+            f"use one of {', '.join(sorted(RESAMPLING_METHODS))}"
         )
     if blocksize <= 0 or blocksize % TIFF_TILE_MULTIPLE:
-        raise PublishError(f"{path}: blocksize must be a positive multiple of {TIFF_TILE_MULTIPLE}, got {blocksize}")
+        raise PublishError(
+            f"{path}: blocksize must be a positive multiple of {TIFF_TILE_MULTIPLE}, got {blocksize}"
+        )
     if colormap is None:
         return
     if raster.count != 1 or raster.data.dtype not in COLORMAP_DTYPES:
@@ -199,3 +202,26 @@ def validate_cog(path: str | Path, *, name: str | Path | None = None) -> None:
     if not is_valid or errors or warnings:
         problems = [f"error: {e}" for e in errors] + [f"warning: {w}" for w in warnings]
         raise PublishError(f"{shown}: not a valid COG: {'; '.join(problems) or 'rejected by rio-cogeo'}")
+    _check_not_truncated(Path(path), shown)
+
+
+def _check_not_truncated(path: Path, shown: str | Path) -> None:
+    """Check that the last full-resolution tile of every band lies inside the file.
+
+    rio-cogeo reads only the header and the first tiles, so a file cut short after
+    its header (interrupted copy, full disk) would pass. In a COG the full-resolution
+    tiles come last, in row order, so the last tile of each band ends the data.
+    """
+    size = path.stat().st_size
+    with rasterio.open(path) as src:
+        block_rows, block_cols = src.block_shapes[0]
+        last_col = (src.width - 1) // block_cols
+        last_row = (src.height - 1) // block_rows
+        for band in src.indexes:
+            offset = src.get_tag_item(f"BLOCK_OFFSET_{last_col}_{last_row}", "TIFF", bidx=band)
+            length = src.get_tag_item(f"BLOCK_SIZE_{last_col}_{last_row}", "TIFF", bidx=band)
+            if offset and length and int(offset) + int(length) > size:
+                raise PublishError(
+                    f"{shown}: not a valid COG: truncated, band {band} ends at byte "
+                    f"{int(offset) + int(length)} but the file has {size} bytes"
+                )

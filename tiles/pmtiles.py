@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,26 +139,32 @@ def _to_wgs84(frame: gpd.GeoDataFrame, layer: str, path: Path) -> gpd.GeoDataFra
     return frame
 
 
+@dataclass(frozen=True)
+class _Tileset:
+    """Zoom range and TileJSON texts of the archive being written."""
+
+    minzoom: int
+    maxzoom: int
+    name: str
+    description: str
+    attribution: str
+
+
 def _tippecanoe_command(
     inputs: Iterable[tuple[str, Path]],
     output: Path,
     workdir: Path,
-    *,
-    minzoom: int,
-    maxzoom: int,
-    name: str,
-    description: str,
-    attribution: str,
+    meta: _Tileset,
 ) -> list[str]:
     command = [
         find_tippecanoe(),
         f"--output={output}",
         "--force",
-        f"--minimum-zoom={minzoom}",
-        f"--maximum-zoom={maxzoom}",
-        f"--name={name}",
-        f"--description={description}",
-        f"--attribution={attribution}",
+        f"--minimum-zoom={meta.minzoom}",
+        f"--maximum-zoom={meta.maxzoom}",
+        f"--name={meta.name}",
+        f"--description={meta.description}",
+        f"--attribution={meta.attribution}",
         f"--temporary-directory={workdir}",
         "--read-parallel",
         "--no-progress-indicator",
@@ -195,12 +202,7 @@ def _field_type(series: pd.Series) -> str:
 def _write_empty_archive(
     output: Path,
     frames: Mapping[str, gpd.GeoDataFrame],
-    *,
-    minzoom: int,
-    maxzoom: int,
-    name: str,
-    description: str,
-    attribution: str,
+    meta: _Tileset,
 ) -> None:
     """Write a valid archive without features (tippecanoe refuses input without geometries).
 
@@ -215,27 +217,25 @@ def _write_empty_archive(
     lon, lat = (west + east) / 2, (south + north) / 2
     empty_tile = gzip.compress(b"", mtime=0)
     tile_ids = []
-    for zoom in sorted({minzoom, maxzoom}):
+    for zoom in sorted({meta.minzoom, meta.maxzoom}):
         n = 2**zoom
         x = min(n - 1, int((lon + 180.0) / 360.0 * n))
         lat_rad = math.radians(lat)
         y = min(n - 1, int((1.0 - math.asinh(math.tan(lat_rad)) / math.pi) / 2.0 * n))
         tile_ids.append(zxy_to_tileid(zoom, x, y))
     metadata = {
-        "name": name,
-        "description": description,
-        "attribution": attribution,
+        "name": meta.name,
+        "description": meta.description,
+        "attribution": meta.attribution,
         "format": "pbf",
         "type": "overlay",
         "vector_layers": [
             {
                 "id": layer,
                 "description": "",
-                "minzoom": minzoom,
-                "maxzoom": maxzoom,
-                "fields": {
-                    str(c): _field_type(frame[c]) for c in frame.columns if c != frame.geometry.name
-                },
+                "minzoom": meta.minzoom,
+                "maxzoom": meta.maxzoom,
+                "fields": {str(c): _field_type(frame[c]) for c in frame.columns if c != frame.geometry.name},
             }
             for layer, frame in frames.items()
         ],
@@ -247,7 +247,7 @@ def _write_empty_archive(
         "min_lat_e7": round(south * E7),
         "max_lon_e7": round(east * E7),
         "max_lat_e7": round(north * E7),
-        "center_zoom": minzoom,
+        "center_zoom": meta.minzoom,
         "center_lon_e7": round(lon * E7),
         "center_lat_e7": round(lat * E7),
     }
@@ -338,10 +338,9 @@ def write_pmtiles(
             file = workdir / f"layer{index}.geojsonl"
             if _write_geojsonseq(_to_wgs84(frame, layer, path), file):
                 inputs.append((layer, file))
-        meta = {"minzoom": minzoom, "maxzoom": maxzoom, "name": name}
-        meta |= {"description": description, "attribution": attribution}
+        meta = _Tileset(minzoom, maxzoom, name, description, attribution)
         if inputs:
-            command = _tippecanoe_command(inputs, output, workdir, **meta)
+            command = _tippecanoe_command(inputs, output, workdir, meta)
             result = subprocess.run(command, capture_output=True, text=True, check=False)
             if result.returncode != 0 or not output.is_file():
                 raise PublishError(
@@ -354,7 +353,7 @@ def write_pmtiles(
                     f"({losses}) because tiles exceed {MAX_TILE_BYTES} bytes; raise maxzoom"
                 )
         else:
-            _write_empty_archive(output, layers, **meta)
+            _write_empty_archive(output, layers, meta)
         with output.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(output, path)

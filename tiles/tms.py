@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import MappingProxyType
+from typing import cast
 
 import morecantile
 from morecantile import TileMatrixSet, TileMatrixSets
@@ -62,7 +63,8 @@ def _build_registry() -> TileMatrixSets:
     # Start from an empty registry so only the sets kaartlaag supports are offered;
     # the read-only mapping keeps a shared module-level registry from being edited in place.
     registry = TileMatrixSets({}).register(sets, overwrite=False)
-    return TileMatrixSets(MappingProxyType(dict(registry.tilematrixsets)))
+    # morecantile annotates the holder as dict but only reads it once every entry is a loaded set.
+    return TileMatrixSets(cast(dict, MappingProxyType(dict(registry.tilematrixsets))))
 
 
 #: The tile matrix sets kaartlaag serves, as a morecantile registry (e.g. for TiTiler's ``supported_tms``).
@@ -87,9 +89,7 @@ def get_tms(identifier: str) -> TileMatrixSet:
     try:
         return tms_registry.get(identifier)
     except InvalidIdentifier:
-        raise NotFoundError(
-            f"unknown tile matrix set {identifier!r}; known: {', '.join(TMS_IDS)}"
-        ) from None
+        raise NotFoundError(f"unknown tile matrix set {identifier!r}; known: {', '.join(TMS_IDS)}") from None
 
 
 def tile_at(tms: TileMatrixSet, x: float, y: float, zoom: int) -> morecantile.Tile:
