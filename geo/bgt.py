@@ -38,7 +38,7 @@ from lxml import etree
 from pyproj import CRS
 from pyproj.exceptions import CRSError as _ProjCRSError
 
-from geo.bgt_mapping import LANDCOVER_TYPES, classify, clean
+from geo import bgt_mapping as bm
 from geo.canonical import validate_canonical
 from geo.crs import RD_NEW, to_region_crs
 from geo.errors import CRSError, SourceError
@@ -55,30 +55,15 @@ COLLINEAR_TOLERANCE = 1e-9
 DEFAULT_SRS_DIMENSION = 2
 #: Positions of the smallest closed ring (a triangle plus the repeated start).
 MIN_RING_POSITIONS = 4
-#: ``relatieveHoogteligging`` of the ground-level planar partition.
-GROUND_LEVEL = 0
-#: Status value of objects that are planned, not built.
-PLAN_STATUS = "plan"
-#: BGT object types read besides the land-cover types.
-BUILDING_TYPE = "pand"
-TREE_TYPE = "vegetatieobject"
-TREE_VALUE = "boom"
-#: Serial part of the dummy BAG pand id (``<gemeente>10`` + ten 9s) used for a pand not yet in BAG.
-BAG_PLACEHOLDER_SERIAL = "9" * 10
-#: Attributes that may carry the vegetation object's type (``boom``, ``haag``, ...).
-TREE_TYPE_ATTRIBUTES = ("class", "bgt-type", "plus-type")
-ENDED_ATTRIBUTES = ("eindRegistratie", "terminationDate")
-
 _FILE_RE = re.compile(r"^bgt_([a-z0-9]+)\.gml$", re.IGNORECASE)
-_WANTED = frozenset((*LANDCOVER_TYPES, BUILDING_TYPE, TREE_TYPE))
+_WANTED = frozenset((*bm.LANDCOVER_TYPES, bm.BUILDING_TYPE, bm.TREE_TYPE))
 _GML_ID = "{http://www.opengis.net/gml}id"
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 _SURFACES = frozenset({"Polygon", "PolygonPatch", "MultiSurface", "MultiPolygon", "CompositeSurface",
                        "Surface", "OrientableSurface"})
 _POINTS = frozenset({"Point", "MultiPoint"})
-_CURVES = frozenset({"LineString", "Curve", "MultiCurve", "CompositeCurve", "OrientableCurve", "MultiLineString"})
-
-
+_CURVES = frozenset({"LineString", "Curve", "MultiCurve", "CompositeCurve", "OrientableCurve",
+                     "MultiLineString"})
 _COLUMNS = {"landcover": ["class", "source_class", "source_id"], "buildings": ["id", "status", "bgt_id"],
             "trees": ["id"]}
 _NULL_COLUMNS = {
@@ -225,19 +210,19 @@ def _read_feature(
     source_id = source_id or obj.get(_GML_ID) or f"{obj_type} member at line {member.sourceline}"
     report.count("read")
     report.count(f"read_{obj_type}")
-    if any(attrs.get(a) for a in ENDED_ATTRIBUTES):
+    if bm.is_ended(attrs):
         report.count("ended_excluded")
         report.count(f"ended_{obj_type}")
         return None
-    if PLAN_STATUS in (clean(attrs.get("bgt-status")), clean(attrs.get("plus-status"))):
+    if bm.is_plan(attrs):
         report.count("plan_excluded")
         report.count(f"plan_{obj_type}")
         return None
     feature = _Feature(obj_type, source_id, attrs, "none", label=label)
-    if obj_type == TREE_TYPE and TREE_VALUE not in (clean(attrs.get(a)) for a in TREE_TYPE_ATTRIBUTES):
+    if obj_type == bm.TREE_TYPE and not bm.is_tree(attrs):
         report.count(f"not_tree_{obj_type}")
         return None
-    if obj_type != BUILDING_TYPE and obj_type != TREE_TYPE and _level(attrs) != GROUND_LEVEL:
+    if obj_type not in (bm.BUILDING_TYPE, bm.TREE_TYPE) and bm.level(attrs) != bm.GROUND_LEVEL:
         report.count(f"level_excluded_{obj_type}")
         return None
     # Crest lines (kruinlijn) are secondary geometries; the object's own geometry comes first otherwise.
@@ -254,11 +239,6 @@ def _read_feature(
     except (_GeometryError, ValueError, shapely.errors.GEOSException) as exc:
         raise SourceError(label, f"cannot read gml:{_local(chosen.tag)}: {exc}", feature=source_id) from None
     return feature
-
-
-def _level(attrs: dict[str, str | None]) -> int:
-    value = (attrs.get("relatieveHoogteligging") or "").strip()
-    return int(value) if value.lstrip("-").isdigit() else GROUND_LEVEL
 
 
 def _local(tag: str) -> str:
@@ -479,11 +459,11 @@ def _assemble(features: list[_Feature], region_crs: CRS, path: Path, report: Sou
     for f in features:
         helper = {"geometry": f.geom, "_srs": f.srs, "_label": f.label}
         kept = False
-        if f.obj_type in LANDCOVER_TYPES and _level(f.attrs) != GROUND_LEVEL:
+        if f.obj_type in bm.LANDCOVER_TYPES and bm.level(f.attrs) != bm.GROUND_LEVEL:
             report.count(f"level_excluded_{f.obj_type}")  # only pand gets here: it is still a building
-        elif f.obj_type in LANDCOVER_TYPES:
+        elif f.obj_type in bm.LANDCOVER_TYPES:
             if f.kind == "surface":
-                cls, source_class, mapped = classify(f.obj_type, f.attrs)
+                cls, source_class, mapped = bm.classify(f.obj_type, f.attrs)
                 if not mapped:
                     report.count(f"unmapped_{f.obj_type}")
                     unmapped.setdefault(f.obj_type, set()).add(source_class)
@@ -492,15 +472,12 @@ def _assemble(features: list[_Feature], region_crs: CRS, path: Path, report: Sou
                 kept = True
             else:
                 report.count(f"not_polygon_{f.obj_type}")
-        if f.obj_type == BUILDING_TYPE and f.kind == "surface":
-            status = clean(f.attrs.get("bgt-status")) or clean(f.attrs.get("plus-status")) or "onbekend"
-            bag_id = clean(f.attrs.get("identificatieBAGPND"))
-            if bag_id is not None and bag_id.endswith(BAG_PLACEHOLDER_SERIAL):
-                report.count("bag_id_placeholder")
-                bag_id = None
-            buildings.append({"id": bag_id or f.source_id, "status": status, "bgt_id": f.source_id, **helper})
+        if f.obj_type == bm.BUILDING_TYPE and f.kind == "surface":
+            building_id, status, placeholder = bm.building_id_status(f.attrs, f.source_id)
+            report.count("bag_id_placeholder", placeholder)
+            buildings.append({"id": building_id, "status": status, "bgt_id": f.source_id, **helper})
             kept = True
-        if f.obj_type == TREE_TYPE:
+        if f.obj_type == bm.TREE_TYPE:
             if f.kind == "point":
                 trees.append({"id": f.source_id, **helper})
                 kept = True

@@ -1,4 +1,7 @@
-"""BGT (IMGeo 2.1) object types and attribute values -> canonical land-cover classes.
+"""BGT (IMGeo 2.1) attribute semantics and the mapping to canonical land-cover classes.
+
+Which objects are current (not ended, not planned, at ground level), which are
+trees, the building id and status, and the class of each surface object.
 
 The table below is the single source of the mapping; ``docs/bgt-mapping.md``
 lists the same rows for people (a test checks that every row is documented).
@@ -139,6 +142,58 @@ PLUS_RULES: dict[tuple[str, str, str], str] = {
 }
 
 
+#: Object types read besides the land-cover types.
+BUILDING_TYPE = "pand"
+TREE_TYPE = "vegetatieobject"
+TREE_VALUE = "boom"
+#: Attributes that may carry a vegetation object's type (``boom``, ``haag``, ...).
+TREE_TYPE_ATTRIBUTES = ("class", "bgt-type", "plus-type")
+#: An object with a value in one of these is an ended (historic) version.
+ENDED_ATTRIBUTES = ("eindRegistratie", "terminationDate")
+#: Status of objects that are planned, not built (in ``bgt-status`` or ``plus-status``).
+PLAN_STATUS = "plan"
+#: ``relatieveHoogteligging`` of the ground-level planar partition.
+GROUND_LEVEL = 0
+#: Serial part of the dummy BAG pand id (``<gemeente>10`` + ten 9s) of a pand not (yet) in BAG.
+BAG_PLACEHOLDER_SERIAL = "9" * 10
+
+Attributes = Mapping[str, "str | None"]
+
+
+def is_ended(attrs: Attributes) -> bool:
+    """True for an ended version (history): ``eindRegistratie`` or ``terminationDate`` has a value."""
+    return any(attrs.get(a) for a in ENDED_ATTRIBUTES)
+
+
+def is_plan(attrs: Attributes) -> bool:
+    """True for a planned object (``bgt-status`` or ``plus-status`` is ``plan``)."""
+    return PLAN_STATUS in (clean(attrs.get("bgt-status")), clean(attrs.get("plus-status")))
+
+
+def is_tree(attrs: Attributes) -> bool:
+    """True for a vegetation object of type ``boom``."""
+    return TREE_VALUE in (clean(attrs.get(a)) for a in TREE_TYPE_ATTRIBUTES)
+
+
+def level(attrs: Attributes) -> int:
+    """``relatieveHoogteligging`` (0 = ground level, also when absent)."""
+    value = (attrs.get("relatieveHoogteligging") or "").strip()
+    return int(value) if value.lstrip("-").isdigit() else GROUND_LEVEL
+
+
+def building_id_status(attrs: Attributes, lokaal_id: str) -> tuple[str, str, bool]:
+    """``(id, status, placeholder)`` of a pand.
+
+    ``id`` is the BAG pand id, or ``lokaal_id`` when there is none or it is a
+    placeholder (``placeholder`` True); ``status`` is ``bgt-status``, else
+    ``plus-status``, else ``"onbekend"``.
+    """
+    status = clean(attrs.get("bgt-status")) or clean(attrs.get("plus-status")) or "onbekend"
+    bag_id = clean(attrs.get("identificatieBAGPND"))
+    placeholder = bag_id is not None and bag_id.endswith(BAG_PLACEHOLDER_SERIAL)
+    return (lokaal_id if bag_id is None or placeholder else bag_id), status, placeholder
+
+
 def clean(value: str | None) -> str | None:
     """Return ``value`` stripped, or None when it is absent or a void code."""
     if value is None:
@@ -147,7 +202,7 @@ def clean(value: str | None) -> str | None:
     return None if value in VOID_VALUES else value
 
 
-def classify(obj_type: str, attrs: Mapping[str, str | None]) -> tuple[str, str, bool]:
+def classify(obj_type: str, attrs: Attributes) -> tuple[str, str, bool]:
     """Canonical land-cover class of one BGT surface object.
 
     Args:

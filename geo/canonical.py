@@ -58,22 +58,50 @@ class CanonicalSpec:
 CANONICAL: dict[str, CanonicalSpec] = {
     s.name: s
     for s in (
-        CanonicalSpec("landcover", "Polygon", ("class", "source_class", "source_id"), ("public",),
-                      "surface cover, one canonical class per polygon"),
-        CanonicalSpec("buildings", "Polygon", ("id", "status"), ("year", "height_m"),
-                      "building footprints (BAG/BGT pand)"),
-        CanonicalSpec("addresses", "Point", ("id", "building_id", "use", "status"), ("floor_area_m2",),
-                      "address units (BAG verblijfsobject)"),
-        CanonicalSpec("trees", "Point", ("id",), ("crown_diameter_m", "height_m", "species"),
-                      "individual trees"),
+        CanonicalSpec(
+            "landcover",
+            "Polygon",
+            ("class", "source_class", "source_id"),
+            ("public",),
+            "surface cover, one canonical class per polygon",
+        ),
+        CanonicalSpec(
+            "buildings",
+            "Polygon",
+            ("id", "status"),
+            ("year", "height_m"),
+            "building footprints (BAG/BGT pand)",
+        ),
+        CanonicalSpec(
+            "addresses",
+            "Point",
+            ("id", "building_id", "use", "status"),
+            ("floor_area_m2",),
+            "address units (BAG verblijfsobject)",
+        ),
+        CanonicalSpec(
+            "trees", "Point", ("id",), ("crown_diameter_m", "height_m", "species"), "individual trees"
+        ),
         CanonicalSpec("neighbourhoods", "Polygon", ("code", "name"), (), "CBS buurten"),
         CanonicalSpec("streets", "LineString", ("id",), (), "walkable street network"),
         CanonicalSpec("parks", "Polygon", ("id",), ("name",), "public green spaces"),
-        CanonicalSpec("amenities", "Point", ("id", "type"), ("name",), "facilities (supermarket, school, ...)"),
-        CanonicalSpec("housing_sites", "Polygon", ("id", "name", "status", "planned_dwellings"), (),
-                      "planned housing locations"),
-        CanonicalSpec("occupancy", "any", ("address_id", "registration", "since"), (),
-                      "registrations per address (BRP-like)"),
+        CanonicalSpec(
+            "amenities", "Point", ("id", "type"), ("name",), "facilities (supermarket, school, ...)"
+        ),
+        CanonicalSpec(
+            "housing_sites",
+            "Polygon",
+            ("id", "name", "status", "planned_dwellings"),
+            (),
+            "planned housing locations",
+        ),
+        CanonicalSpec(
+            "occupancy",
+            "any",
+            ("address_id", "registration", "since"),
+            (),
+            "registrations per address (BRP-like)",
+        ),
         CanonicalSpec("projects", "any", ("id", "name", "kind", "start", "end"), (), "spatial projects"),
         CanonicalSpec("dsm", "raster", (), (), "digital surface model, metres NAP"),
         CanonicalSpec("dtm", "raster", (), (), "digital terrain model, metres NAP"),
@@ -89,7 +117,9 @@ _FAMILY = {
 }
 
 
-def validate_canonical(name: str, frame: gpd.GeoDataFrame | pd.DataFrame, path: str | Path) -> gpd.GeoDataFrame:
+def validate_canonical(
+    name: str, frame: gpd.GeoDataFrame | pd.DataFrame, path: str | Path
+) -> gpd.GeoDataFrame:
     """Check a frame against the canonical schema of ``name`` and normalise it.
 
     Checks required columns, geometry family, empty geometries and, for
@@ -148,14 +178,33 @@ def validate_canonical(name: str, frame: gpd.GeoDataFrame | pd.DataFrame, path: 
     return frame  # type: ignore[return-value]
 
 
-_TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4, "MultiLineString": 5, "MultiPolygon": 6}
+#: Column that identifies a feature in messages, where it is not ``id``.
+_ID_COLUMNS = {"landcover": "source_id", "neighbourhoods": "code", "occupancy": "address_id"}
+
+
+def id_column(name: str) -> str:
+    """The column that identifies a feature of canonical source ``name``."""
+    return _ID_COLUMNS.get(name, "id")
+
+
+_TYPE_IDS = {
+    "Point": 0,
+    "LineString": 1,
+    "Polygon": 3,
+    "MultiPoint": 4,
+    "MultiLineString": 5,
+    "MultiPolygon": 6,
+}
 
 
 def _feature_id(frame: pd.DataFrame, spec: CanonicalSpec, row: int) -> str:
-    key = "id" if "id" in frame.columns else (spec.required[0] if spec.required else None)
+    key: str | None = id_column(spec.name)
+    if key not in frame.columns:
+        key = spec.required[0] if spec.required else None
     if key is not None and key in frame.columns:
         return str(frame[key].iloc[row])
     return f"row {row + 1}"
+
 
 #: Integer code of each land-cover class in classified rasters (0 is nodata).
 LANDCOVER_CODES: dict[str, int] = {name: i + 1 for i, name in enumerate(LANDCOVER_CLASSES)}

@@ -45,7 +45,7 @@ def to_region_crs(
         if declared_crs is None:
             raise CRSError(
                 path,
-                "the file has no CRS; add `crs:` (for example \"EPSG:28992\") to this source in the config",
+                'the file has no CRS; add `crs:` (for example "EPSG:28992") to this source in the config',
             )
         frame = frame.set_crs(declared_crs)
     elif declared_crs is not None and not CRS(file_crs).equals(declared_crs, ignore_axis_order=True):

@@ -26,9 +26,7 @@ class Grid:
     height: int
 
     @classmethod
-    def from_bounds(
-        cls, bounds: tuple[float, float, float, float], resolution: float, crs: CRS
-    ) -> Grid:
+    def from_bounds(cls, bounds: tuple[float, float, float, float], resolution: float, crs: CRS) -> Grid:
         """Grid covering ``bounds`` with square cells of ``resolution`` (CRS units).
 
         The origin is snapped outward to a multiple of the resolution, so

@@ -13,10 +13,12 @@ import rasterio
 from pyproj import CRS
 from rasterio.errors import RasterioIOError
 
-from geo.canonical import CANONICAL, validate_canonical
+from geo.canonical import CANONICAL, id_column, validate_canonical
 from geo.crs import to_region_crs
 from geo.errors import CRSError, SourceError
 from geo.raster import Raster
+from geo.report import SourceReport
+from geo.vector import repair_polygons
 
 #: Column names accepted for point coordinates in a CSV, in order of preference.
 _X_COLUMNS = ("x", "X", "x_rd", "X_RD", "lon", "longitude")
@@ -33,6 +35,7 @@ def read_vector_source(
     layer: str | None = None,
     columns: Mapping[str, str] | None = None,
     declared_crs: CRS | None = None,
+    report: SourceReport | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a canonical vector (or table) source from one file.
 
@@ -44,6 +47,7 @@ def read_vector_source(
         columns: canonical column -> column in the file; ``x``/``y`` name the
             coordinate columns of a CSV.
         declared_crs: CRS from the config, for files without one (CSV).
+        report: collects counts (features read, polygons repaired).
 
     Returns:
         A frame validated against the canonical schema (``geo.canonical``).
@@ -72,7 +76,12 @@ def read_vector_source(
     frame = _rename(frame, columns, path)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         frame = to_region_crs(frame, region_crs, path, declared_crs)
-    return validate_canonical(name, frame, path)
+    frame = validate_canonical(name, frame, path)
+    report = report if report is not None else SourceReport(name)
+    report.count("read", len(frame))
+    if spec.geometry == "Polygon":
+        frame = repair_polygons(frame, report, path, id_column=id_column(name))
+    return frame
 
 
 def _rename(frame: pd.DataFrame, columns: Mapping[str, str], path: Path) -> pd.DataFrame:
@@ -148,7 +157,8 @@ def read_raster_source(
         crs = declared_crs
     if not CRS.from_user_input(crs).equals(region_crs, ignore_axis_order=True):
         raise CRSError(
-            path, f"the raster is in {CRS.from_user_input(crs).to_string()}, the region in {region_crs.to_string()}"
+            path,
+            f"the raster is in {CRS.from_user_input(crs).to_string()}, the region in {region_crs.to_string()}",
         )
     if nodata is not None:
         data[data == np.float32(nodata)] = np.nan

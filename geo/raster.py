@@ -47,8 +47,7 @@ class Raster:
             object.__setattr__(self, "units", tuple("" for _ in range(count)))
         if len(self.band_names) != count or len(self.units) != count:
             raise ValueError(
-                f"raster has {count} bands but {len(self.band_names)} names "
-                f"and {len(self.units)} units"
+                f"raster has {count} bands but {len(self.band_names)} names and {len(self.units)} units"
             )
 
     @property

@@ -173,7 +173,9 @@ def catalog_lock(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PublishError(f"{root}: another build is publishing to this catalog; try again later") from None
+            raise PublishError(
+                f"{root}: another build is publishing to this catalog; try again later"
+            ) from None
         try:
             yield
         finally:
@@ -204,7 +206,9 @@ def move_into_place(root: Path, staged: Path, layer_id: str, version: str) -> Pa
     target = Path(root) / layer_id / version
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
-        raise PublishError(f"{target}: version folder exists already; refusing to overwrite a published version")
+        raise PublishError(
+            f"{target}: version folder exists already; refusing to overwrite a published version"
+        )
     for path in staged.rglob("*"):
         if path.is_file():
             with open(path, "rb") as fh:

@@ -62,7 +62,6 @@ class RegionSpec(_Strict):
     boundary: Path | None = None
 
 
-
 class SourceSpec(_Strict):
     """A canonical source given by file.
 
@@ -77,7 +76,6 @@ class SourceSpec(_Strict):
     layer: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     crs: CrsStr | None = None
-
 
 
 class BgtSpec(_Strict):
@@ -170,9 +168,11 @@ class RegionConfig(_Strict):
         if value is None:
             return {}
         if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()} if value and all(
-                not isinstance(v, BaseModel) for v in value.values()
-            ) else value
+            return (
+                {k: ({} if v is None else v) for k, v in value.items()}
+                if value and all(not isinstance(v, BaseModel) for v in value.values())
+                else value
+            )
         return value
 
     @property

@@ -68,7 +68,9 @@ class BuildSummary:
     versions: dict[str, str] = field(default_factory=dict)
 
 
-def plan_build(cfg: RegionConfig, sources: SourceSet, selected: Sequence[str] | None, force: bool) -> list[LayerPlan]:
+def plan_build(
+    cfg: RegionConfig, sources: SourceSet, selected: Sequence[str] | None, force: bool
+) -> list[LayerPlan]:
     """Decide per layer: build, up to date, or skipped (missing inputs)."""
     catalog = cat.read_catalog(cfg.catalog_dir)
     explicit = {get_layer(i).id for i in selected or ()}
@@ -89,7 +91,11 @@ def plan_build(cfg: RegionConfig, sources: SourceSet, selected: Sequence[str] | 
         missing = [s for s in layer.inputs if s not in available]
         blocked = [d for d in layer.depends if plans[d].action == "skipped"]
         if missing or blocked:
-            why = f"missing source(s) {', '.join(missing)}" if missing else f"needs skipped layer(s) {', '.join(blocked)}"
+            why = (
+                f"missing source(s) {', '.join(missing)}"
+                if missing
+                else f"needs skipped layer(s) {', '.join(blocked)}"
+            )
             if layer_id in explicit:
                 raise ConfigError(f"layer {layer_id} cannot be built: {why} (add them under sources:)")
             plan.action, plan.reason = "skipped", why
@@ -222,7 +228,12 @@ def _bounds(result: LayerResult, cfg: RegionConfig, fallback: tuple[float, ...])
     boxes += [np.array(r.bounds) for r in result.rasters.values()]
     if boxes:
         arr = np.vstack(boxes)
-        native = [float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())]
+        native = [
+            float(arr[:, 0].min()),
+            float(arr[:, 1].min()),
+            float(arr[:, 2].max()),
+            float(arr[:, 3].max()),
+        ]
     else:
         native = [float(v) for v in fallback]
     to_wgs84 = Transformer.from_crs(cfg.crs, WGS84, always_xy=True)
@@ -270,9 +281,12 @@ def _publish(cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: S
         files=files,
         metadata={**result.metadata, "attribution": attribution},
         build_log=[r.as_dict() for r in sources.reports if r.source in providers],
-        versions=[*(previous.versions if previous else []),
-                  cat.VersionEntry(version=version, built_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   key=plan.key, path=rel_dir)],
+        versions=[
+            *(previous.versions if previous else []),
+            cat.VersionEntry(
+                version=version, built_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), key=plan.key, path=rel_dir
+            ),
+        ],
     )
     cat.write_json(staged / cat.METADATA_FILE, entry.model_dump(mode="json", exclude={"versions"}))
     cat.move_into_place(root, staged, layer.id, version)

@@ -19,7 +19,9 @@ def _version_files(root: Path, layer_id: str, version: str | None) -> list[cat.F
     catalog = cat.read_catalog(root)
     entry = catalog.layers.get(layer_id)
     if entry is None:
-        raise NotFoundError(f"layer {layer_id!r} is not published in {root}; published: {', '.join(catalog.layers) or 'none'}")
+        raise NotFoundError(
+            f"layer {layer_id!r} is not published in {root}; published: {', '.join(catalog.layers) or 'none'}"
+        )
     if version is None or version == entry.version:
         return entry.files
     kept = {v.version for v in entry.versions}
@@ -61,15 +63,15 @@ def export_layer(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
-    if fmt == "tif":
-        shutil.copyfile(root / candidates[0].path, tmp)
-    elif fmt == "parquet":
+    if fmt == "tif" or fmt == "parquet":
         shutil.copyfile(root / candidates[0].path, tmp)
     elif fmt == "geojson":
         frame = gpd.read_parquet(root / candidates[0].path).to_crs(4326)
         pyogrio.write_dataframe(frame, tmp, driver="GeoJSON")
     else:
         for f in candidates:
-            pyogrio.write_dataframe(gpd.read_parquet(root / f.path), tmp, layer=f.output, driver="GPKG", append=tmp.exists())
+            pyogrio.write_dataframe(
+                gpd.read_parquet(root / f.path), tmp, layer=f.output, driver="GPKG", append=tmp.exists()
+            )
     tmp.replace(out)
     return out

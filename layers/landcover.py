@@ -37,12 +37,16 @@ def clip_to_region(frame: gpd.GeoDataFrame, region: Region) -> gpd.GeoDataFrame:
     clipped = part.geometry.values.intersection(area)
     part[part.geometry.name] = gpd.GeoSeries(clipped, index=part.index, crs=frame.crs)
     keep = ~part.geometry.values.is_empty & np.isin(
-        shapely.get_type_id(part.geometry.values), [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON]
+        shapely.get_type_id(part.geometry.values),
+        [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON],
     )
     # A polygon cut at the edge can come back as a collection; keep only its area.
     mixed = shapely.get_type_id(part.geometry.values) == shapely.GeometryType.GEOMETRYCOLLECTION
     if mixed.any():
-        fixed = [shapely.union_all([g for g in shapely.get_parts(c) if g.area > 0]) for c in part.geometry.values[mixed]]
+        fixed = [
+            shapely.union_all([g for g in shapely.get_parts(c) if g.area > 0])
+            for c in part.geometry.values[mixed]
+        ]
         part.loc[mixed, part.geometry.name] = fixed
         keep |= mixed
     return part[keep]

@@ -78,7 +78,11 @@ class SourceSet:
                 raise ConfigError(f"sources.{name}: not configured (and no adapter provides it)")
             spec = getattr(self.cfg.sources, provider)
             h = hashlib.sha256()
-            h.update(json.dumps({"provider": provider, "spec": spec.model_dump(mode="json")}, sort_keys=True).encode())
+            h.update(
+                json.dumps(
+                    {"provider": provider, "spec": spec.model_dump(mode="json")}, sort_keys=True
+                ).encode()
+            )
             for path in self._spec_paths(provider, spec):
                 h.update(file_digest(path).encode())
             if provider in _ADAPTER_MODULES:
@@ -127,9 +131,17 @@ class SourceSet:
             if name in RASTER_SOURCES:
                 self._loaded[name] = read_raster_source(path, self.crs, band_name=name, declared_crs=declared)
             else:
+                report = SourceReport(name)
                 self._loaded[name] = read_vector_source(
-                    name, path, self.crs, layer=spec.layer, columns=spec.columns, declared_crs=declared
+                    name,
+                    path,
+                    self.crs,
+                    layer=spec.layer,
+                    columns=spec.columns,
+                    declared_crs=declared,
+                    report=report,
                 )
+                self.reports.append(report)
         return self._loaded[name]
 
     def _run_adapter(self, provider: str, spec: Any) -> AdapterResult:
@@ -186,7 +198,11 @@ class SourceSet:
                 if name is None:
                     raise ConfigError("region: give region.boundary or a landcover/neighbourhoods source")
                 data = self.load(name)
-                bounds = data.bounds if isinstance(data, Raster) else tuple(gpd.GeoSeries(data.geometry).total_bounds)
+                bounds = (
+                    data.bounds
+                    if isinstance(data, Raster)
+                    else tuple(gpd.GeoSeries(data.geometry).total_bounds)
+                )
             self._region = Region(self.cfg.region.name, self.crs, bounds, geom)  # type: ignore[arg-type]
         return self._region
 

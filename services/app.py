@@ -78,12 +78,16 @@ def catalog_router(store: CatalogStore) -> APIRouter:
         }
 
     @router.get("/layers/{layer_id}/download/{name}", summary="Download a published file")
-    def download(layer_id: str = LayerId, name: str = Path(pattern=r"^[A-Za-z0-9_.-]{1,128}$")) -> FileResponse:
+    def download(
+        layer_id: str = LayerId, name: str = Path(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    ) -> FileResponse:
         entry = _public(store, layer_id)
         match = next((f for f in entry.files if f.name == name), None)
         if match is None:
             raise NotFoundError(f"layer {layer_id} has no file {name!r}")
-        return FileResponse(store.file_path(match), media_type=match.media_type, filename=f"{layer_id}-{entry.version}-{name}")
+        return FileResponse(
+            store.file_path(match), media_type=match.media_type, filename=f"{layer_id}-{entry.version}-{name}"
+        )
 
     return router
 
@@ -99,7 +103,9 @@ def vector_tile_router(store: CatalogStore) -> APIRouter:
         return FileResponse(store.file_path(f), media_type=f.media_type)
 
     @router.get("/layers/{layer_id}/tiles/{z}/{x}/{y}.mvt", summary="A Mapbox vector tile")
-    def tile(layer_id: str = LayerId, z: int = Path(ge=0, le=MAX_ZOOM), x: int = Path(ge=0), y: int = Path(ge=0)) -> Response:
+    def tile(
+        layer_id: str = LayerId, z: int = Path(ge=0, le=MAX_ZOOM), x: int = Path(ge=0), y: int = Path(ge=0)
+    ) -> Response:
         if x >= 2**z or y >= 2**z:
             raise NotFoundError(f"tile {z}/{x}/{y} is outside the tile matrix")
         entry = _public(store, layer_id)
@@ -157,7 +163,8 @@ def index_router(store: CatalogStore) -> APIRouter:
             s = layer_summary(e, base)
             urls = "".join(
                 f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>"
-                for k, v in s["links"].items() if isinstance(v, str)
+                for k, v in s["links"].items()
+                if isinstance(v, str)
             )
             rows.append(
                 f"<section><h2>{html.escape(e.title.get('nl', e.id))} <small>({html.escape(e.id)})</small></h2>"

@@ -65,7 +65,9 @@ def demo_data(
 
 @app.command()
 def build(
-    layers: Annotated[list[str] | None, typer.Argument(help="Layer ids (default: every layer with its inputs).")] = None,
+    layers: Annotated[
+        list[str] | None, typer.Argument(help="Layer ids (default: every layer with its inputs).")
+    ] = None,
     config: ConfigOpt = Path("kaartlaag.yaml"),
     workers: Annotated[int, typer.Option(help="Local worker threads for raster work.", min=1)] = 2,
     scheduler: Annotated[
@@ -79,16 +81,44 @@ def build(
     from layers.engine import build as run_build
 
     cfg = load_config(config)
-    summary = run_build(cfg, layers or None, ctx=BuildContext(workers=workers, scheduler=scheduler), force=force, console=err)
+    summary = run_build(
+        cfg, layers or None, ctx=BuildContext(workers=workers, scheduler=scheduler), force=force, console=err
+    )
     for layer_id, version in summary.versions.items():
         out.print(f"published {layer_id} {version}")
     if not summary.built:
         out.print("nothing to build: every layer is up to date")
 
 
+@app.command()
+def check(config: ConfigOpt = Path("kaartlaag.yaml")) -> None:
+    """Read and validate every configured source without building; print what was found."""
+    from layers.config import load_config
+    from layers.sources import SourceSet
+
+    cfg = load_config(config)
+    sources = SourceSet(cfg)
+    table = Table("source", "provider", "features / cells", "crs")
+    for name in sorted(sources.available()):
+        data = sources.load(name)
+        size = (
+            f"{data.width} x {data.height} @ {data.resolution[0]} m"
+            if hasattr(data, "band_names")
+            else str(len(data))
+        )
+        table.add_row(name, sources.providers[name], size, cfg.region.crs)
+    out.print(table)
+    for report in sources.reports:
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items()))
+        out.print(f"{report.source}: {counts}")
+    out.print(f"region {sources.region().name}: bounds {tuple(round(v, 1) for v in sources.region().bounds)}")
+
+
 @app.command("layers")
 def list_layers(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (shows build status).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Region config (shows build status).")
+    ] = None,
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
     params: Annotated[bool, typer.Option(help="Also list every parameter with unit and default.")] = False,
 ) -> None:
@@ -104,7 +134,9 @@ def list_layers(
         cfg = load_config(config)
         root = cfg.catalog_dir
         for plan in plan_build(cfg, SourceSet(cfg), None, force=False):
-            status[plan.layer.id] = {"build": "outdated", "up-to-date": "up to date"}.get(plan.action, plan.reason)
+            status[plan.layer.id] = {"build": "outdated", "up-to-date": "up to date"}.get(
+                plan.action, plan.reason
+            )
     else:
         root = catalog or Path("catalog")
     published = cat.read_catalog(root).layers
@@ -115,8 +147,12 @@ def list_layers(
         if entry is None and state == "outdated":
             state = "not built"
         table.add_row(
-            layer_id, layer.title["nl"], entry.version if entry else "-", entry.built_at if entry else "-",
-            entry.access if entry else layer.access, state,
+            layer_id,
+            layer.title["nl"],
+            entry.version if entry else "-",
+            entry.built_at if entry else "-",
+            entry.access if entry else layer.access,
+            state,
         )
     out.print(table)
     if params:
@@ -132,7 +168,9 @@ def export(
     layer: Annotated[str, typer.Argument(help="Layer id.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="gpkg, parquet, geojson or tif.")],
     output_path: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (for its catalog).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Region config (for its catalog).")
+    ] = None,
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
     version: Annotated[str | None, typer.Option(help="A kept version (default: current).")] = None,
     part: Annotated[str | None, typer.Option(help="Which output of the layer (default: the first).")] = None,
@@ -162,8 +200,12 @@ def serve(
 
     os.environ["KAARTLAAG_CATALOG"] = str(catalog.resolve())
     base = f"http://{host}:{port}"
-    out.print(f"kaartlaag serving {catalog.resolve()}\n  layers:   {base}/\n  catalog:  {base}/layers\n  API docs: {base}/docs")
-    uvicorn.run("services.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    out.print(
+        f"kaartlaag serving {catalog.resolve()}\n  layers:   {base}/\n  catalog:  {base}/layers\n  API docs: {base}/docs"
+    )
+    uvicorn.run(
+        "services.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
 
 
 def main() -> None:
@@ -172,10 +214,10 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        err.print(f"[red]config error[/]: {exc}", highlight=False)
+        err.print(f"[red]config error[/]: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KaartlaagError as exc:
-        err.print(f"[red]error[/]: {exc}", highlight=False)
+        err.print(f"[red]error[/]: {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

@@ -23,18 +23,30 @@ def _parse(data: dict) -> None:
         ({"region": {"name": "X"}, "sourses": {}}, "sourses: unknown key"),
         ({"region": {"name": "X", "crs": "EPSG:999999"}}, "region.crs"),
         ({"sources": {}}, "region: required key is missing"),
-        ({"region": {"name": "X"}, "sources": {"trees": {"path": "t.csv", "colums": {}}}}, "sources.trees.colums: unknown key"),
+        (
+            {"region": {"name": "X"}, "sources": {"trees": {"path": "t.csv", "colums": {}}}},
+            "sources.trees.colums: unknown key",
+        ),
         ({"region": {"name": "X"}, "sources": {"bomen": {"path": "t.csv"}}}, "sources.bomen: unknown key"),
-        ({"region": {"name": "X"}, "layers": {"landcover": {"raster_resolution": 1}}},
-         "layers.landcover.raster_resolution: unknown parameter"),
+        (
+            {"region": {"name": "X"}, "layers": {"landcover": {"raster_resolution": 1}}},
+            "layers.landcover.raster_resolution: unknown parameter",
+        ),
         ({"region": {"name": "X"}, "layers": {"landcovr": {}}}, "layers.landcovr: unknown layer"),
-        ({"region": {"name": "X"}, "layers": {"landcover": {"raster_resolution_m": "fine"}}},
-         "layers.landcover.raster_resolution_m: expected float"),
-        ({"region": {"name": "X"}, "layers": {"landcover": {"raster_resolution_m": 0}}},
-         "layers.landcover.raster_resolution_m: 0.0 is below the minimum"),
+        (
+            {"region": {"name": "X"}, "layers": {"landcover": {"raster_resolution_m": "fine"}}},
+            "layers.landcover.raster_resolution_m: expected float",
+        ),
+        (
+            {"region": {"name": "X"}, "layers": {"landcover": {"raster_resolution_m": 0}}},
+            "layers.landcover.raster_resolution_m: 0.0 is below the minimum",
+        ),
         ({"region": {"name": "X"}, "layers": {"basemap": {"access": "secret"}}}, "layers.basemap.access"),
         ({"region": {"name": "X"}, "sources": {"ahn": {}}}, "sources.ahn: give dsm and/or dtm"),
-        ({"region": {"name": "X"}, "sources": {"dsm": {"path": "a.tif", "layer": "x"}}}, "sources.dsm: a raster source"),
+        (
+            {"region": {"name": "X"}, "sources": {"dsm": {"path": "a.tif", "layer": "x"}}},
+            "sources.dsm: a raster source",
+        ),
         ({"region": {"name": "X"}, "keep_versions": 0}, "keep_versions"),
     ],
 )
@@ -60,8 +72,15 @@ def test_valid_config_resolves_paths_against_its_folder(tmp_path: Path) -> None:
 
 def test_explicit_source_overrides_adapter() -> None:
     cfg = parse_config(
-        {"region": {"name": "X"}, "sources": {"bgt": {"path": "b.zip"}, "bag": {"path": "bag.zip"},
-                                              "trees": {"path": "t.csv"}, "ahn": {"dtm": "dtm.tif"}}},
+        {
+            "region": {"name": "X"},
+            "sources": {
+                "bgt": {"path": "b.zip"},
+                "bag": {"path": "bag.zip"},
+                "trees": {"path": "t.csv"},
+                "ahn": {"dtm": "dtm.tif"},
+            },
+        },
         Path("."),
     )
     providers = cfg.source_providers()

@@ -21,7 +21,7 @@ from layers.export import export_layer
 from tests.conftest import ORIGIN, SIZE_M
 
 
-def _quiet_build(config: Path, *layers: str, **kw):  # noqa: ANN202
+def _quiet_build(config: Path, *layers: str, **kw):
     from rich.console import Console
 
     return build(load_config(config), list(layers) or None, console=Console(quiet=True), **kw)
@@ -33,8 +33,20 @@ def test_build_publishes_landcover_and_basemap(small_region: Path) -> None:
     root = small_region.parent / "catalog"
     catalog = json.loads((root / "catalog.json").read_text())
     entry = catalog["layers"]["landcover"]
-    for key in ("id", "title", "description", "kind", "version", "built_at", "inputs", "parameters", "bounds",
-                "access", "style_id", "files"):
+    for key in (
+        "id",
+        "title",
+        "description",
+        "kind",
+        "version",
+        "built_at",
+        "inputs",
+        "parameters",
+        "bounds",
+        "access",
+        "style_id",
+        "files",
+    ):
         assert key in entry
     assert entry["title"]["nl"] == "Bodembedekking" and entry["description"]["en"]
     assert entry["parameters"] == {"raster_resolution_m": 1.0}
@@ -64,13 +76,17 @@ def test_second_build_builds_nothing_and_param_change_rebuilds_only_that_layer(s
     first = _quiet_build(small_region)
     again = _quiet_build(small_region)
     assert again.built == [] and sorted(again.up_to_date) == ["basemap", "landcover"]
-    small_region.write_text(small_region.read_text().replace("raster_resolution_m: 1.0", "raster_resolution_m: 2.0"))
+    small_region.write_text(
+        small_region.read_text().replace("raster_resolution_m: 1.0", "raster_resolution_m: 2.0")
+    )
     third = _quiet_build(small_region)
     assert third.built == ["landcover"] and third.up_to_date == ["basemap"]
     catalog = cat.read_catalog(small_region.parent / "catalog")
     versions = [v.version for v in catalog.layers["landcover"].versions]
     assert versions == [first.versions["landcover"], third.versions["landcover"]]
-    assert all((small_region.parent / "catalog" / v.path).is_dir() for v in catalog.layers["landcover"].versions)
+    assert all(
+        (small_region.parent / "catalog" / v.path).is_dir() for v in catalog.layers["landcover"].versions
+    )
 
 
 def test_changed_source_bytes_rebuild(small_region: Path) -> None:
@@ -83,7 +99,7 @@ def test_changed_source_bytes_rebuild(small_region: Path) -> None:
     assert summary.built == ["basemap"] and summary.up_to_date == ["landcover"]
 
 
-def _area_stats(inputs, params, ctx) -> LayerResult:  # noqa: ANN001
+def _area_stats(inputs, params, ctx) -> LayerResult:
     frame = inputs.layers["landcover"].vectors["landcover"]
     table = frame.dissolve("class").reset_index()[["class", "geometry"]]
     table["share_pct"] = (table.area / table.area.sum() * params["scale"]).round(3)
@@ -116,7 +132,9 @@ def test_dependents_follow_their_inputs(small_region: Path, with_dependent_layer
     assert registry.build_order(["landcover-stats"]) == ["landcover", "landcover-stats"]
     assert sorted(first.built) == ["basemap", "landcover", "landcover-stats"]
     # Changing the dependency rebuilds it and its dependent, not the unrelated basemap.
-    small_region.write_text(small_region.read_text().replace("raster_resolution_m: 1.0", "raster_resolution_m: 2.0"))
+    small_region.write_text(
+        small_region.read_text().replace("raster_resolution_m: 1.0", "raster_resolution_m: 2.0")
+    )
     second = _quiet_build(small_region)
     assert second.built == ["landcover", "landcover-stats"] and second.up_to_date == ["basemap"]
     # Changing only the dependent's parameter leaves landcover alone; its outputs are read back from the catalog.
@@ -124,14 +142,20 @@ def test_dependents_follow_their_inputs(small_region: Path, with_dependent_layer
     third = _quiet_build(small_region)
     assert third.built == ["landcover-stats"]
     stats = gpd.read_parquet(
-        small_region.parent / "catalog" / cat.read_catalog(small_region.parent / "catalog")
-        .layers["landcover-stats"].file("stats", "vector").path
+        small_region.parent
+        / "catalog"
+        / cat.read_catalog(small_region.parent / "catalog")
+        .layers["landcover-stats"]
+        .file("stats", "vector")
+        .path
     )
     assert sorted(stats["share_pct"]) == [0.25] * 4
 
 
 def test_keep_versions_prunes_old_folders(small_region: Path) -> None:
-    small_region.write_text(small_region.read_text().replace("catalog: ./catalog", "catalog: ./catalog\nkeep_versions: 1"))
+    small_region.write_text(
+        small_region.read_text().replace("catalog: ./catalog", "catalog: ./catalog\nkeep_versions: 1")
+    )
     first = _quiet_build(small_region, "landcover")
     _quiet_build(small_region, "landcover", force=True)
     root = small_region.parent / "catalog"
@@ -146,10 +170,21 @@ def test_export_formats(small_region: Path, tmp_path: Path) -> None:
     gpkg = export_layer(root, "basemap", "gpkg", tmp_path / "basemap.gpkg")
     import pyogrio
 
-    assert {name for name, _ in pyogrio.list_layers(gpkg)} == {"buildings", "roads", "paved", "green", "water"}
+    assert {name for name, _ in pyogrio.list_layers(gpkg)} == {
+        "buildings",
+        "roads",
+        "paved",
+        "green",
+        "water",
+    }
     gj = export_layer(root, "landcover", "geojson", tmp_path / "lc.geojson")
     frame = gpd.read_file(gj)
-    assert frame.crs.to_epsg() == 4326 and sorted(frame["class"]) == ["building", "green_low", "road_paved", "water"]
+    assert frame.crs.to_epsg() == 4326 and sorted(frame["class"]) == [
+        "building",
+        "green_low",
+        "road_paved",
+        "water",
+    ]
     tif = export_layer(root, "landcover", "tif", tmp_path / "lc.tif", version=summary.versions["landcover"])
     with rasterio.open(tif) as ds:
         assert ds.crs.to_epsg() == 28992

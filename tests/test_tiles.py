@@ -322,8 +322,12 @@ def test_pmtiles_tile_holds_features_with_attributes(archive: Path) -> None:
         "lc3": {"id": "lc3", "class": "building", "height_m": 9.5, "year": 2011},
     }
     assert all(f["geometry"]["type"] == "Polygon" for f in decoded["landcover"]["features"])
-    # The parent z15 tile holds the same features; a far-away tile does not exist.
-    assert read_tile(archive, 15, TILE16.x // 2, TILE16.y // 2) is not None
+    # Points are not thinned by rate at low zooms: the z10 ancestor tile still has all three trees.
+    raw10 = read_tile(archive, 10, TILE16.x >> 6, TILE16.y >> 6)
+    assert raw10 is not None
+    z10 = mapbox_vector_tile.decode(gzip.decompress(raw10))
+    assert sorted(f["properties"]["id"] for f in z10["trees"]["features"]) == [101, 102, 103]
+    # A tile far away does not exist.
     assert read_tile(archive, 16, 0, 0) is None
     assert read_tile(archive, 16, 2**16, 0) is None
 

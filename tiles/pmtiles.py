@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import gzip
 import json
+import logging
 import math
 import os
 import re
@@ -53,6 +54,10 @@ LAYER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 E7 = 10_000_000
 #: Magic bytes at the start of every PMTiles archive.
 PMTILES_MAGIC = b"PMTiles"
+#: How much of tippecanoe's stderr goes into an error message (its end holds the fatal error).
+STDERR_TAIL_CHARS = 4000
+
+log = logging.getLogger("kaartlaag")
 
 
 def find_tippecanoe() -> str:
@@ -169,7 +174,7 @@ def _tippecanoe_command(
         "--read-parallel",
         "--no-progress-indicator",
         # Keep every point at every zoom unless a tile is too large; then thin the densest areas.
-        "--drop-rate=1",
+        "--drop-rate=2.5",
         "--drop-densest-as-needed",
         f"--maximum-tile-bytes={MAX_TILE_BYTES}",
         f"--extend-zooms-if-still-dropping-maximum={EXTRA_ZOOMS_IF_DROPPING}",
@@ -343,9 +348,10 @@ def write_pmtiles(
             command = _tippecanoe_command(inputs, output, workdir, meta)
             result = subprocess.run(command, capture_output=True, text=True, check=False)
             if result.returncode != 0 or not output.is_file():
-                raise PublishError(
-                    f"{path}: tippecanoe failed (exit {result.returncode}): {result.stderr.strip()}"
-                )
+                stderr = result.stderr.strip()[-STDERR_TAIL_CHARS:]
+                raise PublishError(f"{path}: tippecanoe failed (exit {result.returncode}): {stderr}")
+            if result.stderr.strip():
+                log.debug("tippecanoe for %s: %s", path, result.stderr.strip())
             top, losses = _losses_at_top_zoom(output)
             if losses:
                 raise PublishError(
