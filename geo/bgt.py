@@ -27,6 +27,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -135,12 +136,12 @@ def _members(path: Path, stack: contextlib.ExitStack) -> Iterator[tuple[str, str
         if not files:
             raise SourceError(path, "the folder holds no bgt_*.gml files")
         for f in files:
-            yield str(f), _object_type(f.name), lambda f=f: f.open("rb")
+            yield str(f), _object_type(f.name), _file_opener(f)
         return
     if not path.is_file():
         raise SourceError(path, "no such file or folder")
     if _FILE_RE.match(path.name):
-        yield str(path), _object_type(path.name), lambda: path.open("rb")
+        yield str(path), _object_type(path.name), _file_opener(path)
         return
     try:
         archive = stack.enter_context(zipfile.ZipFile(path))
@@ -150,7 +151,11 @@ def _members(path: Path, stack: contextlib.ExitStack) -> Iterator[tuple[str, str
     if not names:
         raise SourceError(path, "the zip holds no bgt_*.gml files")
     for name in names:
-        yield f"{path}!{name}", _object_type(PurePosixPath(name).name), lambda n=name: archive.open(n)
+        yield f"{path}!{name}", _object_type(PurePosixPath(name).name), partial(archive.open, name)
+
+
+def _file_opener(path: Path) -> Callable[[], IO[bytes]]:
+    return lambda: path.open("rb")
 
 
 def _object_type(file_name: str) -> str:

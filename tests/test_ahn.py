@@ -32,8 +32,7 @@ WEB_MERCATOR = CRS.from_epsg(3857)
 def _delft_points() -> tuple[np.ndarray, ...]:
     parts = [laspy.read(p) for p in DELFT]
     return tuple(
-        np.concatenate([np.asarray(getattr(las, dim)) for las in parts])
-        for dim in ("x", "y", "z", "classification")
+        np.concatenate([np.asarray(getattr(las, dim)) for las in parts]) for dim in ("x", "y", "z", "classification")
     )
 
 
@@ -110,15 +109,14 @@ def test_delft_surfaces_are_filled_and_ordered(delft):
     assert -0.5 < float(np.median(dtm)) < 1.0
 
 
-def test_delft_chunked_reading_equals_one_pass(monkeypatch):
+def test_delft_chunked_reading_equals_one_pass(delft, monkeypatch):
     monkeypatch.setattr(geo.ahn, "LAZ_CHUNK_POINTS", 100_000)
     seen: list[int] = []
-    result = read_ahn(laz=DELFT, declared_crs=RD_NEW, progress=seen.append)
-    x, y, z, cls = _delft_points()
-    surface = grid_point_cloud(x, y, z, cls, RES)
+    chunked = read_ahn(laz=DELFT, declared_crs=RD_NEW, progress=seen.append)
+    whole, (x, *_) = delft  # read with the default chunk size: one chunk per file
     assert seen == sorted(seen) and seen[-1] == len(x) and len(seen) >= 9
-    np.testing.assert_array_equal(result.sources["dsm"].data[0], surface.dsm)
-    np.testing.assert_allclose(result.sources["dtm"].data[0], surface.dtm, atol=1e-5)
+    np.testing.assert_array_equal(chunked.sources["dsm"].data, whole.sources["dsm"].data)
+    np.testing.assert_allclose(chunked.sources["dtm"].data, whole.sources["dtm"].data, atol=1e-5)
 
 
 def test_delft_bounds_window():
@@ -215,6 +213,10 @@ def test_hand_built_scene(tmp_path):
     open_ground = _cells(0, 3, 0, 3)
     np.testing.assert_allclose(dsm[open_ground], plane_max[open_ground], atol=1e-5)  # noise ignored
     assert (dtm <= dsm).all() and not np.isnan(dsm).any()
+
+    direct = grid_point_cloud(*_scene(), RES)  # the same without a file in between
+    np.testing.assert_array_equal(direct.dsm, dsm)
+    np.testing.assert_array_equal(direct.dtm, dtm)
 
     counts = result.report.counts
     assert counts["points_noise"] == 2
@@ -397,9 +399,7 @@ def test_dtm_on_another_grid_is_resampled(tmp_path):
     dtm = _write_tif(tmp_path / "dtm.tif", dtm_values, _rd_grid(84999.0, 447101.0, res=1.0))
     result = read_ahn(dsm=dsm, dtm=dtm)
     out_dsm, out_dtm = result.sources["dsm"], result.sources["dtm"]
-    assert out_dsm.same_grid(out_dtm) and out_dsm.bounds == pytest.approx(
-        (85000.0, 447090.0, 85010.0, 447100.0)
-    )
+    assert out_dsm.same_grid(out_dtm) and out_dsm.bounds == pytest.approx((85000.0, 447090.0, 85010.0, 447100.0))
     x, y = out_dsm.transform @ (5.5, 7.5)  # centre of DSM cell row 7, col 5
     fc, fr = (~_rd_grid(84999.0, 447101.0, res=1.0)) @ (x, y)
     assert out_dtm.data[0, 7, 5] == pytest.approx(0.1 * (fc - 0.5) + 0.2 * (fr - 0.5), abs=1e-5)

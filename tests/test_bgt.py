@@ -7,6 +7,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _local(tag: str) -> str:
 def _shoelace(ring: ET.Element) -> float:
     """Area of a ring from all its posLists in document order (arcs taken as their 3-point chords)."""
     xy = np.concatenate(
-        [np.array(p.text.split(), float).reshape(-1, 2) for p in ring.iter() if _local(p.tag) == "posList"]
+        [np.array((p.text or "").split(), float).reshape(-1, 2) for p in ring.iter() if _local(p.tag) == "posList"]
     )
     return 0.5 * abs(np.dot(xy[:-1, 0], xy[1:, 1]) - np.dot(xy[1:, 0], xy[:-1, 1]))
 
@@ -327,13 +328,13 @@ def _wegdeel(lokaal_id: str, geometry: str, surface: str = "gesloten verharding"
 </cityObjectMember>"""
 
 
-def _pos(points: list[tuple[float, float]], dim: int = 2) -> str:
+def _pos(points: Sequence[tuple[float, float]], dim: int = 2) -> str:
     extra = " 12.5" if dim == 3 else ""
     coords = " ".join(f"{X0 + x:.3f} {Y0 + y:.3f}{extra}" for x, y in points)
     return f'<gml:posList srsDimension="{dim}">{coords}</gml:posList>'
 
 
-def _polygon(points: list[tuple[float, float]], srs: str = RD) -> str:
+def _polygon(points: Sequence[tuple[float, float]], srs: str = RD) -> str:
     ring = f"<gml:LinearRing>{_pos(points)}</gml:LinearRing>"
     return f"<gml:Polygon {srs}><gml:exterior>{ring}</gml:exterior></gml:Polygon>"
 

@@ -174,7 +174,7 @@ def _tippecanoe_command(
         "--read-parallel",
         "--no-progress-indicator",
         # Keep every point at every zoom unless a tile is too large; then thin the densest areas.
-        "--drop-rate=2.5",
+        "--drop-rate=1",
         "--drop-densest-as-needed",
         f"--maximum-tile-bytes={MAX_TILE_BYTES}",
         f"--extend-zooms-if-still-dropping-maximum={EXTRA_ZOOMS_IF_DROPPING}",

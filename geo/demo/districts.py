@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.demo.base import Building, Frame, Town, rects
+from geo.demo.base import Building, Frame, Town, hlines, rects, vlines
 
 #: A plot clipped by the district edge is kept when at least this share of its land remains.
 MIN_CLIPPED_SHARE = 0.6
+#: Grid streets shorter than this (m) are dropped; longer runs than PARALLEL_MAX_M along a bounding road are cut.
+MIN_STREET_M = 15.0
+PARALLEL_MAX_M = 25.0
 #: Terraced houses: unit width (m), houses per row, side path at both ends of a row (m).
 TERRACED_WIDTH = (5.1, 6.3)
 TERRACED_COUNT = (4, 8)
@@ -88,14 +91,20 @@ class Grid:
     skip_v0: bool = False
 
 
-def block_rects(town: Town, zone: Any, grid: Grid, rng: np.random.Generator) -> list[tuple[float, ...]]:
-    """Lay the grid streets of ``zone`` and return its blocks as local ``(u0, u1, v0, v1)``."""
+def block_rects(town: Town, zone: Any, grid: Grid, rng: np.random.Generator, green: Any = None,
+                band: Any = None) -> list[tuple[float, ...]]:
+    """Lay the grid streets of ``zone`` and return its blocks as local ``(u0, u1, v0, v1)``.
+
+    Args:
+        green: where grid streets become footpaths (a stream corridor, a park).
+        band: strip along the district's bounding roads; a grid street running
+            inside it for more than ``PARALLEL_MAX_M`` is cut back so two roads
+            never run side by side.
+    """
     f = grid.frame
     umin, vmin, umax, vmax = f.local_bounds(zone)
     k0, k1 = int(np.floor(vmin / grid.pitch)), int(np.ceil(vmax / grid.pitch))
     vs = np.arange(k0, k1 + 1) * grid.pitch
-    from geo.demo.base import hlines, vlines
-
     long = hlines(np.full(len(vs), umin - 1), np.full(len(vs), umax + 1), vs, f.lattice)
     keep = ~(grid.skip_v0 & (np.abs(vs) < 1e-6))
     streets, blocks = [long[keep]], []
@@ -104,9 +113,14 @@ def block_rects(town: Town, zone: Any, grid: Grid, rng: np.random.Generator) -> 
         streets.append(vlines(us, np.full(len(us), va), np.full(len(us), vb)))
         blocks += [(a + grid.setback, b - grid.setback, va + grid.setback, vb - grid.setback)
                    for a, b in zip(us[:-1], us[1:], strict=True)]
-    lines = shapely.intersection(f.world(np.concatenate(streets)), zone)
-    lines = shapely.get_parts(lines)
-    town.add_streets(lines[shapely.length(lines) > 15.0], grid.kind)
+    lines = shapely.get_parts(shapely.intersection(f.world(np.concatenate(streets)), zone))
+    if band is not None:
+        parallel = shapely.length(shapely.intersection(lines, band)) > PARALLEL_MAX_M
+        lines = np.concatenate([lines[~parallel], shapely.get_parts(shapely.difference(lines[parallel], band))])
+    if green is not None:
+        town.add_streets(shapely.intersection(lines, green), "footpath")
+        lines = shapely.get_parts(shapely.difference(lines, green))
+    town.add_streets(lines[shapely.length(lines) > MIN_STREET_M], grid.kind)
     return blocks
 
 
@@ -158,7 +172,6 @@ def house_row(plots: Plots, a: float, end: float, front: float, depth: float, si
             gaps = [SIDE_PATH_M] + [0.0] * (n - 2) + [SIDE_PATH_M]
         elif kind in ("terraced", "semi") and left >= 2 * SEMI_PLOT[0]:
             widths, gaps = [rng.uniform(*SEMI_PLOT)] * 2, [0.0, 0.0]
-            kind = "semi" if kind == "semi" else kind
         elif left >= DETACHED_PLOT[0]:
             widths, gaps = [min(rng.uniform(*DETACHED_PLOT), left)], [0.0]
         else:
@@ -187,10 +200,11 @@ def house_row(plots: Plots, a: float, end: float, front: float, depth: float, si
             _put(plots, p0, p1, 0.0, depth, front, sign, "plot")
             _put(plots, b0, b1, sb, sb + bd, front, sign, "building")
             _put(plots, b0, b1, sb + bd, sb + bd + terrace, front, sign, "paved")
-            if unit != "terraced":  # driveway on the side with the most room
-                side = (p0, p0 + DRIVEWAY_M) if b0 - p0 > p1 - b1 else (p1 - DRIVEWAY_M, p1)
-                if min(side[1], b0) - side[0] >= DRIVEWAY_M - 1e-6 or side[0] >= b1:
-                    _put(plots, side[0], side[1], 0.0, sb + bd, front, sign, "paved")
+            if unit != "terraced":  # driveway on the roomier side, along the house when it fits
+                on_left = b0 - p0 >= p1 - b1
+                s0 = p0 if on_left else p1 - DRIVEWAY_M
+                room = b0 - p0 if on_left else p1 - b1
+                _put(plots, s0, s0 + DRIVEWAY_M, 0.0, sb + bd if room >= DRIVEWAY_M else sb, front, sign, "paved")
             area = (b1 - b0) * bd * floors * USABLE_SHARE
             plots.info.append({"kind": unit, "height": height, "year": year, "area": area})
             a = p1
@@ -249,7 +263,6 @@ def place_plots(town: Town, plots: Plots, frame: Frame, free: Any, surfaces: dic
     ok_b = ok_plot[owner_b] & (inside[owner_b] | shapely.covered_by(bld, clipped[owner_b]))
     ok_plot &= np.bincount(owner_b, weights=ok_b, minlength=len(plot)) == np.bincount(owner_b, minlength=len(plot))
     ok_b &= ok_plot[owner_b]
-    hard = np.full(len(plot), None, dtype=object)
     for i in np.flatnonzero(ok_b):
         town.buildings.append(building(bld[i], plots.info[i]))
     hard = _union_by_owner(bld[ok_b], owner_b[ok_b], len(plot))
