@@ -114,6 +114,10 @@ def read_ahn(
             cloud has no ground point.
     """
     report = report if report is not None else SourceReport("ahn")
+    if isinstance(laz, str | Path):  # one file given where a list was meant
+        laz = [laz]
+    if not resolution_m > 0:
+        raise ConfigError(f"sources.ahn.resolution_m: must be positive, got {resolution_m}")
     if laz and (dsm is not None or dtm is not None):
         raise ConfigError("sources.ahn: give either dsm/dtm GeoTIFFs or laz point clouds, not both")
     if not laz and dsm is None and dtm is None:

@@ -377,6 +377,11 @@ def test_geotiff_in_web_mercator_is_warped(tmp_path):
     centre = dsm.transform @ (col + 0.5, row + 0.5)
     expected = plane(*to_merc.transform(*centre))
     assert dsm.data[0, row, col] == pytest.approx(expected, abs=0.01)
+    # With region bounds only the window is read and warped, onto the snapped bounds.
+    clipped = read_ahn(dsm=path, bounds=(85010.2, 447070.0, 85030.0, 447090.0)).sources["dsm"]
+    assert clipped.bounds == pytest.approx((85010.0, 447070.0, 85030.0, 447090.0))
+    col2, row2 = (int(v) for v in ~clipped.transform @ (ex, ey))
+    assert clipped.data[0, row2, col2] == pytest.approx(dsm.data[0, row, col], abs=1e-4)
 
 
 def test_different_extents_are_cropped_to_common_extent(tmp_path):
@@ -444,5 +449,7 @@ def test_config_errors(tmp_path):
         read_ahn()
     with pytest.raises(ConfigError):
         read_ahn(dsm=tmp_path / "a.tif", laz=DELFT)
+    with pytest.raises(ConfigError, match="resolution_m"):
+        read_ahn(laz=DELFT, resolution_m=0)
     with pytest.raises(SourceError, match=r"missing\.tif"):
         read_ahn(dsm=tmp_path / "missing.tif")

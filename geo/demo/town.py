@@ -1,0 +1,334 @@
+"""The built-up area: residential districts, the centre, special blocks, business and sports park.
+
+Residential districts get an era (years, mix of terraced / semi-detached /
+detached houses), a rotated and sometimes gently bent street grid and plots
+with front and back gardens, terraces and driveways. A few whole blocks are
+given another use (parks, schools, apartment blocks, a supermarket, two
+housing sites). The number of apartments is set last so that the village
+holds close to ``DWELLINGS`` homes at full size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geo.demo.base import Building, Frame, Town, rects
+from geo.demo.districts import (
+    Grid,
+    Plots,
+    block_rects,
+    business_row,
+    classify_blocks,
+    fill_block,
+    house_row,
+    place_plots,
+)
+from geo.demo.layout import setback
+
+#: Dwellings at full size (3 x 3 km); scales with the area.
+DWELLINGS = 3000
+#: Residential eras: years and the chance of each house type per row.
+ERAS = (
+    ((1920, 1956), {"terraced": 0.40, "semi": 0.35, "detached": 0.25}),
+    ((1956, 1976), {"terraced": 0.70, "semi": 0.20, "detached": 0.10}),
+    ((1976, 1991), {"terraced": 0.55, "semi": 0.30, "detached": 0.15}),
+    ((1991, 2006), {"terraced": 0.40, "semi": 0.35, "detached": 0.25}),
+    ((2006, 2023), {"terraced": 0.35, "semi": 0.35, "detached": 0.30}),
+)
+#: Row depth (m) behind the setback, cross-street spacing (m), chance and size of a bent grid.
+ROW_DEPTH = (28.0, 34.0)
+CROSS_SPACING = (130.0, 200.0)
+BENT_CHANCE = 0.4
+BEND = ((8.0, 16.0), (250.0, 400.0))
+#: Verge widths (m) of residential streets: narrow, or a lane with street trees.
+VERGES = (1.0, 3.0)
+#: Special uses of whole blocks, in order of assignment, and their minimum spacing (m) at full size.
+SPECIALS = ("park", "school", "apartments", "site_building", "school", "pocket_park", "apartments",
+            "supermarket", "half_park", "site_planned", "school", "apartments")
+SPECIAL_SPACING_M = 250.0
+PARK_NAMES = {"park": "Julianapark", "half_park": "Wilhelminaplantsoen", "pocket_park": "Speeltuin De Hoek"}
+POCKET_PARK_M = 60.0
+SCHOOLS = ("Basisschool De Esch", "Sint-Jozefschool", "OBS Het Veldje")
+#: Apartment buildings: floor area per home (m2), storey height (m), storeys allowed.
+APARTMENT_M2 = 75.0
+STOREY_M = 3.0
+STOREYS = (3, 8)
+#: Centre: building depth (m), frontage (m), height (m), years; share of shops with a home as one unit.
+CENTRE_DEPTH = (12.0, 16.0)
+CENTRE_FRONT = (6.0, 10.0)
+CENTRE_HEIGHT = (8.0, 12.0)
+CENTRE_YEARS = (1850, 1975)
+MIXED_UNIT_SHARE = 0.2
+#: Church: nave (length, width, height) and tower (side, height), m.
+NAVE = (34.0, 14.0, 18.0)
+TOWER = (8.0, 40.0)
+#: Sports park: field size (m), gap (m).
+FIELD = (105.0, 68.0)
+FIELD_GAP = 12.0
+
+_PAVED = ("paved_other", "onbegroeidterreindeel:open verharding")
+_GARDEN = ("green_low", "begroeidterreindeel:groenvoorziening")
+_BARE = ("bare", "onbegroeidterreindeel:onverhard")
+_GRASS = ("green_low", "begroeidterreindeel:grasland overig")
+
+
+def build_town(town: Town) -> None:
+    """Generate districts, centre, business park and sports park into ``town``."""
+    rng = town.rng("town")
+    z = town.zones
+    band = shapely.union_all([*shapely.buffer(z["radials"], 10.0), z["ring"].exterior.buffer(10.0),
+                              z["centre"].exterior.buffer(10.0)])
+    green = shapely.union_all([z["beekpark"], z["stream"].buffer(30.0)])
+    districts, pool = [], []
+    cx, cy = z["c"]
+    for qi, (face, free) in enumerate(z["quarters"]):
+        years, mix = ERAS[qi % len(ERAS)] if qi < len(ERAS) else ERAS[int(rng.integers(len(ERAS)))]
+        verge = VERGES[int(rng.integers(2))]
+        sb = setback("residential") - 1.0 + verge
+        p = face.representative_point()
+        angle = np.arctan2(p.y - cy, p.x - cx) + rng.choice([0.0, np.pi / 2]) + rng.uniform(-0.2, 0.2)
+        bent = rng.random() < BENT_CHANCE
+        frame = Frame(p.x, p.y, angle, rng.uniform(*BEND[0]) if bent else 0.0, rng.uniform(*BEND[1]),
+                      rng.uniform(0, 2 * np.pi))
+        grid = Grid(frame, 2 * (sb + rng.uniform(*ROW_DEPTH)), rng.uniform(*CROSS_SPACING), sb, "residential")
+        blocks = block_rects(town, face, grid, rng, green=green, band=band)
+        full, partial = classify_blocks(blocks, frame, free)
+        districts.append((frame, free, blocks, full, partial, {"years": years, "mix": mix, "verge": verge}))
+        pool += [(qi, bi) for bi in np.flatnonzero(full)]
+    special = _assign_specials(town, rng, districts, pool)
+    for qi, (frame, free, blocks, full, partial, style) in enumerate(districts):
+        plots = Plots()
+        for bi in np.flatnonzero(full | partial):
+            kind = special.get((qi, int(bi)))
+            if kind is None:
+                fill_block(plots, blocks[bi], house_row, rng, style)
+            elif kind == "pocket_park":
+                u0, _, v0, v1 = blocks[bi]
+                _park(town, frame, (u0, u0 + POCKET_PARK_M, v0, (v0 + v1) / 2), PARK_NAMES[kind])
+                fill_block(plots, blocks[bi], house_row, rng, style, start=POCKET_PARK_M)
+            elif kind == "half_park":
+                u0, u1, v0, v1 = blocks[bi]
+                _park(town, frame, (u0, u1, v0, (v0 + v1) / 2), PARK_NAMES[kind])
+                fill_block(plots, blocks[bi], house_row, rng, style, rows=(False, True))
+            else:
+                _special(town, rng, frame, blocks[bi], kind, style)
+        place_plots(town, plots, frame, free, {"paved": _PAVED, "rest": _GARDEN}, _house)
+    _centre(town, rng)
+    _business(town, rng)
+    _sports(town, rng)
+
+
+def _house(geom: Any, info: dict[str, Any], status: str = "Pand in gebruik") -> Building:
+    return Building(geom, info["kind"], info["height"], info["year"], [("woonfunctie", info["area"])], status)
+
+
+def _assign_specials(town: Town, rng: np.random.Generator, districts: list[Any],
+                     pool: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """Give the special uses to full blocks, spread over the village."""
+    order = [pool[i] for i in rng.permutation(len(pool))]
+    centres = {}
+    for qi, bi in order:
+        frame, blocks = districts[qi][0], districts[qi][2]
+        u0, u1, v0, v1 = blocks[bi]
+        centres[(qi, bi)] = np.array(frame.xy((u0 + u1) / 2, (v0 + v1) / 2))
+    taken: dict[tuple[int, int], str] = {}
+    spacing = SPECIAL_SPACING_M * town.scale
+    for kind in SPECIALS:
+        free = [key for key in order if key not in taken]
+        if not free:
+            break
+        far = [key for key in free if all(np.hypot(*(centres[key] - centres[t])) >= spacing for t in taken)]
+        taken[(far or free)[0]] = kind
+    return taken
+
+
+def _world(frame: Frame, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
+    b = np.array(boxes, dtype=float).reshape(-1, 4)
+    return frame.world(rects(b[:, 0], b[:, 1], b[:, 2], b[:, 3], frame.lattice))
+
+
+def _park(town: Town, frame: Frame, box: tuple[float, float, float, float], name: str) -> None:
+    town.parks.append((_world(frame, [box])[0], name))
+
+
+def _site(town: Town, frame: Frame, block: tuple[float, ...], buildings: list[tuple[tuple, Building]],
+          paved: list[tuple], rest: tuple[str, str], public: bool = False, paved_public: bool = False) -> Any:
+    """One block as a single lot: buildings, paved areas and the rest; returns the block polygon."""
+    area = _world(frame, [block])[0]
+    hard = shapely.Polygon()
+    if buildings:
+        geoms = _world(frame, [b for b, _ in buildings])
+        for geom, (_, bld) in zip(geoms, buildings, strict=True):
+            bld.geom = geom
+            town.buildings.append(bld)
+        town.pieces.add(geoms, "building", "pand", False, 0, "lot")
+        hard = shapely.union_all(geoms)
+    if paved:
+        yard = shapely.difference(shapely.intersection(shapely.union_all(_world(frame, paved)), area), hard)
+        town.pieces.add(shapely.get_parts(yard), "paved_other", "onbegroeidterreindeel:gesloten verharding",
+                        paved_public, 0, "lot")
+        hard = shapely.union(hard, yard)
+    town.pieces.add(shapely.get_parts(shapely.difference(area, hard)), *rest, public, 0, "lot")
+    return area
+
+
+def _special(town: Town, rng: np.random.Generator, frame: Frame, block: tuple[float, ...], kind: str,
+             style: dict[str, Any]) -> None:
+    u0, u1, v0, v1 = block
+    length, depth = u1 - u0, v1 - v0
+    year = int(rng.integers(*style["years"]))
+    if kind == "park":
+        _park(town, frame, block, PARK_NAMES[kind])
+    elif kind == "school":
+        n = sum(b.kind == "school" for b in town.buildings)
+        s1 = u0 + 10 + min(55.0, length - 40)
+        bld = [((u0 + 10, s1, v0 + 6, v0 + 20), Building(None, "school", rng.uniform(7, 9), year, [],
+                                                          amenity=("primary_school", SCHOOLS[n % 3]))),
+               ((s1, s1 + 22, v0 + 6, v0 + 22), Building(None, "gym", 8.0, year, []))]
+        bld[0][1].units = [("onderwijsfunctie", (s1 - u0 - 10) * 14 * 2 * 0.82)]
+        bld[1][1].units = [("sportfunctie", 22 * 16 * 0.9)]
+        _site(town, frame, block, bld, [(u0 + 5, u1 - 5, v0 + 25, min(v0 + 50, v1 - 5))], _GARDEN)
+    elif kind == "apartments":
+        ls = min(rng.uniform(40, 60), length - 16)
+        bld = [((u0 + 8, u0 + 8 + ls, v0 + 5, v0 + 18), Building(None, "apartments", 12.0, year, [])),
+               ((u1 - 8 - ls, u1 - 8, v1 - 18, v1 - 5), Building(None, "apartments", 12.0, year, []))]
+        park = [(u0 + 5, u1 - 5, v0 + 24, v1 - 24)] if depth > 55 else []
+        _site(town, frame, block, bld, park, _GARDEN)
+    elif kind == "supermarket":
+        w = min(50.0, length - 40)
+        bld = [((u0 + 8, u0 + 8 + w, v0 + 5, v0 + 35), Building(None, "supermarket", 8.0, year,
+               [("winkelfunctie", w * 30 * 0.9)], amenity=("supermarket", "Buurtsuper Veldhoek")))]
+        _site(town, frame, block, bld, [(u0 + 8 + w, u1 - 4, v0 + 2, v1 - 4)], _GARDEN, paved_public=True)
+    elif kind == "site_building":
+        plots = Plots()
+        fill_block(plots, block, house_row, rng, {"years": (2026, 2027), "mix": {"terraced": 1.0}},
+                   rows=(True, False))
+        area = _world(frame, [block])[0]
+        top = _world(frame, [(u0, u1, (v0 + v1) / 2, v1)])
+        n0 = len(town.buildings)
+        place_plots(town, plots, frame, area, {"paved": _BARE, "rest": _BARE},
+                    lambda g, i: _house(g, i, "Bouwvergunning verleend"))
+        town.pieces.add(top, *_BARE, False, 0, "lot")
+        town.sites.append({"geometry": area, "name": "Oude Ambachtsschool", "status": "in aanbouw",
+                           "planned_dwellings": len(town.buildings) - n0, "start_year": 2025, "type": "inbreiding"})
+    elif kind == "site_planned":
+        area = _site(town, frame, block, [], [], _GRASS, public=True)
+        town.sites.append({"geometry": area, "name": "Molenstraat-Zuid", "status": "vastgesteld",
+                           "planned_dwellings": int(rng.integers(20, 41)), "start_year": 2027,
+                           "type": "inbreiding"})
+
+
+def _centre(town: Town, rng: np.random.Generator) -> None:
+    """Perimeter blocks around the market square: shops with homes above, a supermarket, the church."""
+    z = town.zones
+    frame, us, vs = z["centre_frame"], z["centre_us"], z["centre_vs"]
+    off = setback("centre")
+    cells = [(i, j) for j in range(3) for i in range(3) if (i, j) != (1, 1)]
+    market = int(rng.integers(len(cells)))
+    tags = iter([("pharmacy", "Apotheek Eschveld"), ("library", "Bibliotheek Eschveld"),
+                 ("gp", "Huisartsenpraktijk De Brink")])
+    for n, (i, j) in enumerate(cells):
+        u0, u1, v0, v1 = us[i] + off, us[i + 1] - off, vs[j] + off, vs[j + 1] - off
+        if n == market:
+            w = (u1 - u0) * 0.6
+            bld = [((u0, u0 + w, v0, v1), Building(None, "supermarket", rng.uniform(8, 10), 1995,
+                   [("winkelfunctie", w * (v1 - v0) * 0.9)], amenity=("supermarket", "Supermarkt De Markt")))]
+            _site(town, frame, (u0, u1, v0, v1), bld, [(u0 + w, u1, v0, v1)], _PAVED, paved_public=True)
+            continue
+        d = min(rng.uniform(*CENTRE_DEPTH), (v1 - v0) / 2 - 3, (u1 - u0) / 2 - 3)
+        inner = {"b": j in (1, 2), "t": j + 1 in (1, 2), "l": i in (1, 2), "r": i + 1 in (1, 2)}
+        bld = []
+        for side, a0, a1 in (("b", u0, u1), ("t", u0, u1), ("l", v0 + d, v1 - d), ("r", v0 + d, v1 - d)):
+            for c0, c1 in _frontages(rng, a0, a1):
+                box = {"b": (c0, c1, v0, v0 + d), "t": (c0, c1, v1 - d, v1),
+                       "l": (u0, u0 + d, c0, c1), "r": (u1 - d, u1, c0, c1)}[side]
+                area = (c1 - c0) * d * 0.82
+                if inner[side]:
+                    units = ([("winkelfunctie,woonfunctie", area * 2)] if rng.random() < MIXED_UNIT_SHARE else
+                             [("winkelfunctie", area)] + [("woonfunctie", area * 0.9)] * int(rng.integers(1, 3)))
+                else:
+                    units = [(str(rng.choice(["woonfunctie"] * 7 + ["kantoorfunctie"])), area * 2)]
+                b = Building(None, "shop" if inner[side] else "centre_house", rng.uniform(*CENTRE_HEIGHT),
+                             int(rng.integers(*CENTRE_YEARS)), units)
+                if inner[side] and rng.random() < 0.3:
+                    b.amenity = next(tags, None)
+                bld.append((box, b))
+        yard = _GARDEN if rng.random() < 0.4 else _PAVED
+        _site(town, frame, (u0, u1, v0, v1), bld, [], yard)
+    _market(town, rng, frame, (us[1] + off, us[2] - off, vs[1] + off, vs[2] - off))
+
+
+def _frontages(rng: np.random.Generator, a0: float, a1: float) -> list[tuple[float, float]]:
+    out, a = [], a0
+    while a1 - a >= CENTRE_FRONT[0]:
+        w = rng.uniform(*CENTRE_FRONT)
+        w = a1 - a if a1 - a - w < CENTRE_FRONT[0] else w
+        out.append((a, a + w))
+        a += w
+    return out
+
+
+def _market(town: Town, rng: np.random.Generator, frame: Frame, square: tuple[float, ...]) -> None:
+    u0, u1, v0, v1 = square
+    nave = min(NAVE[0], (u1 - u0) * 0.55)
+    a = u0 + (u1 - u0 - nave - TOWER[0]) / 2
+    vm = (v0 + v1) / 2 + (v1 - v0) / 6
+    bld = [((a + TOWER[0], a + TOWER[0] + nave, vm - NAVE[1] / 2, vm + NAVE[1] / 2),
+            Building(None, "church", NAVE[2], 1488, [("bijeenkomstfunctie", nave * NAVE[1] * 0.9)])),
+           ((a, a + TOWER[0], vm - TOWER[0] / 2, vm + TOWER[0] / 2), Building(None, "tower", TOWER[1], 1450, []))]
+    area = _site(town, frame, square, bld, [], ("paved_other", "onbegroeidterreindeel:open verharding"), public=True)
+    z = town.zones
+    z["market"] = area
+    x, y = frame.xy((u0 + u1) / 2, v0 + 6.0)
+    town.amenities.append((float(x), float(y), "pt_stop", "Bushalte Markt"))
+
+
+def _business(town: Town, rng: np.random.Generator) -> None:
+    zone, frame, road = town.zones["business"]
+    free = zone.difference(town.zones["radials"][road].buffer(setback("rural")))
+    pitch = 2 * (setback("business") + rng.uniform(50, 65))
+    grid = Grid(frame, pitch, rng.uniform(170, 230), setback("business"), "business", skip_v0=True)
+    blocks = block_rects(town, zone, grid, rng)
+    full, partial = classify_blocks(blocks, frame, free)
+    plots = Plots()
+    for bi in np.flatnonzero(full | partial):
+        fill_block(plots, blocks[bi], business_row, rng, {"years": (1972, 2022)})
+
+    def building(geom: Any, info: dict[str, Any]) -> Building:
+        use = "kantoorfunctie" if info["kind"] == "office" else str(
+            rng.choice(["industriefunctie"] * 8 + ["winkelfunctie", "kantoorfunctie"]))
+        return Building(geom, info["kind"], info["height"], info["year"], [(use, info["area"])])
+
+    place_plots(town, plots, frame, free, {"paved": ("paved_other", "onbegroeidterreindeel:gesloten verharding"),
+                                           "rest": _GARDEN}, building)
+
+
+def _sports(town: Town, rng: np.random.Generator) -> None:
+    zone, frame, road = town.zones["sports"]
+    u0, v0, u1, v1 = frame.local_bounds(zone)
+    base = setback("rural")
+    lot = (u0 + 5, u0 + 75, base + 2, base + 32)
+    hall = (lot[1] + 5, lot[1] + 50, base + 2, base + 32)
+    club = (hall[1] + 5, hall[1] + 33, base + 8, base + 20)
+    area = _world(frame, [(lot[0], club[1], lot[2], lot[3])])[0]
+    if not zone.buffer(1e-6).contains(area):
+        return
+    bld = [(hall, Building(None, "sports_hall", 10.0, 1988, [("sportfunctie", 45 * 30 * 0.9)],
+                           amenity=("sports", "Sporthal De Veldhoek"))),
+           (club, Building(None, "clubhouse", 5.0, 1979, [("sportfunctie", 28 * 12 * 0.85)],
+                           amenity=("sports", "Sportpark Het Esch")))]
+    _site(town, frame, (lot[0], club[1], lot[2], lot[3]), bld, [lot], _GRASS, public=True, paved_public=True)
+    x, y = frame.xy(np.array([(lot[0] + lot[1]) / 2] * 2), np.array([0.0, lot[2] + 10]))
+    town.add_streets([shapely.LineString(np.column_stack([x, y]))], "access")
+    fields = []
+    for fu in np.arange(u0 + 10, u1 - FIELD[0], FIELD[0] + FIELD_GAP):
+        for fv in np.arange(lot[3] + FIELD_GAP, v1 - FIELD[1], FIELD[1] + FIELD_GAP):
+            fields.append((fu, fu + FIELD[0], fv, fv + FIELD[1]))
+    if fields:
+        geoms = _world(frame, fields)
+        geoms = geoms[shapely.covered_by(geoms, zone)]
+        town.pieces.add(geoms, *_GRASS, True, 3, "field")
+        town.zones["sports_fields"] = geoms
