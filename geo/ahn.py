@@ -123,21 +123,15 @@ def read_ahn(
     if not laz and dsm is None and dtm is None:
         raise ConfigError("sources.ahn: give dsm and/or dtm GeoTIFFs, or laz: [files]")
     if laz:
-        sources = _read_laz(
-            [Path(p) for p in laz], region_crs, resolution_m, declared_crs, bounds, report, progress
-        )
+        sources = _read_laz([Path(p) for p in laz], region_crs, resolution_m, declared_crs, bounds, report, progress)
         return AdapterResult(sources=sources, report=report)
     rasters: dict[str, Raster] = {}
     paths = {"dsm": dsm, "dtm": dtm}
     for name, path in paths.items():
         if path is not None:
-            rasters[name] = _read_geotiff(
-                Path(path), name, region_crs, resolution_m, declared_crs, bounds, report
-            )
+            rasters[name] = _read_geotiff(Path(path), name, region_crs, resolution_m, declared_crs, bounds, report)
     if "dsm" in rasters and "dtm" in rasters:
-        rasters["dsm"], rasters["dtm"] = _pair(
-            rasters["dsm"], rasters["dtm"], Path(str(dsm)), Path(str(dtm)), report
-        )
+        rasters["dsm"], rasters["dtm"] = _pair(rasters["dsm"], rasters["dtm"], Path(str(dsm)), Path(str(dtm)), report)
         top, ground = rasters["dsm"].data[0], rasters["dtm"].data[0]
         with np.errstate(invalid="ignore"):
             below = top < ground  # NaN compares False, so holes are left alone
@@ -175,8 +169,7 @@ def _resolve_crs(file_crs: CRS | None, declared_crs: CRS | None, path: Path) -> 
     ):
         raise CRSError(
             path,
-            f"the config says crs {CRS.from_user_input(declared_crs).to_string()} "
-            f"but the file says {own.to_string()}",
+            f"the config says crs {CRS.from_user_input(declared_crs).to_string()} but the file says {own.to_string()}",
         )
     return own
 
@@ -315,9 +308,7 @@ def _warp(
     return out, transform
 
 
-def _pair(
-    dsm: Raster, dtm: Raster, dsm_path: Path, dtm_path: Path, report: SourceReport
-) -> tuple[Raster, Raster]:
+def _pair(dsm: Raster, dtm: Raster, dsm_path: Path, dtm_path: Path, report: SourceReport) -> tuple[Raster, Raster]:
     """Bring the DSM and DTM onto one grid (both are already in the region CRS)."""
     if dsm.same_grid(dtm):
         return dsm, dtm
@@ -448,9 +439,7 @@ def _read_laz(
         if key != "points_used":
             report.count(key, n)
     if bounds is None and counts["points_outside"]:
-        report.note(
-            f"{counts['points_outside']} point(s) lie outside their file's header extent and were skipped"
-        )
+        report.note(f"{counts['points_outside']} point(s) lie outside their file's header extent and were skipped")
     report.note(
         f"gridded {len(paths)} point cloud(s) at {resolution_m:g} m: {surface.dsm.shape[1]} x "
         f"{surface.dsm.shape[0]} cells; DTM filled {counts['dtm_filled']} cells by interpolation; "

@@ -65,6 +65,7 @@ _SURFACES = frozenset({"Polygon", "PolygonPatch", "MultiSurface", "MultiPolygon"
 _POINTS = frozenset({"Point", "MultiPoint"})
 _CURVES = frozenset({"LineString", "Curve", "MultiCurve", "CompositeCurve", "OrientableCurve",
                      "MultiLineString"})
+_GEOMETRIES = _SURFACES | _POINTS | _CURVES
 _COLUMNS = {"landcover": ["class", "source_class", "source_id"], "buildings": ["id", "status", "bgt_id"],
             "trees": ["id"]}
 _NULL_COLUMNS = {
@@ -208,7 +209,7 @@ def _read_feature(
         first = next((c for c in child if isinstance(c.tag, str)), None)
         if first is None:
             attrs[name] = None if child.get(_XSI_NIL) == "true" else (child.text or "").strip() or None
-        elif _local(first.tag) in _SURFACES | _POINTS | _CURVES:
+        elif _local(first.tag) in _GEOMETRIES:
             geometry_props.append((name, first))
     lokaal = obj.find(".//{*}lokaalID")
     source_id = (lokaal.text or "").strip() if lokaal is not None else ""

@@ -237,7 +237,8 @@ def _bounds(result: LayerResult, cfg: RegionConfig, fallback: tuple[float, ...])
     else:
         native = [float(v) for v in fallback]
     to_wgs84 = Transformer.from_crs(cfg.crs, WGS84, always_xy=True)
-    wgs = list(to_wgs84.transform_bounds(*native, densify_pts=21))
+    left, bottom, right, top = native
+    wgs = list(to_wgs84.transform_bounds(left, bottom, right, top, densify_pts=21))
     return {cfg.region.crs: [round(v, 3) for v in native], "EPSG:4326": [round(v, 7) for v in wgs]}
 
 

@@ -17,6 +17,7 @@ import shapely
 
 from geo.demo.base import Building, Frame, Town, rects
 from geo.demo.districts import (
+    USABLE_SHARE,
     Grid,
     Plots,
     block_rects,
@@ -68,6 +69,10 @@ TOWER = (8.0, 40.0)
 #: Sports park: field size (m), gap (m).
 FIELD = (105.0, 68.0)
 FIELD_GAP = 12.0
+#: Extra verge (m) between the road and the sports park, which may curve towards it.
+SPORTS_VERGE_M = 12.0
+#: Length (m) along the road of parking, sports hall and clubhouse together.
+SPORTS_FRONT_M = 160.0
 
 _PAVED = ("paved_other", "onbegroeidterreindeel:open verharding")
 _GARDEN = ("green_low", "begroeidterreindeel:groenvoorziening")
@@ -84,8 +89,9 @@ def build_town(town: Town) -> None:
     green = shapely.union_all([z["beekpark"], z["stream"].buffer(30.0)])
     districts, pool = [], []
     cx, cy = z["c"]
+    eras = rng.permutation(len(ERAS))
     for qi, (face, free) in enumerate(z["quarters"]):
-        years, mix = ERAS[qi % len(ERAS)] if qi < len(ERAS) else ERAS[int(rng.integers(len(ERAS)))]
+        years, mix = ERAS[eras[qi % len(ERAS)]]
         verge = VERGES[int(rng.integers(2))]
         sb = setback("residential") - 1.0 + verge
         p = face.representative_point()
@@ -227,12 +233,12 @@ def _centre(town: Town, rng: np.random.Generator) -> None:
     frame, us, vs = z["centre_frame"], z["centre_us"], z["centre_vs"]
     off = setback("centre")
     cells = [(i, j) for j in range(3) for i in range(3) if (i, j) != (1, 1)]
-    market = int(rng.integers(len(cells)))
+    shop_cell = int(rng.integers(len(cells)))
     tags = iter([("pharmacy", "Apotheek Eschveld"), ("library", "Bibliotheek Eschveld"),
                  ("gp", "Huisartsenpraktijk De Brink")])
     for n, (i, j) in enumerate(cells):
         u0, u1, v0, v1 = us[i] + off, us[i + 1] - off, vs[j] + off, vs[j + 1] - off
-        if n == market:
+        if n == shop_cell:
             w = (u1 - u0) * 0.6
             bld = [((u0, u0 + w, v0, v1), Building(None, "supermarket", rng.uniform(8, 10), 1995,
                    [("winkelfunctie", w * (v1 - v0) * 0.9)], amenity=("supermarket", "Supermarkt De Markt")))]
@@ -273,11 +279,12 @@ def _frontages(rng: np.random.Generator, a0: float, a1: float) -> list[tuple[flo
 
 def _market(town: Town, rng: np.random.Generator, frame: Frame, square: tuple[float, ...]) -> None:
     u0, u1, v0, v1 = square
-    nave = min(NAVE[0], (u1 - u0) * 0.55)
+    nave, width = min(NAVE[0], (u1 - u0) * 0.55), min(NAVE[1], v1 - v0 - 4.0)
     a = u0 + (u1 - u0 - nave - TOWER[0]) / 2
-    vm = (v0 + v1) / 2 + (v1 - v0) / 6
-    bld = [((a + TOWER[0], a + TOWER[0] + nave, vm - NAVE[1] / 2, vm + NAVE[1] / 2),
-            Building(None, "church", NAVE[2], 1488, [("bijeenkomstfunctie", nave * NAVE[1] * 0.9)])),
+    # North of the middle, leaving the south side of the square open for the market.
+    vm = (v0 + v1) / 2 + min((v1 - v0) / 6, max(0.0, (v1 - v0 - width) / 2 - 2.0))
+    bld = [((a + TOWER[0], a + TOWER[0] + nave, vm - width / 2, vm + width / 2),
+            Building(None, "church", NAVE[2], 1488, [("bijeenkomstfunctie", nave * width * 0.9)])),
            ((a, a + TOWER[0], vm - TOWER[0] / 2, vm + TOWER[0] / 2), Building(None, "tower", TOWER[1], 1450, []))]
     area = _site(town, frame, square, bld, [], ("paved_other", "onbegroeidterreindeel:open verharding"), public=True)
     z = town.zones
@@ -309,12 +316,14 @@ def _business(town: Town, rng: np.random.Generator) -> None:
 def _sports(town: Town, rng: np.random.Generator) -> None:
     zone, frame, road = town.zones["sports"]
     u0, v0, u1, v1 = frame.local_bounds(zone)
-    base = setback("rural")
-    lot = (u0 + 5, u0 + 75, base + 2, base + 32)
-    hall = (lot[1] + 5, lot[1] + 50, base + 2, base + 32)
-    club = (hall[1] + 5, hall[1] + 33, base + 8, base + 20)
-    area = _world(frame, [(lot[0], club[1], lot[2], lot[3])])[0]
-    if not zone.buffer(1e-6).contains(area):
+    base = setback("rural") + SPORTS_VERGE_M
+    for start in np.arange(u0 + 5, u1 - SPORTS_FRONT_M, 20.0):  # first spot along the road that fits
+        lot = (start, start + 70, base + 2, base + 32)
+        hall = (lot[1] + 5, lot[1] + 50, base + 2, base + 32)
+        club = (hall[1] + 5, hall[1] + 33, base + 8, base + 20)
+        if zone.buffer(1e-6).contains(_world(frame, [(lot[0], club[1], lot[2], lot[3])])[0]):
+            break
+    else:
         return
     bld = [(hall, Building(None, "sports_hall", 10.0, 1988, [("sportfunctie", 45 * 30 * 0.9)],
                            amenity=("sports", "Sporthal De Veldhoek"))),
@@ -332,3 +341,20 @@ def _sports(town: Town, rng: np.random.Generator) -> None:
         geoms = geoms[shapely.covered_by(geoms, zone)]
         town.pieces.add(geoms, *_GRASS, True, 3, "field")
         town.zones["sports_fields"] = geoms
+
+
+def balance_dwellings(town: Town) -> None:
+    """Give the apartment buildings as many homes as the village still lacks, within their storeys."""
+    apartments = [b for b in town.buildings if b.kind == "apartments"]
+    if not apartments:
+        return
+    rng = town.rng("apartments")
+    others = sum("woonfunctie" in use for b in town.buildings for use, _ in b.units)
+    need = round(DWELLINGS * town.scale**2) - others
+    area = np.array([b.geom.area for b in apartments]) * USABLE_SHARE
+    low, high = np.floor(area * STOREYS[0] / APARTMENT_M2), np.floor(area * STOREYS[1] / APARTMENT_M2)
+    units = np.clip(np.round(need * area / area.sum()), low, high).astype(int)
+    for b, n, a in zip(apartments, units, area, strict=True):
+        storeys = max(STOREYS[0], int(np.ceil(n * APARTMENT_M2 / a)))
+        b.height_m = storeys * STOREY_M + 1.5
+        b.units = [("woonfunctie", float(APARTMENT_M2 * rng.uniform(0.8, 1.25))) for _ in range(n)]
