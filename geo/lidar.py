@@ -8,11 +8,11 @@ The method follows the AHN products (https://www.ahn.nl, "Kwaliteitsbeschrijving
   structures (26, "kunstwerken" such as bridges) all count.
 * **DTM** (AHN "maaiveld"): per cell the *mean* z of the ground points
   (class 2). AHN itself interpolates the ground points with squared inverse
-  distance weighting; on a 0.5 m grid with AHN3/AHN4 densities (8-20 points
-  per m², i.e. 2-5 ground points per open-ground cell) the cell mean differs
-  from that by millimetres and is cheaper and order-independent, which keeps
-  chunked reading exact. The mean rather than the minimum is used because the
-  minimum follows the lowest (noisiest) return.
+  distance weighting; on the Delft AHN3 sample (1-11, median 2, ground points
+  per 0.5 m cell) the cell mean differs from a squared-IDW estimate at the
+  cell centre by 1 mm (median; 90 % under 1 cm), and it is cheaper and
+  order-independent, which keeps chunked reading exact. The mean rather than
+  the minimum is used because the minimum follows the lowest (noisiest) return.
 * Water: AHN's maaiveld leaves water as a hole. Kaartlaag needs a gap-free
   terrain, and interpolating a canal from its quays would lift the water to
   quay level, so a cell *without ground points* but with water points
@@ -23,8 +23,8 @@ Filling cells without data:
 * DTM cells without ground or water points (under buildings, dense
   vegetation, dark water without returns) are filled by linear interpolation
   in a Delaunay triangulation (TIN) of the valid cells that border each hole
-  (this is what AHN's "opgevuld" terrain does, by TIN as well); cells outside
-  the hull of those cells (grid corners) take the nearest valid cell.
+  (TIN-linear, the usual way to close DTM gaps); cells outside the hull of
+  those cells (grid corners) take the nearest valid cell.
 * DSM cells without any point: a hole of at most ``DSM_SMALL_GAP_M2`` (a
   scan-line gap on a roof or a crown) is a gap in a surface and is
   interpolated from the DSM around it like the DTM; a larger hole means the
