@@ -446,10 +446,16 @@ def _read_laz(
         f"DSM filled {counts['dsm_filled_interpolated']} (interpolated) + {counts['dsm_filled_from_dtm']} "
         f"(from DTM); {counts['dsm_clamped_to_dtm']} DSM cell(s) raised to the DTM"
     )
-    common = {"crs": region_crs, "transform": surface.transform, "nodata": float("nan"), "units": ("m",)}
     return {
-        "dsm": Raster(data=surface.dsm[np.newaxis], band_names=("dsm",), **common),
-        "dtm": Raster(data=surface.dtm[np.newaxis], band_names=("dtm",), **common),
+        name: Raster(
+            data=array[np.newaxis],
+            crs=region_crs,
+            transform=surface.transform,
+            nodata=float("nan"),
+            band_names=(name,),
+            units=("m",),
+        )
+        for name, array in (("dsm", surface.dsm), ("dtm", surface.dtm))
     }
 
 
@@ -467,4 +473,5 @@ def _header_extent(header: laspy.LasHeader, transformer: Transformer | None) -> 
     maxx, maxy = float(header.maxs[0]), float(header.maxs[1])
     if transformer is None:
         return minx, miny, maxx, maxy
-    return tuple(transformer.transform_bounds(minx, miny, maxx, maxy, densify_pts=_DENSIFY_POINTS))
+    west, south, east, north = transformer.transform_bounds(minx, miny, maxx, maxy, densify_pts=_DENSIFY_POINTS)
+    return west, south, east, north

@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-out = Console()
+# Piped output (logs, CI) is not cut to 80 columns: tables stay one row per layer.
+out = Console(width=None if sys.stdout.isatty() else 200)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Region config file (YAML).")]
 
@@ -141,6 +142,8 @@ def list_layers(
         root = catalog or Path("catalog")
     published = cat.read_catalog(root).layers
     table = Table("layer", "title", "version", "built at", "access", "status")
+    for column in table.columns:
+        column.overflow = "fold"
     for layer_id, layer in LAYERS.items():
         entry = published.get(layer_id)
         state = status.get(layer_id, "published" if entry else "not built")

@@ -453,3 +453,9 @@ def test_config_errors(tmp_path):
         read_ahn(laz=DELFT, resolution_m=0)
     with pytest.raises(SourceError, match=r"missing\.tif"):
         read_ahn(dsm=tmp_path / "missing.tif")
+    with pytest.raises(SourceError, match=r"missing\.laz"):
+        read_ahn(laz=[tmp_path / "missing.laz"], declared_crs=RD_NEW)
+    not_laz = tmp_path / "text.laz"
+    not_laz.write_text("not a point cloud")
+    with pytest.raises(SourceError, match=r"text\.laz"):
+        read_ahn(laz=not_laz, declared_crs=RD_NEW)  # a single path is accepted too

@@ -36,6 +36,8 @@ SEMI_HOUSE = (6.0, 7.5)
 DETACHED_PLOT = (15.0, 24.0)
 DETACHED_HOUSE = (8.5, 12.0)
 DRIVEWAY_M = 3.0
+#: Plot depth (m) of ribbon houses along the old roads.
+ROW_RIBBON_DEPTH = (30.0, 40.0)
 #: Per house type: depth (m), front setback (m), terrace depth (m), height (m), floors for floor area.
 HOUSE = {
     "terraced": ((8.5, 10.5), (3.0, 6.0), 3.0, (8.0, 9.5), 2.4),
@@ -278,6 +280,7 @@ def place_plots(town: Town, plots: Plots, frame: Frame, free: Any, surfaces: dic
     rest = shapely.difference(clipped[ok_plot], hard[ok_plot])
     town.pieces.add(shapely.get_parts(rest), *surfaces["rest"], False, 0, "lot")
     town.pieces.add(bld[ok_b], "building", "pand", False, 0, "lot")
+    town.zones.setdefault("lots", []).append(clipped[ok_plot])
     return clipped[ok_plot]
 
 
@@ -289,3 +292,76 @@ def _union_by_owner(geoms: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     for o, group in zip(owners, np.split(geoms[order], starts[1:]), strict=True):
         out[o] = group[0] if len(group) == 1 else shapely.union_all(group)
     return out
+
+
+def oriented_boxes(px: np.ndarray, py: np.ndarray, tx: np.ndarray, ty: np.ndarray, u0: Any, u1: Any,
+                   v0: Any, v1: Any) -> np.ndarray:
+    """Rectangles in per-item frames: origin ``(px, py)``, unit ``u`` direction ``(tx, ty)``, ``v`` to its left."""
+    us = np.stack([u0, u1, u1, u0], axis=1) * np.ones((len(px), 1))
+    vs = np.stack([v0, v0, v1, v1], axis=1) * np.ones((len(px), 1))
+    x = px[:, None] + us * tx[:, None] - vs * ty[:, None]
+    y = py[:, None] + us * ty[:, None] + vs * tx[:, None]
+    return shapely.polygons(np.stack([x, y], axis=2))
+
+
+def ribbon(town: Town, lines: Any, free: Any, setback: float, rng: np.random.Generator,
+           years: tuple[int, int]) -> None:
+    """Old ribbon development: detached houses on both sides of roads, where the land is still free.
+
+    Args:
+        lines: road centrelines to build along.
+        free: where plots may go; plots overlapping earlier lots or parks are skipped.
+        setback: distance (m) from the centreline to the plot front.
+    """
+    lines = np.atleast_1d(np.asarray(lines, dtype=object))
+    x, y, tx, ty, widths = [], [], [], [], []
+    for line in lines:
+        d = np.cumsum(rng.uniform(*DETACHED_PLOT, int(line.length // DETACHED_PLOT[0]) + 1))
+        w = np.diff(np.concatenate([[0.0], d]))
+        keep = d < line.length
+        mid = d[keep] - w[keep] / 2
+        p0 = shapely.get_coordinates(shapely.line_interpolate_point(line, mid - 1.0))
+        p1 = shapely.get_coordinates(shapely.line_interpolate_point(line, mid + 1.0))
+        t = (p1 - p0) / np.maximum(np.hypot(*(p1 - p0).T), 1e-9)[:, None]
+        for side in (1.0, -1.0):
+            x.append((p0[:, 0] + p1[:, 0]) / 2)
+            y.append((p0[:, 1] + p1[:, 1]) / 2)
+            tx.append(t[:, 0] * side)
+            ty.append(t[:, 1] * side)
+            widths.append(w[keep])
+    if not x:
+        return
+    x, y, tx, ty, w = (np.concatenate(a) for a in (x, y, tx, ty, widths))
+    n = len(x)
+    depth = rng.uniform(*ROW_RIBBON_DEPTH, n)
+    plot = oriented_boxes(x, y, tx, ty, -w / 2, w / 2, np.full(n, setback), setback + depth)
+    taken = [*town.zones.get("lots", []), np.array([p for p, _ in town.parks], dtype=object)]
+    tree = shapely.STRtree(np.concatenate(taken))
+    shapely.prepare(free)
+    ok = shapely.contains_properly(free, plot)
+    ok[tree.query(plot, predicate="intersects")[0]] = False
+    # Plots on the inside of a bend may overlap each other: keep the first of each pair.
+    a, b = shapely.STRtree(plot).query(plot, predicate="intersects")
+    for i, j in zip(a, b, strict=True):
+        if i < j and ok[i]:
+            ok[j] = False
+    plot, x, y, tx, ty, w, depth = (v[ok] for v in (plot, x, y, tx, ty, w, depth))
+    n = len(plot)
+    hw = np.minimum(rng.uniform(*DETACHED_HOUSE, n), w - 2 * DRIVEWAY_M) / 2
+    sb = setback + rng.uniform(4.0, 8.0, n)
+    bd = rng.uniform(*HOUSE["detached"][0], n)
+    bld = oriented_boxes(x, y, tx, ty, -hw, hw, sb, sb + bd)
+    drive = oriented_boxes(x, y, tx, ty, hw, hw + DRIVEWAY_M, np.full(n, setback), sb + bd)
+    terrace = oriented_boxes(x, y, tx, ty, -hw, hw, sb + bd, sb + bd + HOUSE["detached"][2])
+    paved = shapely.intersection(shapely.union(drive, terrace), plot)
+    town.pieces.add(bld, "building", "pand", False, 0, "lot")
+    town.pieces.add(paved, "paved_other", "onbegroeidterreindeel:open verharding", False, 0, "lot")
+    town.pieces.add(shapely.get_parts(shapely.difference(plot, shapely.union(bld, paved))),
+                    "green_low", "begroeidterreindeel:groenvoorziening", False, 0, "lot")
+    town.zones.setdefault("lots", []).append(plot)
+    years_ = rng.integers(*years, n)
+    heights = rng.uniform(*HOUSE["detached"][3], n)
+    for i in range(n):
+        area = float(4 * hw[i] * bd[i] * HOUSE["detached"][4] * USABLE_SHARE)
+        town.buildings.append(Building(bld[i], "detached", float(heights[i]), int(years_[i]),
+                                       [("woonfunctie", area)]))

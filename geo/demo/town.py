@@ -26,6 +26,7 @@ from geo.demo.districts import (
     fill_block,
     house_row,
     place_plots,
+    ribbon,
 )
 from geo.demo.layout import setback
 
@@ -46,6 +47,8 @@ BENT_CHANCE = 0.4
 BEND = ((8.0, 16.0), (250.0, 400.0))
 #: Verge widths (m) of residential streets: narrow, or a lane with street trees.
 VERGES = (1.0, 3.0)
+#: Years of the ribbon houses along the old roads.
+RIBBON_YEARS = (1900, 1965)
 #: Special uses of whole blocks, in order of assignment, and their minimum spacing (m) at full size.
 SPECIALS = ("park", "school", "apartments", "site_building", "school", "pocket_park", "apartments",
             "supermarket", "half_park", "site_planned", "school", "apartments")
@@ -105,7 +108,9 @@ def build_town(town: Town) -> None:
         districts.append((frame, free, blocks, full, partial, {"years": years, "mix": mix, "verge": verge}))
         pool += [(qi, bi) for bi in np.flatnonzero(full)]
     special = _assign_specials(town, rng, districts, pool)
+    old_houses = _ribbon(town, rng, districts, special)
     for qi, (frame, free, blocks, full, partial, style) in enumerate(districts):
+        free = free.difference(old_houses)
         plots = Plots()
         for bi in np.flatnonzero(full | partial):
             kind = special.get((qi, int(bi)))
@@ -125,6 +130,20 @@ def build_town(town: Town) -> None:
     _centre(town, rng)
     _business(town, rng)
     _sports(town, rng)
+
+
+def _ribbon(town: Town, rng: np.random.Generator, districts: list[Any], special: dict[tuple[int, int], str]) -> Any:
+    """Old houses along the radial roads, built before the districts; returns their plots' union."""
+    z = town.zones
+    reserved = [_world(districts[qi][0], [districts[qi][2][bi]])[0] for qi, bi in special]
+    grid = np.concatenate([g for g, kind in town.streets if kind in ("residential", "footpath")])
+    free = shapely.difference(shapely.union_all([d[1] for d in districts]), shapely.union_all(
+        [*shapely.buffer(grid, setback("residential") + 1.0), *reserved]))
+    inner = shapely.get_parts(shapely.intersection(z["radials"], z["ring"]))
+    n = len(z.get("lots", []))
+    # One metre more than the setback: the plot's front corners must clear a curving road.
+    ribbon(town, inner, free, setback("main") + 1.0, rng, RIBBON_YEARS)
+    return shapely.union_all(np.concatenate(z["lots"][n:])) if len(z["lots"]) > n else shapely.Polygon()
 
 
 def _house(geom: Any, info: dict[str, Any], status: str = "Pand in gebruik") -> Building:
@@ -178,6 +197,7 @@ def _site(town: Town, frame: Frame, block: tuple[float, ...], buildings: list[tu
                         paved_public, 0, "lot")
         hard = shapely.union(hard, yard)
     town.pieces.add(shapely.get_parts(shapely.difference(area, hard)), *rest, public, 0, "lot")
+    town.zones.setdefault("lots", []).append(np.array([area], dtype=object))
     return area
 
 
