@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dask.array as da
 import numpy as np
 import shapely
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import rasterize
 
 from geo.grid import Grid
+
+# rasterio 1.4 burns into an in-memory GDAL dataset and warns that *that* dataset has no
+# geotransform, although the transform we pass is applied; the warning is noise here.
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module="rasterio.features")
 
 
 def rasterize_values(
