@@ -156,8 +156,7 @@ def build_trees(town: Town, lc: Any) -> None:
         add(x[keep], y[keep], "bank")
     farms = z.get("farms", np.empty(0, dtype=object))
     if len(farms):
-        add(*along(shapely.buffer(farms, -4.0).exterior if False else shapely.exterior_ring(shapely.buffer(farms, -4.0)),
-                   15.0, 0.0, rng, jitter=3.0)[:2], "farm")
+        add(*along(shapely.exterior_ring(shapely.buffer(farms, -4.0)), 15.0, 0.0, rng, jitter=3.0)[:2], "farm")
     add(*along([shapely.exterior_ring(z["market"].buffer(-4.0))], 9.0, 0.0, rng)[:2], "square")
     add(*along([shapely.exterior_ring(z["sports"][0].buffer(-4.0))], 10.0, 0.0, rng)[:2], "sports")
     x, y, setting = _filter(cand, lc)
