@@ -74,6 +74,8 @@ def read_vector_source(
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             raise SourceError(path, f"cannot read: {exc}") from None
     frame = _rename(frame, columns, path)
+    if path.suffix.lower() == ".csv":
+        frame = _numeric_fields(frame, path)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         frame = to_region_crs(frame, region_crs, path, declared_crs)
     frame = validate_canonical(name, frame, path)
@@ -81,6 +83,25 @@ def read_vector_source(
     report.count("read", len(frame))
     if spec.geometry == "Polygon":
         frame = repair_polygons(frame, report, path, id_column=id_column(name))
+    return frame
+
+
+#: Canonical fields that hold numbers (a CSV is read as text first).
+NUMERIC_FIELDS = ("crown_diameter_m", "height_m", "floor_area_m2", "planned_dwellings", "year")
+
+
+def _numeric_fields(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    for col in NUMERIC_FIELDS:
+        if col not in frame.columns:
+            continue
+        text = frame[col].str.strip().str.replace(",", ".", regex=False)  # Dutch decimal comma
+        values = pd.to_numeric(text, errors="coerce")
+        bad = values.isna() & text.notna() & (text != "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            fid = frame["id"].iloc[row] if "id" in frame.columns else f"line {row + 2}"
+            raise SourceError(path, f"{col}: {frame[col].iloc[row]!r} is not a number", feature=fid)
+        frame[col] = values
     return frame
 
 
@@ -98,7 +119,8 @@ def _rename(frame: pd.DataFrame, columns: Mapping[str, str], path: Path) -> pd.D
 
 def _read_csv(path: Path, columns: Mapping[str, str], needs_geometry: bool) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path, sep=None, engine="python")
+        # Text first: 16-digit BAG ids and codes with leading zeros must not become numbers.
+        table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise SourceError(path, f"cannot read CSV: {exc}") from None
     xcol = columns.get("x") or next((c for c in _X_COLUMNS if c in table.columns), None)

@@ -58,14 +58,14 @@ class Frame:
         values = self.shear_amp * np.sin(2 * np.pi * knots / self.shear_len + self.shear_phase)
         return np.interp(u, knots, values)
 
-    def xy(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def xy(self, u: Any, v: Any) -> tuple[np.ndarray, np.ndarray]:
         """Region coordinates of local points."""
         u = np.asarray(u, dtype=float)
         v = np.asarray(v, dtype=float) + self.shear(u)
         c, s = np.cos(self.angle), np.sin(self.angle)
         return self.ox + u * c - v * s, self.oy + u * s + v * c
 
-    def uv(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def uv(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Local coordinates of region points (inverse of :meth:`xy`)."""
         c, s = np.cos(self.angle), np.sin(self.angle)
         dx, dy = np.asarray(x, dtype=float) - self.ox, np.asarray(y, dtype=float) - self.oy
@@ -73,12 +73,22 @@ class Frame:
         return u, -dx * s + dy * c - self.shear(u)
 
     def world(self, geoms: Any) -> np.ndarray:
-        """Map local geometries to region coordinates (vectorised)."""
+        """Map local geometries to region coordinates (vectorised).
+
+        Rounding can push a vertex that lies exactly on another edge in the local
+        frame a hair across it; such rings are repaired by rebuilding the polygons
+        from their rings (``make_valid`` with the ``structure`` method, which keeps
+        holes as holes).
+        """
 
         def fn(coords: np.ndarray) -> np.ndarray:
             return np.column_stack(self.xy(coords[:, 0], coords[:, 1]))
 
-        return shapely.transform(np.asarray(geoms, dtype=object), fn)
+        out = shapely.transform(np.asarray(geoms, dtype=object), fn)
+        bad = ~shapely.is_valid(out)
+        if bad.any():
+            out[bad] = shapely.make_valid(out[bad], method="structure", keep_collapsed=False)
+        return out
 
     def local_bounds(self, geom: Any) -> tuple[float, float, float, float]:
         """Bounding box ``(umin, vmin, umax, vmax)`` of a region geometry in this frame."""
@@ -178,7 +188,8 @@ def along(lines: Any, spacing: float, offset: float, rng: np.random.Generator, j
     return mid[:, 0] - t[:, 1] * offset, mid[:, 1] + t[:, 0] * offset, idx
 
 
-def sample_in(polys: Any, counts: Any, rng: np.random.Generator, tries: int = 12) -> tuple[np.ndarray, ...]:
+def sample_in(polys: Any, counts: Any, rng: np.random.Generator,
+              tries: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Uniform random points inside polygons by rejection, ``counts[i]`` per polygon.
 
     Polygons too thin to receive a point after ``tries`` rounds get fewer.
@@ -187,7 +198,7 @@ def sample_in(polys: Any, counts: Any, rng: np.random.Generator, tries: int = 12
         ``(x, y, polygon_index)`` arrays.
     """
     polys = np.atleast_1d(np.asarray(polys, dtype=object))
-    counts = np.broadcast_to(np.asarray(counts, dtype=int), polys.shape)
+    counts = np.where(shapely.is_empty(polys), 0, np.broadcast_to(np.asarray(counts, dtype=int), polys.shape))
     want = np.repeat(np.arange(len(polys)), counts)
     b = shapely.bounds(polys)
     xs, ys, owner = [], [], []
@@ -270,6 +281,8 @@ class Town:
         size: side of the square region (m).
         x0, y0: lower-left corner of the region (EPSG:28992, m).
         seed: base seed; every stage draws from its own generator (:meth:`rng`).
+        ring_scale: factor on the ring road's radius, set when a first plan gave too few
+            or too many homes (``town.plan_town``).
         streets: street centrelines per kind (``main``, ``residential``, ``footpath``, ...).
         pieces: land-cover pieces before the partition.
         buildings: buildings with their address units.
@@ -284,6 +297,7 @@ class Town:
     x0: float
     y0: float
     seed: int
+    ring_scale: float = 1.0
     streets: list[tuple[np.ndarray, str]] = field(default_factory=list)
     pieces: Pieces = field(default_factory=Pieces)
     buildings: list[Building] = field(default_factory=list)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -109,12 +110,13 @@ def block_rects(town: Town, zone: Any, grid: Grid, rng: np.random.Generator, gre
     vs = np.arange(k0, k1 + 1) * grid.pitch
     long = hlines(np.full(len(vs), umin - 1), np.full(len(vs), umax + 1), vs, f.lattice)
     keep = ~(grid.skip_v0 & (np.abs(vs) < 1e-6))
-    streets, blocks = [long[keep]], []
-    for va, vb in zip(vs[:-1], vs[1:], strict=True):
+    streets = [long[keep]]
+    blocks: list[tuple[float, ...]] = []
+    for va, vb in pairwise(vs):
         us = umin - rng.uniform(0, grid.spacing) + np.arange(0, umax - umin + 2 * grid.spacing, grid.spacing)
         streets.append(vlines(us, np.full(len(us), va), np.full(len(us), vb)))
         blocks += [(a + grid.setback, b - grid.setback, va + grid.setback, vb - grid.setback)
-                   for a, b in zip(us[:-1], us[1:], strict=True)]
+                   for a, b in pairwise(us)]
     lines = shapely.get_parts(shapely.intersection(f.world(np.concatenate(streets)), zone))
     if band is not None:
         parallel = shapely.length(shapely.intersection(lines, band)) > PARALLEL_MAX_M
@@ -167,13 +169,13 @@ def house_row(plots: Plots, a: float, end: float, front: float, depth: float, si
     last = None
     while True:
         left = end - a
-        if kind == "terraced" and left >= 3 * TERRACED_WIDTH[0] + 2 * SIDE_PATH_M:
-            w = rng.uniform(*TERRACED_WIDTH)
-            n = int(min(rng.integers(TERRACED_COUNT[0], TERRACED_COUNT[1] + 1), (left - 2 * SIDE_PATH_M) // w))
+        w = rng.uniform(*TERRACED_WIDTH)
+        n = min(int(rng.integers(TERRACED_COUNT[0], TERRACED_COUNT[1] + 1)), int((left - 2 * SIDE_PATH_M) // w))
+        if kind == "terraced" and n >= TERRACED_COUNT[0] - 1:
             widths = [w] * n
             gaps = [SIDE_PATH_M] + [0.0] * (n - 2) + [SIDE_PATH_M]
         elif kind in ("terraced", "semi") and left >= 2 * SEMI_PLOT[0]:
-            widths, gaps = [rng.uniform(*SEMI_PLOT)] * 2, [0.0, 0.0]
+            widths, gaps = [min(rng.uniform(*SEMI_PLOT), left / 2)] * 2, [0.0, 0.0]
         elif left >= DETACHED_PLOT[0]:
             widths, gaps = [min(rng.uniform(*DETACHED_PLOT), left)], [0.0]
         else:
@@ -251,37 +253,38 @@ def place_plots(town: Town, plots: Plots, frame: Frame, free: Any, surfaces: dic
     """
     if not plots.plot:
         return np.empty(0, dtype=object)
-    p = np.array(plots.plot)
-    plot = frame.world(rects(p[:, 0], p[:, 1], p[:, 2], p[:, 3], frame.lattice))
-    b = np.array(plots.building)
-    bld = frame.world(rects(b[:, 0], b[:, 1], b[:, 2], b[:, 3], frame.lattice))
-    owner_b = b[:, 4].astype(int)
+    # Cut gardens in the local frame, where the rectangles share exact coordinates, then map:
+    # cutting after the mapping would leave hair-thin spikes along shared walls.
+    lat = frame.lattice
+    p, b, q = np.array(plots.plot), np.array(plots.building), np.array(plots.paved).reshape(-1, 5)
+    owner_b, owner_q, n = b[:, 4].astype(int), q[:, 4].astype(int), len(p)
+    plot = rects(p[:, 0], p[:, 1], p[:, 2], p[:, 3], lat)
+    bld = rects(b[:, 0], b[:, 1], b[:, 2], b[:, 3], lat)
+    hard = _union_by_owner(bld, owner_b, n)
+    paved = shapely.difference(rects(q[:, 0], q[:, 1], q[:, 2], q[:, 3], lat), hard[owner_q])
+    rest = shapely.difference(plot, shapely.union(hard, _union_by_owner(paved, owner_q, n)))
+    plot, bld, paved, rest = (frame.world(g) for g in (plot, bld, paved, rest))
     shapely.prepare(free)
     inside = shapely.contains_properly(free, plot)
+    cut = ~inside
     clipped = plot.copy()
-    clipped[~inside] = shapely.intersection(plot[~inside], free)
-    share = shapely.area(clipped) / shapely.area(plot)
-    ok_plot = inside | (share >= MIN_CLIPPED_SHARE)
+    # One intersection with the (large) free area; the plot's parts are then cut by the small clipped plot.
+    clipped[cut] = shapely.intersection(plot[cut], free)
+    ok_plot = inside | (shapely.area(clipped) >= MIN_CLIPPED_SHARE * shapely.area(plot))
     ok_b = ok_plot[owner_b] & (inside[owner_b] | shapely.covered_by(bld, clipped[owner_b]))
-    ok_plot &= np.bincount(owner_b, weights=ok_b, minlength=len(plot)) == np.bincount(owner_b, minlength=len(plot))
+    ok_plot &= np.bincount(owner_b, weights=ok_b, minlength=n) == np.bincount(owner_b, minlength=n)
     ok_b &= ok_plot[owner_b]
+    cut_q = cut[owner_q]
+    paved[cut_q] = shapely.intersection(paved[cut_q], clipped[owner_q[cut_q]])
+    rest[cut] = shapely.intersection(rest[cut], clipped[cut])
+    plot = clipped
     for i in np.flatnonzero(ok_b):
         town.buildings.append(building(bld[i], plots.info[i]))
-    hard = _union_by_owner(bld[ok_b], owner_b[ok_b], len(plot))
-    if plots.paved:
-        q = np.array(plots.paved)
-        owner_q = q[:, 4].astype(int)
-        keep = ok_plot[owner_q]
-        paved = frame.world(rects(q[keep, 0], q[keep, 1], q[keep, 2], q[keep, 3], frame.lattice))
-        owner_q = owner_q[keep]
-        paved = shapely.difference(shapely.intersection(paved, clipped[owner_q]), hard[owner_q])
-        town.pieces.add(shapely.get_parts(paved), *surfaces["paved"], False, 0, "lot")
-        hard = shapely.union(hard, _union_by_owner(paved, owner_q, len(plot)))
-    rest = shapely.difference(clipped[ok_plot], hard[ok_plot])
-    town.pieces.add(shapely.get_parts(rest), *surfaces["rest"], False, 0, "lot")
     town.pieces.add(bld[ok_b], "building", "pand", False, 0, "lot")
-    town.zones.setdefault("lots", []).append(clipped[ok_plot])
-    return clipped[ok_plot]
+    town.pieces.add(shapely.get_parts(paved[ok_plot[owner_q]]), *surfaces["paved"], False, 0, "lot")
+    town.pieces.add(shapely.get_parts(rest[ok_plot]), *surfaces["rest"], False, 0, "lot")
+    town.zones.setdefault("lots", []).append(plot[ok_plot])
+    return plot[ok_plot]
 
 
 def _union_by_owner(geoms: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -314,7 +317,7 @@ def ribbon(town: Town, lines: Any, free: Any, setback: float, rng: np.random.Gen
         setback: distance (m) from the centreline to the plot front.
     """
     lines = np.atleast_1d(np.asarray(lines, dtype=object))
-    x, y, tx, ty, widths = [], [], [], [], []
+    parts: list[list[np.ndarray]] = [[], [], [], [], []]  # x, y, tx, ty, width
     for line in lines:
         d = np.cumsum(rng.uniform(*DETACHED_PLOT, int(line.length // DETACHED_PLOT[0]) + 1))
         w = np.diff(np.concatenate([[0.0], d]))
@@ -324,14 +327,12 @@ def ribbon(town: Town, lines: Any, free: Any, setback: float, rng: np.random.Gen
         p1 = shapely.get_coordinates(shapely.line_interpolate_point(line, mid + 1.0))
         t = (p1 - p0) / np.maximum(np.hypot(*(p1 - p0).T), 1e-9)[:, None]
         for side in (1.0, -1.0):
-            x.append((p0[:, 0] + p1[:, 0]) / 2)
-            y.append((p0[:, 1] + p1[:, 1]) / 2)
-            tx.append(t[:, 0] * side)
-            ty.append(t[:, 1] * side)
-            widths.append(w[keep])
-    if not x:
+            for part, values in zip(parts, ((p0[:, 0] + p1[:, 0]) / 2, (p0[:, 1] + p1[:, 1]) / 2,
+                                            t[:, 0] * side, t[:, 1] * side, w[keep]), strict=True):
+                part.append(values)
+    if not parts[0]:
         return
-    x, y, tx, ty, w = (np.concatenate(a) for a in (x, y, tx, ty, widths))
+    x, y, tx, ty, w = (np.concatenate(a) for a in parts)
     n = len(x)
     depth = rng.uniform(*ROW_RIBBON_DEPTH, n)
     plot = oriented_boxes(x, y, tx, ty, -w / 2, w / 2, np.full(n, setback), setback + depth)

@@ -44,8 +44,11 @@ SPORTS_SIZE = (0.09, 0.075)
 #: Rural lanes: radii beyond the ring road (fraction of the square) and the share of arcs kept.
 LANE_RADII = (0.12, 0.27)
 LANE_KEEP = 0.65
+LANE_WOBBLE = ((2, 0.03), (5, 0.012), (9, 0.004))  # (waves per turn, amplitude as a fraction of the square)
 #: Woods at full scale: how many and their radius range (m).
 WOODS = (3, (110.0, 150.0))
+#: Grid (m) for noding the skeleton's lines into district faces.
+NODE_GRID_M = 0.001
 #: Verges (m) between a street's paved edge and the first private plot.
 VERGE_M = {"main": 3.5, "ring": 6.0, "centre": 1.0, "rural": 4.0, "business": 4.0}
 
@@ -66,7 +69,7 @@ def build_layout(town: Town) -> None:
     z["c"] = (cx, cy)
     _centre(town, rng, cx, cy)
     centre = z["centre"]
-    ring = _ring(rng, cx, cy, size * RING_RADIUS)
+    ring = _ring(rng, cx, cy, size * RING_RADIUS * town.ring_scale)
     z["ring"] = ring
     radials = _radials(rng, cx, cy, size, centre, square)
     z["radials"] = radials
@@ -79,13 +82,18 @@ def build_layout(town: Town) -> None:
     corridor = shapely.intersection(stream.buffer(CORRIDOR_HALF_M), ring)
     z["water"] = stream.buffer(WATER_HALF_M)
     z["beekpark"] = _beekpark(stream, ring, centre, cx, cy, s, radials)
-    faces = shapely.get_parts(shapely.polygonize([shapely.union_all([ring.exterior, centre.exterior, *inner])]))
-    faces = [f for f in faces if ring.contains(f.representative_point()) and not centre.contains(f.representative_point())]
+    # Snap-rounding noding: the radials end exactly on the centre's edge only up to rounding.
+    edges = shapely.union_all([ring.exterior, centre.exterior, *inner], grid_size=NODE_GRID_M)
+    faces = shapely.get_parts(shapely.polygonize([edges]))
+    inside = [f for f in faces if ring.contains(f.representative_point())]
+    faces = [f for f in inside if not centre.contains(f.representative_point())]
     blocked = shapely.union_all(
         [corridor, z["beekpark"], *shapely.buffer(inner, setback("main")),
          ring.exterior.buffer(setback("ring")), centre.buffer(setback("centre"), join_style="mitre")]
     )
-    z["quarters"] = [(f, f.difference(blocked)) for f in sorted(faces, key=lambda f: -f.area)]
+    # Ordered by direction, which a resized ring road does not change (see ``town.plan_town``).
+    order = sorted(faces, key=lambda f: np.arctan2(f.centroid.y - cy, f.centroid.x - cx))
+    z["quarters"] = [(f, f.difference(blocked)) for f in order]
     outside = shapely.union_all([ring.buffer(40.0), stream.buffer(CORRIDOR_HALF_M)])
     z["business"] = _side_zone(town, radials, ring, 0.0, BUSINESS_SIZE, outside, centred=True)
     taken = {z["business"][2]}
@@ -103,7 +111,8 @@ def _centre(town: Town, rng: np.random.Generator, cx: float, cy: float) -> None:
     us = np.concatenate([[0.0], np.cumsum(cols)]) - cols.sum() / 2
     vs = np.concatenate([[0.0], np.cumsum(rows)]) - rows.sum() / 2
     frame = Frame(cx, cy, rng.uniform(-0.35, 0.35))
-    lines = np.concatenate([hlines(np.full(4, us[0]), np.full(4, us[-1]), vs), vlines(us, np.full(4, vs[0]), np.full(4, vs[-1]))])
+    lines = np.concatenate([hlines(np.full(4, us[0]), np.full(4, us[-1]), vs),
+                            vlines(us, np.full(4, vs[0]), np.full(4, vs[-1]))])
     town.add_streets(frame.world(lines), "centre")
     town.zones.update(
         centre_frame=frame, centre_us=us, centre_vs=vs,
@@ -186,7 +195,9 @@ def _lanes(town: Town, rng: np.random.Generator, cx: float, cy: float, ring: Pol
     theta = np.linspace(0, 2 * np.pi, 720)
     base = np.sqrt(ring.area / np.pi)
     for frac in LANE_RADII:
-        r = base + frac * town.size + 25.0 * np.sin(3 * theta + rng.uniform(0, 2 * np.pi))
+        r = base + frac * town.size
+        for k, amp in LANE_WOBBLE:  # old lanes follow field edges, not circles
+            r = r + amp * town.size * np.sin(k * theta + rng.uniform(0, 2 * np.pi))
         circle = LineString(np.column_stack([cx + r * np.cos(theta), cy + r * np.sin(theta)]))
         pieces = shapely.get_parts(split(circle, shapely.MultiLineString(list(radials))))
         keep = [p for p in pieces if rng.random() < LANE_KEEP]

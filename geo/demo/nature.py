@@ -54,13 +54,18 @@ SETTINGS: dict[str, tuple[dict[str, float], set[str]]] = {
     "sports": ({"Populus x canadensis": .7, "Quercus robur": .3}, {"green_low:pub"}),
 }
 #: Spacing (m) of trees along streets, hedgerows, banks, squares; share of streets that have them.
-STREET_SPACING_M = 11.0
-HEDGE_SPACING_M = 9.0
+STREET_SPACING_M = 12.0
+HEDGE_SPACING_M = 14.0
 BANK_SPACING_M = 16.0
-RESIDENTIAL_TREE_SHARE = 0.25
-RURAL_TREE_SHARE = 0.4
-GARDEN_TREE_SHARE = 0.3
+BANK_TREE_SHARE = 0.4
+FARM_SPACING_M = 22.0
+RESIDENTIAL_TREE_SHARE = 0.2
+RURAL_TREE_SHARE = 0.3
+GARDEN_TREE_SHARE = 0.25
 MIN_GARDEN_M2 = 60.0
+#: Share of the trees reserved for the woods, and the settings thinned first when there are too many.
+WOOD_MIN_SHARE = 0.15
+THINNED_FIRST = ("hedge", "garden", "lane", "farm")
 #: Wood planting grid (m) and its jitter; parks: area (m2) per scattered tree and per tree in a group.
 WOOD_GRID_M = 8.5
 PARK_M2_PER_TREE = 260.0
@@ -129,7 +134,9 @@ def build_trees(town: Town, lc: Any) -> None:
     def add(x: np.ndarray, y: np.ndarray, setting: str) -> None:
         cand.append((np.asarray(x, float), np.asarray(y, float), setting))
 
-    for lines, kind in town.streets:
+    network, kinds = z["network"]
+    for kind in np.unique(kinds):
+        lines = network[kinds == kind]
         share = {"main": 1.0, "ring": 1.0, "business": 1.0, "residential": RESIDENTIAL_TREE_SHARE,
                  "rural": RURAL_TREE_SHARE, "lane": RURAL_TREE_SHARE}.get(kind, 0.0)
         chosen = lines[rng.random(len(lines)) < share]
@@ -140,29 +147,40 @@ def build_trees(town: Town, lc: Any) -> None:
             x, y, _ = along(chosen, STREET_SPACING_M, side * offset, rng, jitter=1.0)
             add(x, y, "lane" if kind == "residential" else "street")
     for park, _ in town.parks:
-        add(*sample_in(park, [int(park.area // PARK_M2_PER_TREE)], rng)[:2], "park")
+        x, y, _ = sample_in(park, [int(park.area // PARK_M2_PER_TREE)], rng)
+        add(x, y, "park")
     groups = np.array(z.get("tree_groups", []), dtype=object)
     if len(groups):
-        add(*sample_in(groups, (shapely.area(groups) // GROUP_M2_PER_TREE).astype(int), rng)[:2], "park")
+        x, y, _ = sample_in(groups, (shapely.area(groups) // GROUP_M2_PER_TREE).astype(int), rng)
+        add(x, y, "park")
     geoms, cls, public = lc
     gardens = geoms[(cls == "green_low") & ~public & (shapely.area(geoms) > MIN_GARDEN_M2)]
     gardens = gardens[rng.random(len(gardens)) < GARDEN_TREE_SHARE]
-    add(*sample_in(shapely.buffer(gardens, -1.5), [1], rng)[:2], "garden")
+    x, y, _ = sample_in(shapely.buffer(gardens, -1.5), [1], rng)
+    add(x, y, "garden")
     if len(z["hedges"]):
-        add(*along(z["hedges"], HEDGE_SPACING_M, 0.0, rng, jitter=2.0)[:2], "hedge")
+        x, y, _ = along(z["hedges"], HEDGE_SPACING_M, 0.0, rng, jitter=2.0)
+        add(x, y, "hedge")
     for side in (6.0, -6.0):
         x, y, _ = along([z["stream"]], BANK_SPACING_M, side, rng, jitter=4.0)
-        keep = rng.random(len(x)) < 0.6
+        keep = rng.random(len(x)) < BANK_TREE_SHARE
         add(x[keep], y[keep], "bank")
     farms = z.get("farms", np.empty(0, dtype=object))
     if len(farms):
-        add(*along(shapely.exterior_ring(shapely.buffer(farms, -4.0)), 15.0, 0.0, rng, jitter=3.0)[:2], "farm")
-    add(*along([shapely.exterior_ring(z["market"].buffer(-4.0))], 9.0, 0.0, rng)[:2], "square")
-    add(*along([shapely.exterior_ring(z["sports"][0].buffer(-4.0))], 10.0, 0.0, rng)[:2], "sports")
+        edges = shapely.get_exterior_ring(shapely.buffer(farms, -4.0))
+        add(*along(edges, FARM_SPACING_M, 0.0, rng, jitter=3.0)[:2], "farm")
+    add(*along([shapely.get_exterior_ring(z["market"].buffer(-4.0))], 9.0, 0.0, rng)[:2], "square")
+    add(*along([shapely.get_exterior_ring(z["sports"][0].buffer(-4.0))], 10.0, 0.0, rng)[:2], "sports")
     x, y, setting = _filter(cand, lc)
     wx, wy = _wood_candidates(town, rng, lc)
-    room = max(round(TREES * town.scale**2) - len(x), 0)
-    pick = np.sort(rng.permutation(len(wx))[:room])
+    target = round(TREES * town.scale**2)
+    cap = target - min(len(wx), round(WOOD_MIN_SHARE * target))
+    if len(x) > cap:  # thin hedgerows, gardens and lanes first, so the woods keep their trees
+        flexible = np.isin(setting, THINNED_FIRST)
+        order = np.concatenate([rng.permutation(np.flatnonzero(flexible)), rng.permutation(np.flatnonzero(~flexible))])
+        keep = np.sort(order[len(x) - cap:])
+        x, y, setting = x[keep], y[keep], setting[keep]
+    pick = np.sort(rng.permutation(len(wx))[:max(target - len(x), 0)])
     x, y = np.concatenate([x, wx[pick]]), np.concatenate([y, wy[pick]])
     setting = np.concatenate([setting, np.full(len(pick), "wood")])
     town.trees = _dress(rng, x, y, setting)

@@ -12,12 +12,11 @@ import numpy as np
 import shapely
 
 from geo.demo.base import STREET_KINDS, Building, Town, blob
-from geo.demo.districts import oriented_boxes
-from geo.demo.layout import WATER_HALF_M
+from geo.demo.districts import DRIVEWAY_M, oriented_boxes
 
 #: Mean field size (m, spacing of the Voronoi seeds) and share of field edges with a hedgerow.
 FIELD_SPACING_M = 190.0
-HEDGE_SHARE = 0.3
+HEDGE_SHARE = 0.2
 HEDGE_HALF_M = 2.5
 #: Share of fields that are arable land (the rest is grassland).
 ARABLE_SHARE = 0.4
@@ -29,12 +28,21 @@ POND_M = (18.0, 26.0)
 FARMS = 22
 FARM_PLOT = ((60.0, 80.0), (65.0, 80.0))
 FARM_SPACING_M = 150.0
+#: Candidate spots drawn along the rural roads; verge (m) between a road's edge and a farm plot.
+FARM_CANDIDATES = 400
+FARM_VERGE_M = 6.0
 FARM_YEARS = (1850, 1966)
 #: Minimum distance (m) from a farm plot to any other road centreline.
 FARM_ROAD_CLEAR_M = 6.0
-#: Farmhouse (hallehuis): width, depth, height (m); barns: depth (m), height (m).
+#: Farmhouse (hallehuis): width, depth, height (m) and the share of its footprint lived in (the rest is stable).
 FARMHOUSE = (12.0, 25.0, (8.5, 10.5))
+FARMHOUSE_LIVING = 0.9
+#: Barns: depth (m), height (m), lengths (m); farmyard layout: house setback, yard depth, margins (m).
 BARN = (15.0, (7.0, 10.0))
+BARN_LENGTH = (30.0, 22.0)
+FARM_FRONT_M = 8.0
+FARM_YARD_M = 12.0
+FARM_MARGIN_M = 4.0
 WOOD_TYPES = ("loofbos", "gemengd bos", "naaldbos")
 
 
@@ -70,7 +78,7 @@ def _pond(rng: np.random.Generator, park: shapely.Polygon, stream: shapely.LineS
     r = rng.uniform(*POND_M)
     side = 1.0 if park.contains(shapely.Point(p0.x - t[1] * 2 * r, p0.y + t[0] * 2 * r)) else -1.0
     centre = np.array([p0.x, p0.y]) + side * np.array([-t[1], t[0]]) * (r + 2.0)
-    return blob(*centre, r, rng, 0.15).intersection(park)
+    return blob(float(centre[0]), float(centre[1]), r, rng, 0.15).intersection(park)
 
 
 def _fields(town: Town, rng: np.random.Generator, square: shapely.Polygon, village: shapely.Polygon) -> np.ndarray:
@@ -97,16 +105,16 @@ def _farms(town: Town, rng: np.random.Generator) -> None:
         return
     lines = np.concatenate([g for g, _ in roads])
     half = np.concatenate([np.full(len(g), STREET_KINDS[k][0]) for g, k in roads])
-    d = rng.uniform(0.1, 0.9, 400)
-    pick = rng.integers(len(lines), size=400)
+    d = rng.uniform(0.1, 0.9, FARM_CANDIDATES)
+    pick = rng.integers(len(lines), size=FARM_CANDIDATES)
     p0 = shapely.get_coordinates(shapely.line_interpolate_point(lines[pick], d, normalized=True))
     p1 = shapely.get_coordinates(shapely.line_interpolate_point(lines[pick], d + 2.0 / shapely.length(lines[pick]),
                                                                 normalized=True))
     t = (p1 - p0) / np.maximum(np.hypot(*(p1 - p0).T), 1e-9)[:, None]
-    side = rng.choice([-1.0, 1.0], 400)
+    side = rng.choice([-1.0, 1.0], FARM_CANDIDATES)
     tx, ty = t[:, 0] * side, t[:, 1] * side
-    w, depth = rng.uniform(*FARM_PLOT[0], 400), rng.uniform(*FARM_PLOT[1], 400)
-    sb = half[pick] + 6.0
+    w, depth = rng.uniform(*FARM_PLOT[0], FARM_CANDIDATES), rng.uniform(*FARM_PLOT[1], FARM_CANDIDATES)
+    sb = half[pick] + FARM_VERGE_M
     plot = oriented_boxes(p0[:, 0], p0[:, 1], tx, ty, -w / 2, w / 2, sb, sb + depth)
     avoid = shapely.union_all([z["village"].buffer(100.0), *z["woods"], z["water"].buffer(10.0),
                                town.square().exterior.buffer(20.0)])
@@ -119,10 +127,10 @@ def _farms(town: Town, rng: np.random.Generator) -> None:
         if len(chosen) == round(FARMS * town.scale**2):
             break
         if all(plot[i].distance(plot[j]) > FARM_SPACING_M for j in chosen):
-            chosen.append(i)
+            chosen.append(int(i))
     z["farms"] = plot[chosen]
-    for i in chosen:
-        _farmstead(town, rng, plot[i], p0[i], (tx[i], ty[i]), w[i], sb[i], depth[i])
+    for k in chosen:
+        _farmstead(town, rng, plot[k], p0[k], (tx[k], ty[k]), w[k], sb[k], depth[k])
 
 
 def _farmstead(town: Town, rng: np.random.Generator, plot: shapely.Polygon, p: np.ndarray,
@@ -131,19 +139,23 @@ def _farmstead(town: Town, rng: np.random.Generator, plot: shapely.Polygon, p: n
         return oriented_boxes(np.array([p[0]]), np.array([p[1]]), np.array([t[0]]), np.array([t[1]]),
                               np.array([u0]), np.array([u1]), np.array([sb + v0]), np.array([sb + v1]))[0]
 
-    hw, hd = FARMHOUSE[0] / 2, FARMHOUSE[1]
+    hw, front = FARMHOUSE[0] / 2, FARM_FRONT_M
+    back = front + FARMHOUSE[1]
     year = int(rng.integers(*FARM_YEARS))
-    house = box(-hw, hw, 8.0, 8.0 + hd)
-    yard_v = 8.0 + hd + 12.0
-    barns = [box(-w / 2 + 4, -w / 2 + 4 + min(30.0, w / 2 - 6), yard_v, yard_v + BARN[0]),
-             box(4.0, 4.0 + min(22.0, w / 2 - 8), yard_v, yard_v + BARN[0] - 3)]
+    house = box(-hw, hw, front, back)
+    yard_v = back + FARM_YARD_M
+    m = FARM_MARGIN_M
+    barns = [box(-w / 2 + m, -w / 2 + m + min(BARN_LENGTH[0], w / 2 - 2 * m), yard_v, yard_v + BARN[0]),
+             box(m, m + min(BARN_LENGTH[1], w / 2 - 2 * m), yard_v, yard_v + BARN[0])]
     town.buildings.append(Building(house, "farmhouse", rng.uniform(*FARMHOUSE[2]), year,
-                                   [("woonfunctie", FARMHOUSE[0] * hd * 0.6 * 1.5)]))
+                                   [("woonfunctie", FARMHOUSE[0] * FARMHOUSE[1] * FARMHOUSE_LIVING)]))
     for barn in barns:
         town.buildings.append(Building(barn, "barn", rng.uniform(*BARN[1]), int(rng.integers(year, 2000)), []))
     built = shapely.union_all([house, *barns])
-    yard = shapely.difference(shapely.union(box(-w / 2 + 2, w / 2 - 2, 8.0 + hd, yard_v + BARN[0] + 4),
-                                            box(hw + 1, hw + 5, 0.0, 8.0 + hd)), built).intersection(plot)
+    # The yard behind the house, around the barns, and a drive from the road beside the house.
+    yard = shapely.union(box(-w / 2 + m / 2, w / 2 - m / 2, back, yard_v + BARN[0] + m),
+                         box(hw + 1, hw + 1 + DRIVEWAY_M, 0.0, back))
+    yard = shapely.difference(yard, built).intersection(plot)
     town.pieces.add([house, *barns], "building", "pand", False, 0, "lot")
     town.pieces.add(shapely.get_parts(yard), "paved_other", "onbegroeidterreindeel:erf", False, 0, "lot")
     rest = shapely.difference(plot, shapely.union(built, yard))
