@@ -1,0 +1,189 @@
+"""Layer heat-stress on a hand-built region, built through the engine."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from affine import Affine
+from rich.console import Console
+from shapely.geometry import box
+
+from geo.errors import ConfigError, CRSError
+from geo.heat import focal_fraction
+from geo.uhi import CP_AIR_J_KG_K, RHO_AIR_KG_M3
+from layers import catalog as cat
+from layers.base import BuildContext
+from layers.config import load_config
+from layers.engine import build
+from tests.conftest import ORIGIN, SIZE_M, small_landcover
+
+DASK = Path(sys.executable).parent / "dask"
+DSM_RES = 0.5
+TOWER_M = 30.0
+NODATA = -9999.0
+X0, Y0 = ORIGIN
+
+
+def _dsm() -> np.ndarray:
+    """Flat ground at 0 m NAP with a 30 m block around a 4 x 4 m courtyard, and a 5 x 5 m nodata hole."""
+    n = round(SIZE_M / DSM_RES)
+    dsm = np.zeros((n, n), dtype=np.float32)
+
+    def cells(x0: float, x1: float, y0: float, y1: float) -> tuple[slice, slice]:
+        rows = slice(round((Y0 + SIZE_M - y1) / DSM_RES), round((Y0 + SIZE_M - y0) / DSM_RES))
+        return rows, slice(round((x0 - X0) / DSM_RES), round((x1 - X0) / DSM_RES))
+
+    dsm[cells(X0 + 20, X0 + 60, Y0 + 120, Y0 + 160)] = TOWER_M
+    dsm[cells(X0 + 38, X0 + 42, Y0 + 138, Y0 + 142)] = 0.0  # the courtyard
+    dsm[cells(X0 + 150, X0 + 155, Y0 + 60, Y0 + 65)] = NODATA
+    return dsm
+
+
+def _write_region(folder: Path, crs: str = "EPSG:28992") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    small_landcover().to_file(folder / "landcover.gpkg", layer="landcover", driver="GPKG")
+    half = SIZE_M / 2
+    gpd.GeoDataFrame(
+        {"code": ["BU01", "BU02"], "name": ["West", "Oost"]},
+        geometry=[box(X0, Y0, X0 + half, Y0 + SIZE_M), box(X0 + half, Y0, X0 + SIZE_M, Y0 + SIZE_M)],
+        crs="EPSG:28992",
+    ).to_file(folder / "buurten.gpkg", driver="GPKG")
+    dsm = _dsm()
+    transform = Affine(DSM_RES, 0, X0, 0, -DSM_RES, Y0 + SIZE_M)
+    with rasterio.open(folder / "dsm.tif", "w", driver="GTiff", width=dsm.shape[1], height=dsm.shape[0], count=1,
+                       dtype="float32", crs=crs, transform=transform, nodata=NODATA) as ds:
+        ds.write(dsm, 1)
+    config = folder / "kaartlaag.yaml"
+    config.write_text(textwrap.dedent(
+        """\
+        region: {name: Proefdorp, crs: "EPSG:28992"}
+        catalog: ./catalog
+        sources:
+          landcover: {path: landcover.gpkg, layer: landcover}
+          neighbourhoods: {path: buurten.gpkg}
+          dsm: {path: dsm.tif}
+        """
+    ))
+    return config
+
+
+def _pixel(ds: rasterio.DatasetReader, band: int, x: float, y: float) -> float:
+    row, col = ds.index(x, y)
+    return float(ds.read(band)[row, col])
+
+
+def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
+    config = _write_region(tmp_path / "region")
+    summary = build(load_config(config), ["heat-stress"], ctx=BuildContext(workers=2, chunk_size=64),
+                    console=Console(quiet=True))
+    assert summary.built == ["heat-stress"]
+    root = load_config(config).catalog_dir
+    entry = cat.read_catalog(root).layers["heat-stress"]
+    with rasterio.open(root / entry.file("heat-stress", "raster").path) as ds:
+        assert ds.res == (1.0, 1.0) and ds.count == 2 and ds.descriptions == ("uhi_max", "shade_pct")
+        assert ds.units == ("K", "%")
+        # Open water far (> 100 m) from the block: SVF 1, and F_veg 0.25 everywhere (one green quadrant of four,
+        # all inside 500 m), so uhi_max = (2 - 1 - 0.25) * (S * DTR^3 / U)^(1/4) with the default weather.
+        s = 300.0 / (RHO_AIR_KG_M3 * CP_AIR_J_KG_K)
+        expected = 0.75 * (s * 12.0**3 / 2.5) ** 0.25
+        assert _pixel(ds, 1, X0 + 170.5, Y0 + 20.5) == pytest.approx(expected, rel=1e-5)  # 2.71 K
+        assert _pixel(ds, 2, X0 + 170.5, Y0 + 20.5) == 0.0
+        # The 4 m courtyard inside the 30 m block is in shade all afternoon and sees little sky.
+        assert _pixel(ds, 2, X0 + 40.5, Y0 + 140.5) == 100.0
+        assert _pixel(ds, 1, X0 + 40.5, Y0 + 140.5) > expected + 1.0
+        # The nodata hole stays a 5 x 5 m hole.
+        uhi = ds.read(1)
+        assert int(np.isnan(uhi).sum()) == 25 and math.isnan(_pixel(ds, 1, X0 + 152.5, Y0 + 62.5))
+        shade = ds.read(2)
+    meta = entry.metadata
+    assert meta["formula"].startswith("uhi_max = (2 - SVF - F_veg)") and "Theeuwes" in meta["reference"]
+    assert len(meta["shade_times"]) == 13 and meta["shade_times"][0].endswith("T12:00:00+02:00")
+    assert meta["nodata_cells"] == 25
+
+    table = gpd.read_parquet(root / entry.file("neighbourhoods", "vector").path).set_index("code")
+    west, east = table.loc["BU01"], table.loc["BU02"]
+    assert west["uhi_max_p95_k"] >= west["uhi_max_mean_k"] > east["uhi_max_mean_k"]
+    assert east["uhi_max_mean_k"] == pytest.approx(np.nanmean(uhi[:, 100:]), abs=0.01)
+    # Walking areas: only the public road quadrant (north-east), 100 x 100 m.
+    assert west["walk_area_m2"] == 0.0 and math.isnan(west["shade_walk_pct"])
+    assert pd.isna(west["meets_shade_neighbourhood"])  # no walking area: neither met nor missed
+    assert east["walk_area_m2"] == 10_000.0
+    assert east["shade_walk_pct"] == pytest.approx(float(shade[:100, 100:].mean()), abs=0.01)
+    assert 0.0 < east["shade_walk_pct"] < 30.0 and not east["meets_shade_neighbourhood"]
+
+
+def test_focal_fraction_is_the_mapped_share_within_the_disc() -> None:
+    share = np.zeros((200, 300))
+    share[:, :150] = 1.0
+    share[:10, :] = np.nan  # unmapped strip: neither green nor grey
+    frac = focal_fraction(share, 1.0, radius_m=1000.0, cell_m=10.0)
+    assert np.allclose(frac, 0.5, atol=1e-9)  # the disc covers everything: half of the mapped cells
+    local = focal_fraction(share, 1.0, radius_m=20.0, cell_m=10.0)
+    assert local[100, 5] == pytest.approx(1.0) and local[100, 295] == pytest.approx(0.0, abs=1e-9)
+    assert 0.2 < local[100, 150] < 0.8
+
+
+def test_dsm_in_another_crs_is_refused(tmp_path: Path) -> None:
+    config = _write_region(tmp_path / "region", crs="EPSG:3035")
+    with pytest.raises(CRSError, match=r"dsm\.tif"):
+        build(load_config(config), ["heat-stress"], console=Console(quiet=True))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pixels(config: Path) -> bytes:
+    root = load_config(config).catalog_dir
+    entry = cat.read_catalog(root).layers["heat-stress"]
+    with rasterio.open(root / entry.file("heat-stress", "raster").path) as ds:
+        return hashlib.sha256(ds.read().tobytes()).digest()
+
+
+def test_build_on_a_dask_cluster_is_pixel_identical_to_a_local_build(tmp_path: Path) -> None:
+    local_cfg, remote_cfg = _write_region(tmp_path / "local"), _write_region(tmp_path / "remote")
+    # Small chunks so the kernels really run in pieces with halos on both workers.
+    build(load_config(local_cfg), ["heat-stress"], ctx=BuildContext(workers=2, chunk_size=64),
+          console=Console(quiet=True))
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], **quiet)]  # type: ignore[call-overload]
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                           "--local-directory", str(tmp_path / "dask")], **quiet))  # type: ignore[call-overload]
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        build(load_config(remote_cfg), ["heat-stress"],
+              ctx=BuildContext(workers=2, chunk_size=64, scheduler=address), console=Console(quiet=True))
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    assert _pixels(local_cfg) == _pixels(remote_cfg)
+
+
+def test_bad_shade_date_is_a_config_error_naming_the_parameter(tmp_path: Path) -> None:
+    config = _write_region(tmp_path / "region")
+    text = config.read_text() + "layers:\n  heat-stress: {shade_date: 1-7-2025}\n"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=r"heat-stress\.shade_date"):
+        build(load_config(config), ["heat-stress"], console=Console(quiet=True))
