@@ -1,0 +1,194 @@
+"""Layer ``green-paved``: built, paved, green, water, bare and canopy shares per neighbourhood.
+
+Method (docs/method-green-paved.md): an exact vector overlay of the
+canonical land cover with each CBS buurt (clipped to the region). The five
+surface shares are shares of the buurt area that land cover maps, so they
+sum to 100:
+
+* ``building_pct``: class building;
+* ``paved_pct``: road_paved + paved_other;
+* ``green_pct``: green_low + green_shrub + green_trees + agriculture;
+* ``water_pct``: water;
+* ``bare_pct``: bare + road_unpaved (unpaved roads are sand or gravel).
+
+``canopy_pct`` is the union of the tree crowns inside the buurt over the buurt
+area: crowns are discs of ``crown_diameter_m`` (or ``default_crown_diameter_m``)
+seen from above, so they overlap any surface and are counted once where they
+overlap each other. Where ``landcover.public`` is known, every share is also
+given for the public and the private land of the buurt. A 10 m raster with
+the same six shares (one band each) is published for maps; it samples each
+cell at 1 m and is for display only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import geopandas as gpd
+
+from geo.canonical import LANDCOVER_CLASSES
+from geo.fractions import SURFACE_GROUPS, Crowns, fraction_raster, zone_surface_areas
+from geo.grid import Grid
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param
+from layers.green_inputs import log_metadata, percent, trees_in_region, zones
+from layers.landcover import clip_to_region
+
+#: The six published shares, in column / band order.
+SHARES: tuple[str, ...] = (*(f"{g}_pct" for g in SURFACE_GROUPS), "canopy_pct")
+#: Percentages are rounded to this many decimals (sum error <= 0.03 points).
+DECIMALS = 2
+#: The method in a few sentences, for the catalog (docs/method-green-paved.md has it in full).
+METHOD = (
+    "Exact vector overlay of the land cover with each buurt (clipped to the region). building_pct, "
+    "paved_pct (road_paved + paved_other), green_pct (green_low + green_shrub + green_trees + agriculture), "
+    "water_pct and bare_pct (bare + road_unpaved) are shares of the buurt area that land cover maps and sum to "
+    "100. canopy_pct is the area of the union of tree crowns (discs of the crown diameter, default "
+    "default_crown_diameter_m) inside the buurt over the buurt area, overlapping crowns counted once. The "
+    "_public/_private columns are the same shares of the buurt's public and private land where "
+    "landcover.public is known. The raster samples each cell at raster_supersample^2 points, for display only."
+)
+#: Land cover summing to more than the buurt area by this share (overlapping polygons) is noted.
+OVERLAP_NOTE_SHARE = 1e-4
+
+
+def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
+    """Shares of surface groups and canopy per neighbourhood, plus a display raster.
+
+    Args:
+        inputs: ``landcover`` and ``neighbourhoods`` (required), ``trees`` (optional;
+            without it canopy is null), all in the region CRS (metres).
+        params: ``default_crown_diameter_m`` (m), ``raster_resolution_m`` (m),
+            ``raster_supersample`` (sub-cells per cell edge).
+        ctx: chunk size and Dask scheduler for the raster.
+
+    Returns:
+        vector ``neighbourhoods`` (code, name, area_m2, mapped_pct, the six shares,
+        public_pct and the shares per public/private land) and raster ``fractions``
+        (float32 %, one band per share).
+    """
+    counts: Counter[str] = Counter()
+    notes: list[str] = []
+    region = inputs.region
+    landcover = clip_to_region(inputs.vector("landcover"), region)
+    buurten = zones(inputs.vector("neighbourhoods"), region, counts)
+    crowns = None
+    if "trees" in inputs.sources:
+        points, crown = trees_in_region(inputs.vector("trees"), region, params["default_crown_diameter_m"], counts)
+        crowns = Crowns.from_points(points, crown)
+    else:
+        notes.append("no tree source: canopy_pct is null")
+    public = landcover["public"] if "public" in landcover.columns else None
+    areas = zone_surface_areas(
+        buurten.geometry.values, landcover.geometry.values, landcover["class"].to_numpy(), crowns, public
+    )
+    table = _table(buurten, areas)
+    overlap = float(areas["overlap_m2"].sum())
+    if overlap > OVERLAP_NOTE_SHARE * float(areas["zone_m2"].sum()):
+        notes.append(
+            f"land-cover polygons overlap ({overlap:.0f} m2 counted twice): shares are of the summed land-cover area"
+        )
+    if table["public_pct"].isna().all():
+        notes.append("landcover.public is unknown: no public/private split")
+    grid = Grid.from_bounds(region.bounds, params["raster_resolution_m"], region.crs)
+    raster = fraction_raster(
+        landcover.geometry.values,
+        landcover["class"].to_numpy(),
+        crowns,
+        grid,
+        supersample=params["raster_supersample"],
+        chunk_size=ctx.chunk_size,
+    )
+    counts["landcover_polygons"] = len(landcover)
+    per_class = {c: round(float(areas[f"class_{c}_m2"].sum()), 2) for c in LANDCOVER_CLASSES}
+    return LayerResult(
+        vectors={"neighbourhoods": table},
+        rasters={"fractions": raster},
+        metadata={
+            "method": METHOD,
+            "surface_groups": {g: list(c) for g, c in SURFACE_GROUPS.items()},
+            "area_m2_per_class": per_class,
+            "canopy_m2": None if crowns is None else round(float(areas["canopy_m2"].sum()), 2),
+            **log_metadata(counts, notes),
+        },
+    )
+
+
+def _table(buurten: gpd.GeoDataFrame, areas: Any) -> gpd.GeoDataFrame:
+    """The published per-buurt table from the overlay areas."""
+    table = buurten[["code", "name"]].copy()
+    table["area_m2"] = areas["zone_m2"].round(1).to_numpy()
+    table["mapped_pct"] = percent(areas["mapped_m2"], areas["zone_m2"], DECIMALS)
+    for g in SURFACE_GROUPS:
+        table[f"{g}_pct"] = percent(areas[f"{g}_m2"], areas["mapped_m2"], DECIMALS)
+    table["canopy_pct"] = percent(areas["canopy_m2"], areas["zone_m2"], DECIMALS)
+    table["public_pct"] = percent(areas["public_m2"], areas["mapped_m2"], DECIMALS)
+    for side in ("public", "private"):
+        for g in SURFACE_GROUPS:
+            table[f"{g}_pct_{side}"] = percent(areas[f"{g}_m2_{side}"], areas[f"{side}_m2"], DECIMALS)
+        table[f"canopy_pct_{side}"] = percent(areas[f"canopy_m2_{side}"], areas[f"{side}_m2"], DECIMALS)
+    known = (areas["public_m2"] + areas["private_m2"]).to_numpy() > 0
+    table.loc[~known, "public_pct"] = float("nan")
+    return gpd.GeoDataFrame(table, geometry=buurten.geometry.values, crs=buurten.crs)
+
+
+LAYER = LayerDef(
+    id="green-paved",
+    title={"nl": "Groen en verhard", "en": "Green and paved"},
+    description={
+        "nl": "Aandeel gebouwd, verhard, groen, water, kaal en boomkroon per buurt, exact berekend uit de "
+        "bodembedekking; ook apart voor openbare en particuliere grond waar dat bekend is.",
+        "en": "Share of buildings, paving, green, water, bare ground and tree canopy per neighbourhood, "
+        "computed exactly from land cover; split into public and private land where known.",
+    },
+    kind="vector",
+    inputs=("landcover", "neighbourhoods"),
+    optional_inputs=("trees",),
+    params=(
+        Param(
+            "default_crown_diameter_m",
+            6.0,
+            "m",
+            "crown diameter of trees whose register gives none",
+            "typical crown of a young-to-mid-age street tree (Dutch tree registers, size class 4-6 m)",
+            minimum=0.5,
+            maximum=40.0,
+        ),
+        Param(
+            "raster_resolution_m",
+            10.0,
+            "m",
+            "cell size of the display raster",
+            "map display at neighbourhood scale; tables use the exact overlay",
+            minimum=1.0,
+            maximum=1000.0,
+        ),
+        Param(
+            "raster_supersample",
+            10,
+            "",
+            "sub-cells per cell edge sampled for the display raster (10 = 1 m sampling at 10 m cells)",
+            "share error per cell shrinks as 1 / supersample",
+            minimum=1,
+            maximum=50,
+        ),
+    ),
+    outputs=(
+        Output("neighbourhoods", "vector", "per buurt: code, name, area_m2 and the six shares (%), public/private"),
+        Output("fractions", "raster", "float32 %, bands " + ", ".join(SHARES)),
+    ),
+    style_id="green-paved",
+    code_version="1",
+    compute=compute,
+    references=(
+        "BGT IMGeo 2.1 (Geonovum): land-cover classes",
+        "Konijnendijk, C.C. (2023). Evidence-based guidelines for greener, healthier, more resilient "
+        "neighbourhoods: Introducing the 3-30-300 rule. Journal of Forestry Research 34, 821-830. "
+        "doi:10.1007/s11676-022-01523-z",
+        "Browning, M.H.E.M. et al. (2024). Measuring the 3-30-300 rule to help cities meet nature access "
+        "thresholds. Science of the Total Environment 907, 167739. doi:10.1016/j.scitotenv.2023.167739",
+    ),
+    minzoom=10,
+    maxzoom=16,
+)

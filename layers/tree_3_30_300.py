@@ -1,0 +1,373 @@
+"""Layer ``tree-3-30-300``: the 3-30-300 rule per dwelling, per neighbourhood, and the parks used.
+
+The rule (Konijnendijk 2023): every home should see at least 3 trees, have
+30 % tree canopy in its neighbourhood and be within 300 m of a park. How each
+part is measured here (docs/method-3-30-300.md gives the full method and the
+choices, following the measures Browning et al. 2024 recommend where the
+registers allow):
+
+* **3**: trees within ``tree_radius_m`` (30 m) of the address point whose
+  straight sight line crosses no building footprint other than the dwelling's
+  own (``geo.visibility``); trees with a crown below ``min_crown_diameter_m``
+  do not count.
+* **30**: union of tree crowns (discs of the crown diameter) inside the
+  dwelling's CBS buurt over the buurt area (``canopy_scope: buurt``), or inside
+  a disc of ``canopy_radius_m`` around the address (``canopy_scope: radius``).
+* **300**: walking distance from the address point straight to the nearest
+  point of the street network, then along it to the nearest network point
+  within ``park_access_m`` of a public green space of at least
+  ``min_park_area_m2`` (0.5 ha, WHO). Without a street network: straight-line
+  distance to the park (said so in the metadata). Parks come from the
+  ``parks`` source or are derived from public green land cover (``geo.parks``).
+
+Dwellings are addresses whose ``use`` includes ``dwelling_use`` (woonfunctie)
+and whose ``status`` is one of ``dwelling_statuses``. Trees outside the region
+are ignored (counted); streets, parks and buildings are used as given, also
+beyond the region edge, so dwellings near the edge are measured fairly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import dask
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.fractions import Crowns, disc_canopy_pct
+from geo.network import StreetNetwork
+from geo.parks import PARK_CLASSES, derive_parks, select_parks
+from geo.visibility import NO_BUILDING, SightScene, visible_trees
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output
+from layers.green_inputs import log_metadata, percent, region_area, trees_in_region, zones
+from layers.tree_rule_params import PARAMS, REFERENCES
+
+#: Columns of the per-dwelling output, in order (names fixed by the issue).
+DWELLING_COLUMNS = [
+    "dwelling_id",
+    "building_id",
+    "buurt_code",
+    "trees_visible",
+    "meets_3",
+    "canopy_pct",
+    "meets_30",
+    "park_distance_m",
+    "meets_300",
+    "score",
+]
+
+
+def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
+    """The 3-30-300 rule for every dwelling of the region.
+
+    Args:
+        inputs: ``addresses``, ``buildings``, ``trees``, ``neighbourhoods``, ``landcover``
+            (required), ``streets`` and ``parks`` (optional), all in the region CRS (metres).
+        params: thresholds and method choices (see ``LAYER.params``).
+        ctx: worker count; sight-line batches run as Dask tasks.
+
+    Returns:
+        vectors ``dwellings`` (one point per dwelling, ``DWELLING_COLUMNS``),
+        ``neighbourhoods`` (per buurt shares of dwellings meeting each rule) and
+        ``parks`` (the parks used, with the dwellings they serve).
+    """
+    counts: Counter[str] = Counter()
+    notes: list[str] = []
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = round(now - clock, 3)
+        clock = now
+
+    region = inputs.region
+    dw = _dwellings(inputs.vector("addresses"), params, region_area(region), counts)
+    xy = shapely.get_coordinates(dw.geometry.values)
+    buildings = inputs.vector("buildings")
+    own = _building_codes(dw, buildings, counts)
+    buurten = zones(inputs.vector("neighbourhoods"), region, counts)
+    buurt_of = _buurt_index(xy, buurten, counts)
+    # Dwellings sharing a point and a building get the same answers: compute each place once.
+    places, place_of = np.unique(np.c_[xy, own], axis=0, return_inverse=True)
+    place_xy, place_own = places[:, :2], places[:, 2].astype(np.int64)
+    counts["dwelling_places"] = len(places)
+    building_code = _codes_of(buildings)
+    counts["dwellings_point_outside_building"] = _outside_own_building(
+        place_xy, place_own, buildings.geometry.values, building_code, place_of
+    )
+    lap("dwellings")
+
+    tree_pts, crown = trees_in_region(inputs.vector("trees"), region, params["default_crown_diameter_m"], counts)
+    big = crown >= params["min_crown_diameter_m"]
+    counts["trees_below_min_crown"] = int((~big).sum())
+    crowns = Crowns.from_points(tree_pts, crown)
+    lap("trees")
+
+    scene = SightScene(shapely.get_coordinates(tree_pts[big]), buildings.geometry.values, building_code)
+    visible = visible_trees(place_xy, place_own, scene, params["tree_radius_m"], run=_dask_run)[place_of]
+    lap("visible_trees")
+
+    buurt_canopy = percent(crowns.area_in(buurten.geometry.values), buurten.geometry.area)
+    if params["canopy_scope"] == "buurt":
+        canopy_pct = np.where(buurt_of >= 0, buurt_canopy[np.maximum(buurt_of, 0)], np.nan)
+    else:
+        canopy_pct = disc_canopy_pct(crowns, place_xy, params["canopy_radius_m"], region_area(region))[place_of]
+    lap("canopy")
+
+    parks, park_counts = _parks(inputs, params)
+    counts.update(park_counts)
+    lap("parks")
+    dist, nearest, method = _park_distance(inputs, params, place_xy, parks, counts, notes)
+    dist, nearest = dist[place_of], nearest[place_of]
+    counts["dwellings_unreachable"] = int(np.isnan(dist).sum())
+    lap("park_distance")
+
+    table = _dwelling_table(dw, buurten, buurt_of, visible, canopy_pct, dist, params)
+    parks_out = parks.copy()
+    served = dist <= params["max_park_distance_m"]
+    parks_out["dwellings_nearest"] = np.bincount(nearest[nearest >= 0], minlength=len(parks)).astype(np.int64)
+    parks_out["dwellings_within"] = np.bincount(nearest[(nearest >= 0) & served], minlength=len(parks)).astype(np.int64)
+    per_buurt = _buurt_table(buurten, buurt_of, table)
+    per_buurt["canopy_pct"] = buurt_canopy
+    lap("tables")
+    if counts["dwellings_unreachable"]:
+        notes.append(
+            f"{counts['dwellings_unreachable']} dwelling(s) reach no park of at least "
+            f"{params['min_park_area_m2']:g} m2: park_distance_m is null, meets_300 false"
+        )
+    return LayerResult(
+        vectors={"dwellings": table, "neighbourhoods": per_buurt, "parks": parks_out.reset_index(drop=True)},
+        metadata={
+            "method": METHOD,
+            "distance_method": method,
+            "canopy_scope": params["canopy_scope"],
+            "summary": _summary(table),
+            "timings_s": timings,
+            **log_metadata(counts, notes),
+        },
+    )
+
+
+def _dask_run(fn: Any, shared: Any, batches: list[tuple[Any, ...]]) -> list[np.ndarray]:
+    """Run sight-line batches as Dask tasks on the scheduler the engine set up (threads or a cluster).
+
+    The scene (trees, buildings, their indexes) is one graph node, so a cluster receives it once.
+    """
+    scene = dask.delayed(shared, traverse=False)
+    return list(dask.compute(*[dask.delayed(fn)(scene, *b) for b in batches]))
+
+
+def _dwellings(
+    addresses: gpd.GeoDataFrame, params: Mapping[str, Any], area: shapely.Geometry, counts: Counter[str]
+) -> gpd.GeoDataFrame:
+    """Addresses that are dwellings in use, inside the region, one point each."""
+    use = re.escape(str(params["dwelling_use"]).strip().lower())
+    is_home = addresses["use"].astype("string").str.lower().str.contains(rf"(?:^|,)\s*{use}\s*(?:,|$)", regex=True)
+    in_use = addresses["status"].astype("string").isin(list(params["dwelling_statuses"]))
+    chosen = addresses[(is_home.fillna(False) & in_use.fillna(False)).to_numpy(dtype=bool)]
+    counts["addresses"] += len(addresses)
+    counts["dwellings_not_in_use"] += int((is_home.fillna(False) & ~in_use.fillna(False)).sum())
+    points = shapely.point_on_surface(chosen.geometry.values)
+    shapely.prepare(area)
+    inside = shapely.intersects(area, points)
+    counts["dwellings_outside_region"] += int((~inside).sum())
+    counts["dwellings"] += int(inside.sum())
+    out = chosen[["id", "building_id"]][inside].copy()
+    return gpd.GeoDataFrame(out, geometry=points[inside], crs=addresses.crs).reset_index(drop=True)
+
+
+def _codes_of(buildings: gpd.GeoDataFrame) -> np.ndarray:
+    """Integer code of each building footprint's id (footprints of one id share it)."""
+    codes, _ = pd.factorize(buildings["id"].astype("string"), use_na_sentinel=True)
+    return np.where(codes < 0, NO_BUILDING - 1, codes).astype(np.int64)
+
+
+def _building_codes(dw: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, counts: Counter[str]) -> np.ndarray:
+    """Code of each dwelling's own building (as in ``_codes_of``), ``NO_BUILDING`` when unknown."""
+    uniques = pd.Index(pd.factorize(buildings["id"].astype("string"), use_na_sentinel=True)[1])
+    codes = uniques.get_indexer(dw["building_id"].astype("string"))
+    counts["dwellings_without_building"] += int((codes < 0).sum())
+    return np.where(codes < 0, NO_BUILDING, codes).astype(np.int64)
+
+
+def _outside_own_building(
+    xy: np.ndarray, own: np.ndarray, footprints: np.ndarray, codes: np.ndarray, place_of: np.ndarray
+) -> int:
+    """Dwellings with a known building whose address point lies outside that building's footprints.
+
+    Such a point (a data error, or a point on the facade) makes the own building block nothing
+    and any other building it lies in block everything; the count goes into the build log.
+    """
+    pi, bi = shapely.STRtree(footprints).query(shapely.points(xy), predicate="intersects")
+    inside = np.zeros(len(xy), dtype=bool)
+    inside[pi[codes[bi] == own[pi]]] = True
+    return int(((own >= 0) & ~inside)[place_of].sum())
+
+
+def _buurt_index(xy: np.ndarray, buurten: gpd.GeoDataFrame, counts: Counter[str]) -> np.ndarray:
+    """Index of the buurt containing each point (lowest index on a shared border), -1 outside all."""
+    out = np.full(len(xy), -1, dtype=np.intp)
+    if len(buurten) and len(xy):
+        pi, bi = shapely.STRtree(buurten.geometry.values).query(shapely.points(xy), predicate="intersects")
+        order = np.lexsort((bi, pi))
+        first = np.r_[True, pi[order][1:] != pi[order][:-1]]
+        out[pi[order][first]] = bi[order][first]
+    counts["dwellings_outside_neighbourhoods"] += int((out < 0).sum())
+    return out
+
+
+def _parks(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    if "parks" in inputs.sources:
+        return select_parks(inputs.vector("parks"), params["min_park_area_m2"])
+    return derive_parks(
+        inputs.vector("landcover"),
+        classes=PARK_CLASSES,
+        include_unknown_public=params["park_public_unknown"] == "include",
+        merge_gap_m=params["park_merge_gap_m"],
+        min_area_m2=params["min_park_area_m2"],
+    )
+
+
+def _park_distance(
+    inputs: LayerInputs,
+    params: Mapping[str, Any],
+    xy: np.ndarray,
+    parks: gpd.GeoDataFrame,
+    counts: Counter[str],
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Distance (m) and index of the nearest park per point, and how it was measured."""
+    nan, none = np.full(len(xy), np.nan), np.full(len(xy), -1, dtype=np.intp)
+    streets = inputs.sources.get("streets")
+    net = None
+    if streets is not None and len(streets):
+        net = StreetNetwork.from_lines(
+            streets.geometry.values, params["network_tolerance_m"], params["network_node_crossings"]
+        )
+    if net is not None and len(net.edge_len):
+        n_parts, _ = net.components()
+        counts["street_nodes"], counts["street_edges"], counts["street_components"] = (
+            len(net.nodes),
+            len(net.edge_len),
+            n_parts,
+        )
+        counts["street_length_m"] = round(float(net.edge_len.sum()))
+        method = (
+            f"network: straight to the nearest street, then along the streets to a point within "
+            f"{params['park_access_m']:g} m of the park"
+        )
+        if len(parks) == 0 or len(xy) == 0:
+            return nan, none, method
+        dist, who, snap = net.distance_to_targets(xy, parks.geometry.values, params["park_access_m"])
+        counts["max_snap_distance_m"] = int(np.ceil(snap.distance_m.max()))
+        return np.round(dist, 1), who, method
+    method = "straight line (no street network given)"
+    notes.append("no street network: park_distance_m is the straight-line distance to the park edge")
+    if len(parks) == 0 or len(xy) == 0:
+        return nan, none, method
+    pi, ki = shapely.STRtree(parks.geometry.values).query_nearest(shapely.points(xy), all_matches=False)
+    who = none.copy()
+    who[pi] = ki
+    dist = shapely.distance(shapely.points(xy), parks.geometry.values[who])
+    return np.round(dist, 1), who, method
+
+
+def _dwelling_table(
+    dw: gpd.GeoDataFrame,
+    buurten: gpd.GeoDataFrame,
+    buurt_of: np.ndarray,
+    visible: np.ndarray,
+    canopy_pct: np.ndarray,
+    dist: np.ndarray,
+    params: Mapping[str, Any],
+) -> gpd.GeoDataFrame:
+    codes = buurten["code"].to_numpy(dtype=object)
+    table = pd.DataFrame(
+        {
+            "dwelling_id": dw["id"].astype("string").to_numpy(),
+            "building_id": dw["building_id"].astype("string").to_numpy(),
+            "buurt_code": pd.array(np.where(buurt_of >= 0, codes[np.maximum(buurt_of, 0)], None), dtype="string")
+            if len(codes)
+            else pd.array([None] * len(dw), dtype="string"),
+            "trees_visible": visible.astype(np.int64),
+            "meets_3": visible >= params["min_trees_visible"],
+            "canopy_pct": np.round(canopy_pct, 2),
+            "meets_30": np.nan_to_num(canopy_pct, nan=-1.0) >= params["min_canopy_pct"],
+            "park_distance_m": dist,
+            "meets_300": np.nan_to_num(dist, nan=np.inf) <= params["max_park_distance_m"],
+        }
+    )
+    table["score"] = (table["meets_3"].astype(int) + table["meets_30"] + table["meets_300"]).astype(np.int64)
+    return gpd.GeoDataFrame(table[DWELLING_COLUMNS], geometry=dw.geometry.values, crs=dw.crs)
+
+
+def _buurt_table(buurten: gpd.GeoDataFrame, buurt_of: np.ndarray, table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    n = len(buurten)
+    inside = buurt_of >= 0
+    b = buurt_of[inside]
+
+    def share(mask: pd.Series | np.ndarray) -> np.ndarray:
+        return percent(np.bincount(b, weights=np.asarray(mask, dtype=float)[inside], minlength=n), total)
+
+    total = np.bincount(b, minlength=n)
+    out = buurten[["code", "name"]].copy()
+    out["dwellings"] = total.astype(np.int64)
+    out["meets_3_pct"] = share(table["meets_3"])
+    out["meets_30_pct"] = share(table["meets_30"])
+    out["meets_300_pct"] = share(table["meets_300"])
+    out["meets_all_pct"] = share(table["score"] == 3)
+    out["meets_none_pct"] = share(table["score"] == 0)
+    out["canopy_pct"] = np.nan
+    return gpd.GeoDataFrame(out, geometry=buurten.geometry.values, crs=buurten.crs)
+
+
+def _summary(table: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Region-wide shares for the catalog page."""
+    n = len(table)
+    if n == 0:
+        return {"dwellings": 0}
+    return {
+        "dwellings": n,
+        "meets_3_pct": round(float(table["meets_3"].mean() * 100), 2),
+        "meets_30_pct": round(float(table["meets_30"].mean() * 100), 2),
+        "meets_300_pct": round(float(table["meets_300"].mean() * 100), 2),
+        "meets_all_pct": round(float((table["score"] == 3).mean() * 100), 2),
+        "meets_none_pct": round(float((table["score"] == 0).mean() * 100), 2),
+    }
+
+
+METHOD = (__doc__ or "").split("\n\n", 1)[1].strip()
+
+LAYER = LayerDef(
+    id="tree-3-30-300",
+    title={"nl": "3-30-300 bomenregel", "en": "3-30-300 tree rule"},
+    description={
+        "nl": "Per woning: ziet de woning 3 bomen, heeft de buurt 30% boomkroon en ligt er binnen 300 m lopen "
+        "een park van minstens een halve hectare? Ook per buurt, en de gebruikte parken.",
+        "en": "Per dwelling: does it see 3 trees, does its neighbourhood have 30% canopy, is a park of at least "
+        "half a hectare within a 300 m walk? Also per neighbourhood, and the parks used.",
+    },
+    kind="vector",
+    inputs=("addresses", "buildings", "trees", "neighbourhoods", "landcover"),
+    optional_inputs=("streets", "parks"),
+    params=PARAMS,
+    outputs=(
+        Output("dwellings", "vector", "one point per dwelling: " + ", ".join(DWELLING_COLUMNS)),
+        Output("neighbourhoods", "vector", "per buurt: dwellings and % meeting 3, 30, 300, all and none"),
+        Output("parks", "vector", "public green spaces >= min_park_area_m2 used as targets, with dwellings served"),
+    ),
+    style_id="tree-3-30-300",
+    code_version="1",
+    compute=compute,
+    references=REFERENCES,
+    minzoom=12,
+    maxzoom=16,
+)
