@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	# rvt-py is the reference tool for the sky view factor tests and bench; it declares a GDAL
+	# Python binding it never imports for rvt.vis, which does not build without GDAL headers.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt rvt-py
 	touch $(STAMP)
 
 ## demo: create .venv, generate the demo region, build every layer, serve on http://127.0.0.1:8000

@@ -8,6 +8,7 @@ output, for maps). Raster outputs go to Cloud-Optimized GeoTIFFs.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,8 +19,10 @@ from geo.raster import Raster
 from layers.base import LayerDef, LayerResult
 from layers.catalog import FileEntry
 from styles.palettes import raster_colormap
+from styles.raster import raster_style_for
 from tiles.cog import write_cog
 from tiles.pmtiles import write_pmtiles
+from tiles.prerender import prerender_raster
 
 MEDIA_TYPES = {
     "parquet": "application/vnd.apache.parquet",
@@ -89,6 +92,12 @@ def write_result(
             tags={"layer": layer.id, "output": name},
         )
         files.append(_entry(path, staged, rel_dir, output=name, kind="raster", fmt="cog"))
+        # Pre-rendered tiles in the default style (stored in their metadata), so the server reads them.
+        style = raster_style_for(raster, layer.style_id, name, layer.title.get("nl", layer.id))
+        if style is not None:
+            title, style_data = layer.title.get("nl", layer.id), json.loads(style.to_json())
+            for archive in prerender_raster(path, name, style.colormap(), name=title, style=style_data):
+                files.append(_entry(archive, staged, rel_dir, output=name, kind="raster", fmt="pmtiles"))
     return files
 
 

@@ -18,11 +18,16 @@ STATUS_CODES: dict[type[KaartlaagError], int] = {
 }
 
 
+def status_for(exc: KaartlaagError) -> int:
+    """The HTTP status of a kaartlaag error (the first matching class of ``STATUS_CODES``)."""
+    return next(code for cls, code in STATUS_CODES.items() if isinstance(exc, cls))
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Register a handler that turns any ``KaartlaagError`` into JSON with its status."""
 
     async def _handle(request: Request, exc: Exception) -> JSONResponse:
-        status = next(code for cls, code in STATUS_CODES.items() if isinstance(exc, cls))
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        assert isinstance(exc, KaartlaagError)
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
     app.add_exception_handler(KaartlaagError, _handle)

@@ -13,8 +13,12 @@ class ServerSettings(BaseSettings):
     Attributes:
         catalog: catalog folder to serve (``KAARTLAAG_CATALOG``).
         cors_origins: origins allowed to call the API from a browser
-            (``KAARTLAAG_CORS_ORIGINS='["https://geo.example.nl"]'``).
-        max_age: Cache-Control max-age in seconds for unversioned URLs.
+            (``KAARTLAAG_CORS_ORIGINS='["https://geo.example.nl"]'``; ``["*"]``: any).
+        max_age: Cache-Control max-age in seconds for unversioned URLs (versioned ones are immutable).
+        cache_dir: folder for files made on request (GeoPackage exports); default: a fresh
+            temporary folder per process.
+        licence: licence of the published layers, shown on the overview page (e.g. ``CC BY 4.0``);
+            empty: the page points to the sources' licences.
     """
 
     model_config = SettingsConfigDict(env_prefix="KAARTLAAG_")
@@ -22,3 +26,5 @@ class ServerSettings(BaseSettings):
     catalog: Path = Path("catalog")
     cors_origins: list[str] = ["*"]
     max_age: int = 60
+    cache_dir: Path | None = None
+    licence: str = ""
