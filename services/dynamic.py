@@ -14,6 +14,9 @@ drawn in the layer's default style.
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -49,9 +52,17 @@ DEFAULT_FEATURE_SIZE = 1024
 #: (image size x cover_scale) a request may cause (10240^2 bytes = 100 MB).
 DEFAULT_COVER_SCALE = 10
 MAX_COVERAGE_SIDE = 10240
-#: Valid WGS84 coordinates (degrees).
+#: Valid WGS84 coordinates (degrees), and the largest projected coordinate accepted (1e9 m is far
+#: beyond any projected CRS's area of use).
 MAX_LONGITUDE = 180.0
 MAX_LATITUDE = 90.0
+MAX_PROJECTED = 1e9
+#: Distinct x (and y) values a geometry needs to have a width (height).
+MIN_DISTINCT = 2
+#: Query parameters holding a zoom level, and the deepest level of any served tile matrix set
+#: (TiTiler's tile set routes fail with a server error on levels the set does not have).
+ZOOM_PARAMETERS = ("minzoom", "maxzoom")
+MAX_TILE_ZOOM = 24
 #: Query parameters holding an image size in pixels.
 SIZE_PARAMETERS = ("tilesize", "max_size", "width", "height")
 #: The rio-tiler colour map names, as an enumeration in the OpenAPI document.
@@ -81,6 +92,13 @@ def check_image_sizes(request: Request) -> None:
         value = request.query_params.get(name)
         if value is not None and value.strip().isdigit() and int(value) > MAX_IMAGE_SIZE:
             raise BadRequestError(f"{name}={value}: at most {MAX_IMAGE_SIZE} pixels")
+    for name in ZOOM_PARAMETERS:
+        try:
+            zoom = int(request.query_params.get(name, "0"))
+        except ValueError:
+            continue  # FastAPI's validation answers this with 422
+        if not 0 <= zoom <= MAX_TILE_ZOOM:
+            raise BadRequestError(f"{name}={zoom}: zoom levels run from 0 to {MAX_TILE_ZOOM}")
     sizes = [request.query_params.get(n, "") for n in ("max_size", "width", "height")]
     side = max([int(v) for v in sizes if v.strip().isdigit()] or [DEFAULT_FEATURE_SIZE])
     scale = request.query_params.get("cover_scale", "")
@@ -94,6 +112,48 @@ def check_image_sizes(request: Request) -> None:
     if too_big:
         raise BadRequestError(f"buffer={buffer}: at most {MAX_BUFFER} pixels")
     _check_lon_lat(request)
+
+
+async def check_geojson_body(request: Request) -> None:
+    """Refuse (400) GeoJSON whose coordinates PROJ cannot transform (NaN, infinite, outside the globe).
+
+    Coordinates are WGS84 degrees unless ``coord_crs`` names another CRS; then they
+    must be finite and within ``MAX_PROJECTED`` (metres or feet of any projected CRS).
+    """
+    if request.method != "POST":
+        return
+    try:
+        data = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return  # FastAPI's validation answers malformed JSON with 422
+    crs = request.query_params.get("coord_crs", "").strip().upper()
+    geographic = crs in ("", "EPSG:4326", "OGC:CRS84")
+    positions = list(_positions(data))
+    xs, ys = {x for x, _ in positions}, {y for _, y in positions}
+    if positions and (len(xs) < MIN_DISTINCT or len(ys) < MIN_DISTINCT):
+        # GDAL cannot build a grid over a shape without width or height ("Cannot invert geotransform").
+        raise BadRequestError("the geometry has no area (all coordinates on one line or point)")
+    for x, y in positions:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise BadRequestError(f"coordinate ({x}, {y}) is not a finite number")
+        if geographic and not (-MAX_LONGITUDE <= x <= MAX_LONGITUDE and -MAX_LATITUDE <= y <= MAX_LATITUDE):
+            raise BadRequestError(f"coordinate ({x}, {y}) lies outside -180..180, -90..90 degrees")
+        if not geographic and max(abs(x), abs(y)) > MAX_PROJECTED:
+            raise BadRequestError(f"coordinate ({x}, {y}) lies outside +-{MAX_PROJECTED:g} in {crs}")
+
+
+def _positions(node: Any) -> Iterator[tuple[float, float]]:
+    """Every (x, y) position in a GeoJSON object (any nesting), as floats; other values are skipped."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "coordinates" or isinstance(value, dict | list):
+                yield from _positions(value)
+    elif isinstance(node, list):
+        if len(node) >= 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in node[:2]):
+            yield float(node[0]), float(node[1])
+        else:
+            for item in node:
+                yield from _positions(item)
 
 
 def _check_lon_lat(request: Request) -> None:
@@ -190,7 +250,7 @@ def mount_titiler(app: FastAPI, store: CatalogStore) -> TilerFactory:
         factory.router,
         prefix=PREFIX,
         tags=["Eigen weergave en analyse (TiTiler)"],
-        dependencies=[Depends(check_image_sizes)],
+        dependencies=[Depends(check_image_sizes), Depends(check_geojson_body)],
     )
     add_exception_handlers(app, TITILER_STATUS_CODES)
     return factory

@@ -124,6 +124,8 @@ BAD_TILES = [
     "/titiler/tiles/WebMercatorQuad/1/0/0.png?layer=landcover&rescale=1,2,3",
     "/titiler/tiles/WebMercatorQuad/1/0/0.png?layer=landcover&colormap=%5B1%5D",
     "/titiler/point/999,999?layer=landcover",
+    "/titiler/tiles/WebMercatorQuad?layer=landcover&maxzoom=4096",
+    "/titiler/tiles/NetherlandsRDNewQuad?layer=landcover&minzoom=-5",
     "/layers/landcover/tiles/WebMercatorQuad/tilejson.json?output=nope",
     "/layers/landcover/tiles/NetherlandsRDNewQuad/tilejson.json",
 ]
@@ -169,3 +171,28 @@ def test_openapi_fuzzing_finds_no_server_error(case: schemathesis.Case, fuzz_tar
     """Every operation of ``/openapi.json`` (examples, coverage and fuzzing phases): no 5xx."""
     response = case.call()
     assert response.status_code < 500, (case.method, case.formatted_path, case.query, response.text[:300])
+
+
+BAD_POLYGONS = [
+    ([[[0, 0], [0, 0], [0, 0], [0, 0]]], {"coord_crs": "EPSG:28992"}),  # no area: GDAL cannot invert the grid
+    ([[[200, 100], [300, 100], [300, 200], [200, 100]]], {}),  # outside the globe
+    ([[[1e308, 1e308], [-1e308, 1e308], [0, -1e308], [1e308, 1e308]]], {"dst_crs": "EPSG:3857"}),
+    ([[[1e20, 0], [0, 0], [0, 1], [1e20, 0]]], {"coord_crs": "EPSG:28992"}),
+    ([[["NaN", 0], [0, 0], [0, 1], ["NaN", 0]]], {}),
+]
+
+
+def test_statistics_refuse_polygons_proj_cannot_transform(catalog_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app(ServerSettings(catalog=catalog_dir)))
+    for rings, params in BAD_POLYGONS:
+        coordinates = str(rings).replace("'NaN'", "NaN")  # JSON as Python's json module writes NaN
+        body = '{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":' + coordinates + "}}"
+        resp = client.post(
+            "/titiler/statistics",
+            params={"layer": "hoogte", **params},
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert 400 <= resp.status_code < 500, (rings, params, resp.status_code, resp.text[:200])
