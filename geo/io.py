@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pandas as pd
 import pyogrio
 import rasterio
 from pyproj import CRS
-from rasterio.errors import RasterioIOError
+from rasterio.errors import RasterioIOError, WindowError
+from rasterio.windows import Window, from_bounds
 
 from geo.canonical import CANONICAL, id_column, validate_canonical
 from geo.crs import to_region_crs
@@ -152,9 +154,17 @@ def _read_csv(path: Path, columns: Mapping[str, str], needs_geometry: bool) -> p
 
 
 def read_raster_source(
-    path: str | Path, region_crs: CRS, *, band_name: str, declared_crs: CRS | None = None
+    path: str | Path,
+    region_crs: CRS,
+    *,
+    band_name: str,
+    declared_crs: CRS | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
 ) -> Raster:
     """Read a single-band GeoTIFF as a float32 ``Raster`` with NaN nodata.
+
+    With ``bounds`` (region CRS) only the whole cells of the file that cover
+    them are read, so a build in windows holds one window of the file at a time.
 
     A raster without CRS is refused unless the config declares one; a raster
     in another CRS than the region is refused too, because resampling heights
@@ -167,9 +177,10 @@ def read_raster_source(
     path = Path(path)
     try:
         with rasterio.open(path) as ds:
-            data = ds.read(1, out_dtype="float32")
+            window = None if bounds is None else _covering_window(ds, bounds, path)
+            data = ds.read(1, out_dtype="float32", window=window)
             crs = ds.crs
-            transform = ds.transform
+            transform = ds.transform if window is None else ds.window_transform(window)
             nodata = ds.nodata
     except RasterioIOError as exc:
         raise SourceError(path, f"cannot read raster: {exc}") from None
@@ -185,3 +196,16 @@ def read_raster_source(
     if nodata is not None:
         data[data == np.float32(nodata)] = np.nan
     return Raster(data, region_crs, transform, nodata=float("nan"), band_names=(band_name,), units=("m",))
+
+
+def _covering_window(ds: rasterio.io.DatasetReader, bounds: tuple[float, float, float, float], path: Path) -> Window:
+    """The window of whole cells of ``ds`` covering ``bounds``, cut to the file's extent."""
+    full = Window(0, 0, ds.width, ds.height)
+    exact = from_bounds(*bounds, transform=ds.transform)
+    col0, row0 = math.floor(exact.col_off), math.floor(exact.row_off)
+    col1, row1 = math.ceil(exact.col_off + exact.width), math.ceil(exact.row_off + exact.height)
+    wanted = Window(col0, row0, col1 - col0, row1 - row0)
+    try:
+        return wanted.intersection(full)
+    except WindowError:
+        raise SourceError(path, f"the raster does not overlap the extent {tuple(round(b) for b in bounds)}") from None

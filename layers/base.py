@@ -150,11 +150,14 @@ class LayerResult:
         vectors: output name -> GeoDataFrame in the region CRS.
         rasters: output name -> Raster.
         metadata: extra facts for the catalog (method, counts, notes).
+        partials: mergeable statistics of one window of a windowed layer
+            (see :class:`Windowed`); empty for a finished result.
     """
 
     vectors: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     rasters: dict[str, Raster] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    partials: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,14 +168,63 @@ class BuildContext:
         workers: number of local worker threads for chunked raster work.
         scheduler: address of a Dask scheduler (``tcp://host:8786``) or None for local.
         chunk_size: raster chunk edge in cells.
+        window_cells: edge in cells of the windows in which the engine builds
+            windowed layers; peak memory follows the window plus its halo,
+            not the region.
     """
 
     workers: int = 2
     scheduler: str | None = None
     chunk_size: int = 2048
+    window_cells: int = 2048
 
 
 ComputeFn = Callable[[LayerInputs, Mapping[str, Any], BuildContext], LayerResult]
+FinishFn = Callable[[list[LayerResult], LayerInputs, Mapping[str, Any]], LayerResult]
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """A raster layer whose computation the engine may run window by window.
+
+    Memory then stays bounded by the window, whatever the area: the engine
+    reads the sources for one window plus its halo, calls ``compute_window``,
+    writes the window's rasters to disk and keeps only its ``partials``; at
+    the end ``finish`` turns all partials into the tables and metadata. The
+    same two functions make the layer's one-call ``compute`` (one window equal
+    to the region), so a permit site, a what-if scenario and a municipality run
+    the very same code.
+
+    Attributes:
+        compute_window: computes the rasters of ``inputs.region.bounds`` exactly
+            (grid snapped to the resolution) and the window's partial
+            statistics. The sources it gets may reach ``halo_m`` beyond the
+            window; vector sources are handed whole (the layer selects what
+            it needs by bounding box).
+        finish: merges the partials of every window into vectors and metadata;
+            it gets the vector sources of the whole region.
+        halo_m: metres beyond a window that ``compute_window`` reads, for the
+            given parameters.
+        resolution_m: cell size (m) of the layer's rasters for the given
+            parameters; windows are whole numbers of cells.
+        raster_sources: the raster inputs, which the engine reads per window.
+    """
+
+    compute_window: ComputeFn
+    finish: FinishFn
+    halo_m: Callable[[Mapping[str, Any]], float]
+    resolution_m: Callable[[Mapping[str, Any]], float]
+    raster_sources: tuple[str, ...]
+
+    def compute(self, inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
+        """The whole region as one window: rasters, tables and metadata in memory."""
+        part = self.compute_window(inputs, params, ctx)
+        done = self.finish([part], inputs, params)
+        return LayerResult(
+            vectors={**part.vectors, **done.vectors},
+            rasters={**part.rasters, **done.rasters},
+            metadata={**part.metadata, **done.metadata},
+        )
 
 
 @dataclass(frozen=True)
@@ -196,6 +248,9 @@ class LayerDef:
         references: literature / guidelines the method follows.
         minzoom: lowest zoom for vector tiles.
         maxzoom: highest zoom for vector tiles.
+        windowed: set when the engine may compute the layer window by window
+            (large rasters in bounded memory); ``compute`` is then
+            ``windowed.compute``.
     """
 
     id: str
@@ -214,6 +269,7 @@ class LayerDef:
     references: tuple[str, ...] = ()
     minzoom: int = 10
     maxzoom: int = 16
+    windowed: Windowed | None = None
 
     def resolve_params(self, given: Mapping[str, Any], where: str) -> dict[str, Any]:
         """Defaults overlaid with ``given``; unknown keys are errors naming their path."""

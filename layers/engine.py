@@ -21,9 +21,10 @@ from typing import Any
 
 import dask
 import numpy as np
+import rasterio
 from pyproj import Transformer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from geo.crs import WGS84
 from geo.errors import ConfigError, KaartlaagError
@@ -33,6 +34,7 @@ from layers.config import RegionConfig
 from layers.publish import read_result, write_result
 from layers.registry import build_order, get_layer
 from layers.sources import SourceSet, _module_digest
+from layers.windowed import build_windowed
 
 _VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}(-\d+)?$")
 
@@ -185,21 +187,40 @@ def build(
             for plan in todo:
                 layer = plan.layer
                 progress.update(overall, description=f"{layer.id}: reading sources")
-                inputs = LayerInputs(
-                    sources={s: sources.load(s) for s in plan.inputs},
-                    layers={d: _dependency(root, d, results) for d in layer.depends},
-                    region=sources.region(),
-                )
-                progress.update(overall, description=f"{layer.id}: computing")
-                result = layer.compute(inputs, plan.params, ctx)
-                results[layer.id] = result
-                progress.update(overall, description=f"{layer.id}: publishing")
-                version = _publish(cfg, plan, result, sources)
+                deps = {d: _dependency(root, d, results) for d in layer.depends}
+                if layer.windowed is not None:
+                    version = _build_windowed(cfg, plan, sources, deps, ctx, progress, overall)
+                else:
+                    inputs = LayerInputs(
+                        sources={s: sources.load(s) for s in plan.inputs}, layers=deps, region=sources.region()
+                    )
+                    progress.update(overall, description=f"{layer.id}: computing")
+                    result = layer.compute(inputs, plan.params, ctx)
+                    # Kept for the layers that read it; a windowed layer's rasters are read back from the catalog.
+                    results[layer.id] = result
+                    progress.update(overall, description=f"{layer.id}: publishing")
+                    version = _publish(cfg, plan, result, sources)
                 summary.built.append(layer.id)
                 summary.versions[layer.id] = version
                 progress.advance(overall)
             progress.update(overall, description="done")
     return summary
+
+
+def _build_windowed(
+    cfg: RegionConfig, plan: LayerPlan, sources: SourceSet, deps: dict[str, LayerResult], ctx: BuildContext,
+    progress: Progress, task: TaskID,
+) -> str:
+    """Compute a windowed layer into the staging folder window by window, then publish it."""
+    layer = plan.layer
+    staged = cat.new_staging_dir(cfg.catalog_dir, layer.id)
+
+    def step(done: int, total: int) -> None:
+        progress.update(task, description=f"{layer.id}: window {done}/{total}")
+
+    out = build_windowed(layer, plan.params, sources, list(plan.inputs), deps, ctx, staged, step)
+    progress.update(task, description=f"{layer.id}: publishing")
+    return _publish(cfg, plan, out.result, sources, staged=staged, raster_files=out.raster_files)
 
 
 def _dependency(root: Path, layer_id: str, results: dict[str, LayerResult]) -> LayerResult:
@@ -223,9 +244,14 @@ def _clean_leftovers(root: Path) -> None:
                 shutil.rmtree(version_dir, ignore_errors=True)
 
 
-def _bounds(result: LayerResult, cfg: RegionConfig, fallback: tuple[float, ...]) -> dict[str, list[float]]:
+def _bounds(
+    result: LayerResult, cfg: RegionConfig, fallback: tuple[float, ...], raster_files: dict[str, Path] | None = None
+) -> dict[str, list[float]]:
     boxes = [f.total_bounds for f in result.vectors.values() if len(f)]
     boxes += [np.array(r.bounds) for r in result.rasters.values()]
+    for path in (raster_files or {}).values():
+        with rasterio.open(path) as ds:
+            boxes.append(np.array(tuple(ds.bounds)))
     if boxes:
         arr = np.vstack(boxes)
         native = [
@@ -242,7 +268,10 @@ def _bounds(result: LayerResult, cfg: RegionConfig, fallback: tuple[float, ...])
     return {cfg.region.crs: [round(v, 3) for v in native], "EPSG:4326": [round(v, 7) for v in wgs]}
 
 
-def _publish(cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: SourceSet) -> str:
+def _publish(
+    cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: SourceSet, *,
+    staged: Path | None = None, raster_files: dict[str, Path] | None = None,
+) -> str:
     root = cfg.catalog_dir
     layer = plan.layer
     now = datetime.now(UTC)
@@ -255,8 +284,9 @@ def _publish(cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: S
     rel_dir = f"{layer.id}/{version}"
     providers = {sources.providers[s] for s in plan.inputs}
     attribution = "; ".join(sorted(ATTRIBUTION.get(p, f"{p}: {cfg.region.name}") for p in providers))
-    staged = cat.new_staging_dir(root, layer.id)
-    files = write_result(layer, result, staged, rel_dir, attribution)
+    staged = staged or cat.new_staging_dir(root, layer.id)
+    bounds = _bounds(result, cfg, sources.region().bounds, raster_files)
+    files = write_result(layer, result, staged, rel_dir, attribution, raster_files=raster_files)
     catalog = cat.read_catalog(root)
     previous = catalog.layers.get(layer.id)
     entry = cat.LayerEntry(
@@ -272,7 +302,7 @@ def _publish(cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: S
         depends={d: catalog.layers[d].version for d in layer.depends if d in catalog.layers},
         parameters=plan.params,
         parameter_info={p.name: p.describe() for p in layer.params},
-        bounds=_bounds(result, cfg, sources.region().bounds),
+        bounds=bounds,
         crs=cfg.region.crs,
         access=plan.access,  # type: ignore[arg-type]
         style_id=layer.style_id,

@@ -14,16 +14,24 @@ Method (docs/method-heat-stress.md):
   shadow of buildings or trees in the DSM (``geo.shadow``), sun positions by
   ``geo.solar`` at the centre of the region.
 * With ``neighbourhoods``: per buurt the mean and 95th percentile of
-  ``uhi_max`` and the shade share on public paved walking areas, against the
-  targets of the guideline for a heat-resilient city (Kluck et al. 2020:
-  40 % shade on main walking routes, 30 % in neighbourhoods).
+  ``uhi_max`` and the shade share on public walking areas, split into main
+  routes and neighbourhood streets, against the targets of the guideline for
+  a heat-resilient city (Kluck et al. 2020: 40 % shade on main walking
+  routes, 30 % in neighbourhoods).
 
-SVF and shade run in chunks with a halo through Dask (``geo.chunked``), so
-a cluster build gives the same pixels as a local one.
+The layer is *windowed* (``layers.base.Windowed``): ``compute_window``
+computes any rectangle exactly, reading the DSM up to the kernels' reach and
+the land cover up to the vegetation radius beyond it, and leaves mergeable
+statistics (``layers.heat_stats``); ``finish`` turns those into the tables.
+The engine runs a municipality in windows of bounded memory; a permit site or
+a scenario is one window. SVF and shade also run in chunks with a halo
+through Dask (``geo.chunked``), so a cluster build gives the same pixels as a
+local one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -32,19 +40,22 @@ import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from geo.crs import WGS84
 from geo.errors import ConfigError, LayerError
 from geo.grid import Grid
-from geo.heat import DEFAULT_FRACTION_CELL_M, dsm_on_grid, focal_fraction
+from geo.heat import dsm_on_grid, focal_fraction
 from geo.raster import Raster
 from geo.rasterize import rasterize_values
 from geo.shadow import shadow_fraction_raster
-from geo.solar import DUTCH_TIME_ZONE, local_times, sun_positions
+from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
 from geo.svf import sky_view_factor_raster
 from geo.uhi import CP_AIR_J_KG_K, RHO_AIR_KG_M3, kinematic_radiation, uhi_max
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param
+from layers import heat_stats as hs
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Windowed
+from layers.heat_params import KLUCK, PARAMS
 from layers.landcover import clip_to_region
 
 THEEUWES = (
@@ -52,29 +63,28 @@ THEEUWES = (
     "daily maximum urban heat island effect for cities in northwestern Europe. Int. J. Climatol. 37:443-454, "
     "doi:10.1002/joc.4717"
 )
-KLUCK = (
-    "Kluck, J. et al. (2020): De hittebestendige stad. Een koele kijk op de inrichting van de buitenruimte. "
-    "Hogeschool van Amsterdam / Klimaatverbond"
-)
 FORMULA = "uhi_max = (2 - SVF - F_veg) * (S * DTR^3 / U)^(1/4)"
-#: Percentile of uhi_max reported per buurt.
-UHI_PERCENTILE = 95
-#: Figures in the buurt table are rounded to this many decimals.
-DECIMALS = 2
+#: The largest value of (2 - SVF - F_veg): no sky and no vegetation.
+_MAX_SKY_TERM = 2.0
 _PERCENT = 100.0
+#: Route kind of land cover that is no walking area (see ``heat_stats.ROUTE_KINDS`` for the others).
+_NOT_WALKING = -1
+_PARTIAL = "heat"
 
 
-def _sun_at_region_centre(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[list[Any], float, float]:
+# -- parameters -------------------------------------------------------------------------------------------
+def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[list[SunPosition], float, float]:
+    """Sun positions of the shade hours, at the centre of the region (its boundary when windowed)."""
     try:
         day = date.fromisoformat(params["shade_date"])
     except ValueError:
         raise ConfigError(
             f"layers.heat-stress.shade_date: expected a date YYYY-MM-DD, got {params['shade_date']!r}"
         ) from None
-    minx, miny, maxx, maxy = inputs.region.bounds
-    lon, lat = Transformer.from_crs(inputs.region.crs, WGS84, always_xy=True).transform(
-        (minx + maxx) / 2, (miny + maxy) / 2
-    )
+    region = inputs.region
+    # Windows of one build share the region boundary, so every window sees the same sun.
+    minx, miny, maxx, maxy = region.boundary.bounds if region.boundary is not None else region.bounds
+    lon, lat = Transformer.from_crs(region.crs, WGS84, always_xy=True).transform((minx + maxx) / 2, (miny + maxy) / 2)
     try:
         moments = local_times(
             day, params["shade_start_hour"], params["shade_end_hour"], params["shade_step_minutes"], DUTCH_TIME_ZONE
@@ -84,114 +94,174 @@ def _sun_at_region_centre(inputs: LayerInputs, params: Mapping[str, Any]) -> tup
     return sun_positions(moments, lat, lon), float(lat), float(lon)
 
 
+def _kernel_reach_m(params: Mapping[str, Any]) -> float:
+    return float(max(params["svf_max_distance_m"], params["shadow_max_distance_m"]))
+
+
+def _coarse_cell_m(params: Mapping[str, Any]) -> float:
+    res = params["resolution_m"]
+    return float(max(1, round(params["veg_fraction_cell_m"] / res)) * res)
+
+
+def halo_m(params: Mapping[str, Any]) -> float:
+    """How far (m) beyond a window the computation reads the DSM or the land cover."""
+    # One coarse cell more than the radius: F_veg is constant per coarse cell, measured from the cell's centre.
+    veg = params["veg_radius_m"] + 2 * _coarse_cell_m(params) + params["main_route_along_m"]
+    return max(_kernel_reach_m(params), veg)
+
+
+def _weather_scale(params: Mapping[str, Any]) -> tuple[float, float]:
+    s_kinematic = kinematic_radiation(params["global_radiation_w_m2"], RHO_AIR_KG_M3, CP_AIR_J_KG_K)
+    return s_kinematic, float((s_kinematic * params["dtr_k"] ** 3 / params["wind_m_s"]) ** 0.25)
+
+
+# -- grids --------------------------------------------------------------------------------------------------
+def _extended(core: Grid, margin_m: float, lattice_m: float) -> Grid:
+    """``core`` grown by ``margin_m`` on every side, its edges on multiples of ``lattice_m``."""
+    minx, miny, maxx, maxy = core.bounds
+    left = math.floor((minx - margin_m) / lattice_m) * lattice_m
+    bottom = math.floor((miny - margin_m) / lattice_m) * lattice_m
+    right = math.ceil((maxx + margin_m) / lattice_m) * lattice_m
+    top = math.ceil((maxy + margin_m) / lattice_m) * lattice_m
+    return Grid.from_bounds((left, bottom, right, top), core.resolution, core.crs)
+
+
+def _crop(array: np.ndarray, outer: Grid, core: Grid) -> np.ndarray:
+    """The cells of ``core`` out of an array on ``outer`` (same resolution, aligned)."""
+    row = round((outer.transform.f - core.transform.f) / core.resolution)
+    col = round((core.transform.c - outer.transform.c) / core.resolution)
+    return array[row : row + core.height, col : col + core.width]
+
+
 def _polygon_index(frame: gpd.GeoDataFrame, grid: Grid, chunk_size: int) -> np.ndarray:
     """int32 raster on ``grid``: 1 + the row of the polygon holding each cell centre, 0 outside every polygon."""
+    if frame.empty:
+        return np.zeros(grid.shape, dtype=np.int32)
     ids = np.arange(1, len(frame) + 1, dtype="int32")
     lazy = rasterize_values(frame.geometry.values, ids, grid, dtype="int32", fill=0, chunk_size=chunk_size)
     (burnt,) = dask.compute(lazy)
     return np.asarray(burnt)
 
 
-def _per_cell(index: np.ndarray, per_polygon: np.ndarray) -> np.ndarray:
-    """Look a per-polygon boolean up for every cell of a polygon-index raster (False outside polygons)."""
-    return np.concatenate([[False], per_polygon.astype(bool)])[index]
+def _near(frame: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
+    """The features of ``frame`` whose bounding box meets ``grid`` (by the spatial index)."""
+    hits = frame.sindex.query(shapely.box(*grid.bounds))
+    return frame.iloc[np.sort(hits)].reset_index(drop=True)
 
 
-def _walking_areas(landcover: gpd.GeoDataFrame, params: Mapping[str, Any]) -> np.ndarray:
-    """Polygons of public paved walking space: paved classes, not private, not excluded source classes."""
+# -- walking areas --------------------------------------------------------------------------------------------
+def route_kinds(landcover: gpd.GeoDataFrame, params: Mapping[str, Any]) -> np.ndarray:
+    """Per land-cover polygon: -1 not walking space, else the index of its kind in ``heat_stats.ROUTE_KINDS``.
+
+    Walking space is public paved land cover (``walking_classes``, not private,
+    not an excluded source class) whose BGT road function, when known, is one
+    of ``walking_functions``. Main routes are walking space with a function in
+    ``main_route_functions`` or within ``main_route_along_m`` of a road part
+    with a function in ``main_route_along_functions``; the rest is
+    neighbourhood walking space (Kluck et al. 2020).
+    """
     paved = landcover["class"].isin(params["walking_classes"]).to_numpy()
     private = landcover["public"].astype("boolean").fillna(True).eq(False).to_numpy()
     excluded = landcover["source_class"].isin(params["walking_excluded_source_classes"]).to_numpy()
-    return np.asarray(paved & ~private & ~excluded)
+    function = landcover["function"] if "function" in landcover else pd.Series(None, index=landcover.index)
+    known = function.notna().to_numpy()
+    walking = paved & ~private & ~excluded & (~known | function.isin(params["walking_functions"]).to_numpy())
+    main = walking & function.isin(params["main_route_functions"]).to_numpy()
+    along = function.isin(params["main_route_along_functions"]).to_numpy()
+    if along.any() and walking.any():
+        geoms = landcover.geometry.values
+        tree = shapely.STRtree(geoms[along])
+        near_idx, _ = tree.query(geoms, predicate="dwithin", distance=params["main_route_along_m"])
+        near = np.zeros(len(landcover), dtype=bool)
+        near[near_idx] = True
+        main |= walking & near
+    route_main, route_neighbourhood = (hs.ROUTE_KINDS.index(k) for k in ("main_route", "neighbourhood"))
+    return np.where(~walking, _NOT_WALKING, np.where(main, route_main, route_neighbourhood)).astype(np.int8)
 
 
-def _zone_stats(zone: np.ndarray, values: np.ndarray, n_zones: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per zone 1..n_zones: number of finite values, their mean and 95th percentile (NaN where none)."""
-    keep = (zone > 0) & np.isfinite(values)
-    z, v = zone[keep], values[keep].astype(np.float64)
-    counts = np.bincount(z, minlength=n_zones + 1)[1:]
-    sums = np.bincount(z, weights=v, minlength=n_zones + 1)[1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(counts > 0, sums / counts, np.nan)
-    # One sort by zone instead of a mask per zone: memory stays at one copy of the values.
-    order = np.argsort(z, kind="stable")
-    groups = np.split(v[order], np.cumsum(counts)[:-1])
-    p95 = np.array([np.percentile(g, UHI_PERCENTILE) if len(g) else np.nan for g in groups])
-    return counts, mean, p95
-
-
-def _buurt_table(
-    buurten: gpd.GeoDataFrame, grid: Grid, uhi: np.ndarray, shade: np.ndarray, walk: np.ndarray,
-    params: Mapping[str, Any], chunk_size: int,
-) -> gpd.GeoDataFrame:
-    zone = _polygon_index(buurten, grid, chunk_size)
-    n = len(buurten)
-    _, uhi_mean, uhi_p95 = _zone_stats(zone, uhi, n)
-    walk_cells, shade_walk, _ = _zone_stats(np.where(walk, zone, 0), shade, n)
-    out = buurten[["code", "name", buurten.geometry.name]].copy()
-    out["uhi_max_mean_k"] = np.round(uhi_mean, DECIMALS)
-    out["uhi_max_p95_k"] = np.round(uhi_p95, DECIMALS)
-    out["walk_area_m2"] = np.round(walk_cells * grid.resolution**2, 1)
-    out["shade_walk_pct"] = np.round(shade_walk, DECIMALS)
-    for column, target in (
-        ("meets_shade_neighbourhood", params["shade_target_neighbourhood_pct"]),
-        ("meets_shade_main_route", params["shade_target_main_route_pct"]),
-    ):
-        # No walking area in the buurt: the target neither met nor missed.
-        out[column] = pd.array([None if np.isnan(v) else bool(v >= target) for v in shade_walk], dtype="boolean")
-    return out.reset_index(drop=True)
-
-
-def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
-    """Urban heat island and afternoon shade on a raster, plus a per-buurt table.
+# -- computation ------------------------------------------------------------------------------------------------
+def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
+    """uhi_max and shade_pct of exactly ``inputs.region.bounds``, plus the window's mergeable statistics.
 
     Args:
-        inputs: ``dsm`` (metres NAP, region CRS) and ``landcover``; optional ``neighbourhoods``.
-        params: see the layer's parameters (weather of the reference day, shade day and hours,
-            kernel settings, walking-area classes, Kluck targets).
+        inputs: ``dsm`` (metres NAP, region CRS; read up to ``halo_m`` beyond the
+            window where available) and ``landcover``; optional ``neighbourhoods``.
+        params: see the layer's parameters.
         ctx: chunk size and Dask scheduler for the kernels.
 
     Returns:
-        raster ``heat-stress`` (float32 bands ``uhi_max`` in K and ``shade_pct`` in %, NaN
-        nodata) and, with neighbourhoods, vector ``neighbourhoods``.
+        raster ``heat-stress`` (float32 bands ``uhi_max`` in K and ``shade_pct`` in %,
+        NaN nodata) on the window grid, and partials for :func:`finish`.
     """
-    grid = Grid.from_bounds(inputs.region.bounds, params["resolution_m"], inputs.region.crs)
+    res = params["resolution_m"]
+    core = Grid.from_bounds(inputs.region.bounds, res, inputs.region.crs)
     # Parameters first, so a wrong date fails before minutes of raster work.
-    positions, lat, lon = _sun_at_region_centre(inputs, params)
+    positions, _, _ = _sun(inputs, params)
     dsm_source = inputs.raster("dsm")
     if not dsm_source.crs.equals(inputs.region.crs, ignore_axis_order=True):
         raise LayerError(
             f"heat-stress: the dsm is in {dsm_source.crs.to_string()}, the region in "
             f"{inputs.region.crs.to_string()}; give the DSM in the region CRS (the ahn adapter reprojects)"
         )
-    dsm = dsm_on_grid(dsm_source, grid)
-    if np.isnan(dsm.data).all():
-        raise LayerError("heat-stress: the dsm has no data inside the region")
-    svf = sky_view_factor_raster(
-        dsm, params["svf_directions"], params["svf_max_distance_m"], "oke", chunk_size=ctx.chunk_size
-    ).data[0]
-    shade = _PERCENT * shadow_fraction_raster(
-        dsm, positions, params["shadow_max_distance_m"], chunk_size=ctx.chunk_size
-    ).data[0]
+    kgrid = _extended(core, _kernel_reach_m(params), res)
+    dsm = dsm_on_grid(dsm_source, kgrid)
+    svf: np.ndarray
+    shade: np.ndarray
+    if np.isnan(_crop(dsm.data[0], kgrid, core)).all():
+        svf = shade = np.full(core.shape, np.nan, dtype=np.float32)
+    else:
+        svf = _crop(sky_view_factor_raster(
+            dsm, params["svf_directions"], params["svf_max_distance_m"], "oke", chunk_size=ctx.chunk_size
+        ).data[0], kgrid, core)
+        shade = _PERCENT * _crop(shadow_fraction_raster(
+            dsm, positions, params["shadow_max_distance_m"], chunk_size=ctx.chunk_size
+        ).data[0], kgrid, core)
+    del dsm
 
-    landcover = clip_to_region(inputs.vector("landcover"), inputs.region).reset_index(drop=True)
-    polygon = _polygon_index(landcover, grid, ctx.chunk_size)
-    vegetated = _per_cell(polygon, landcover["class"].isin(params["vegetation_classes"]).to_numpy())
+    vgrid = _extended(core, halo_m(params), _coarse_cell_m(params))
+    landcover = _near(inputs.vector("landcover"), vgrid)
+    polygon = _polygon_index(landcover, vgrid, ctx.chunk_size)
+    vegetated = np.r_[False, landcover["class"].isin(params["vegetation_classes"]).to_numpy()][polygon]
     veg_share = np.where(polygon == 0, np.nan, vegetated.astype(np.float64))
-    f_veg = focal_fraction(veg_share, grid.resolution, params["veg_radius_m"], params["veg_fraction_cell_m"])
+    f_veg = _crop(focal_fraction(veg_share, res, params["veg_radius_m"], params["veg_fraction_cell_m"]), vgrid, core)
+    del veg_share, vegetated
     # Cells without land cover within the radius take no vegetation rather than no value.
     f_veg = np.where(np.isnan(f_veg), np.float32(0.0), f_veg)
-    s_kinematic = kinematic_radiation(params["global_radiation_w_m2"], RHO_AIR_KG_M3, CP_AIR_J_KG_K)
+    s_kinematic, _ = _weather_scale(params)
     uhi = uhi_max(svf, f_veg, s_kinematic, params["dtr_k"], params["wind_m_s"]).astype(np.float32)
+    shade = shade.astype(np.float32)
 
-    raster = Raster(
-        np.stack([uhi, shade.astype(np.float32)]),
-        grid.crs,
-        grid.transform,
-        nodata=float("nan"),
-        band_names=("uhi_max", "shade_pct"),
-        units=("K", "%"),
-    )
+    route = np.r_[_NOT_WALKING, route_kinds(landcover, params)].astype(np.int8)[_crop(polygon, vgrid, core)]
+    if "neighbourhoods" in inputs.sources:
+        buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)
+        buurten = buurten.iloc[np.sort(buurten.sindex.query(shapely.box(*core.bounds)))].reset_index(drop=True)
+    else:
+        buurten = gpd.GeoDataFrame({"code": []}, geometry=[], crs=inputs.region.crs)
+    zone = _polygon_index(buurten, core, ctx.chunk_size)
+    _, scale = _weather_scale(params)
+    partial = hs.window_partial(zone, buurten["code"].astype(str).tolist(), uhi, shade, route,
+                                hs.uhi_bins(_MAX_SKY_TERM * scale))
+    raster = Raster(np.stack([uhi, shade]), core.crs, core.transform, nodata=float("nan"),
+                    band_names=("uhi_max", "shade_pct"), units=("K", "%"))
+    return LayerResult(rasters={"heat-stress": raster}, partials={_PARTIAL: partial})
+
+
+def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, Any]) -> LayerResult:
+    """The per-buurt table and the metadata from the statistics of every window.
+
+    Raises:
+        LayerError: no window had DSM data inside the region.
+    """
+    positions, lat, lon = _sun(inputs, params)
+    if "neighbourhoods" in inputs.sources:
+        buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)
+    else:
+        buurten = None
+    codes = [] if buurten is None else buurten["code"].astype(str).tolist()
+    stats = hs.merge([p.partials[_PARTIAL] for p in parts], codes)
+    if not stats.region_hist.any():
+        raise LayerError("heat-stress: the dsm has no data inside the region")
+    s_kinematic, _ = _weather_scale(params)
     metadata: dict[str, Any] = {
         "formula": FORMULA,
         "reference": THEEUWES,
@@ -206,21 +276,41 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
         "sun_at": {"lat": round(lat, 5), "lon": round(lon, 5)},
         "svf": {"formula": "oke (mean cos^2 of the horizon angle)", "directions": params["svf_directions"],
                 "max_distance_m": params["svf_max_distance_m"]},
-        "uhi_max_mean_k": _round(np.nanmean(uhi)),
-        "uhi_max_p95_k": _round(np.nanpercentile(uhi, UHI_PERCENTILE)),
-        "shade_mean_pct": _round(np.nanmean(shade)),
-        "nodata_cells": int(np.isnan(uhi).sum()),
+        "percentiles": f"p{hs.UHI_PERCENTILE} from {hs.UHI_BIN_K} K histograms (exact to half a bin)",
+        "windows": len(parts),
+        **hs.region_summary(stats),
     }
-    result = LayerResult(rasters={"heat-stress": raster}, metadata=metadata)
-    if "neighbourhoods" in inputs.sources:
-        buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region)
-        walk_mask = _per_cell(polygon, _walking_areas(landcover, params))
-        result.vectors["neighbourhoods"] = _buurt_table(buurten, grid, uhi, shade, walk_mask, params, ctx.chunk_size)
+    result = LayerResult(metadata=metadata)
+    if buurten is not None:
+        targets = {"main_route": params["shade_target_main_route_pct"],
+                   "neighbourhood": params["shade_target_neighbourhood_pct"]}
+        result.vectors["neighbourhoods"] = hs.buurt_table(buurten, stats, params["resolution_m"], targets)
     return result
 
 
-def _round(value: float | np.floating) -> float | None:
-    return None if not np.isfinite(value) else round(float(value), DECIMALS)
+WINDOWED = Windowed(
+    compute_window=compute_window,
+    finish=finish,
+    halo_m=halo_m,
+    resolution_m=lambda params: float(params["resolution_m"]),
+    raster_sources=("dsm",),
+)
+
+
+def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
+    """Urban heat island and afternoon shade of the whole region in one window, plus the per-buurt table.
+
+    Args:
+        inputs: ``dsm`` (metres NAP, region CRS) and ``landcover``; optional ``neighbourhoods``.
+        params: see the layer's parameters (weather of the reference day, shade day and hours,
+            kernel settings, walking-area classes, Kluck targets).
+        ctx: chunk size and Dask scheduler for the kernels.
+
+    Returns:
+        raster ``heat-stress`` (float32 bands ``uhi_max`` in K and ``shade_pct`` in %, NaN
+        nodata) and, with neighbourhoods, vector ``neighbourhoods``.
+    """
+    return WINDOWED.compute(inputs, params, ctx)
 
 
 LAYER = LayerDef(
@@ -235,59 +325,16 @@ LAYER = LayerDef(
     kind="raster",
     inputs=("dsm", "landcover"),
     optional_inputs=("neighbourhoods",),
-    params=(
-        Param("resolution_m", 1.0, "m", "cell size of the output raster",
-              "fine enough for streets and squares; the 0.5 m AHN DSM is coarsened by its highest value",
-              minimum=0.25, maximum=25.0),
-        Param("global_radiation_w_m2", 300.0, "W/m2",
-              "daily mean global radiation of the reference hot day (S = this / (rho * c_p))",
-              "a clear summer day in the Netherlands receives about 26 MJ/m2 (KNMI daily global radiation); "
-              "26e6 J / 86400 s = 300 W/m2",
-              minimum=0.0, maximum=500.0),
-        Param("dtr_k", 12.0, "K", "daily temperature range at the rural reference on the reference day",
-              "typical for clear, calm summer days at KNMI rural stations (Theeuwes et al. 2017 fit range 2-20 K)",
-              minimum=0.0, maximum=30.0),
-        Param("wind_m_s", 2.5, "m/s", "daily mean 10 m wind speed at the rural reference",
-              "calm summer weather in the Netherlands; lower wind gives a stronger heat island",
-              minimum=0.5, maximum=20.0),
-        Param("veg_radius_m", 500.0, "m", "radius within which the vegetation fraction F_veg is taken",
-              "Theeuwes et al. 2017", minimum=10.0, maximum=5000.0),
-        Param("veg_fraction_cell_m", DEFAULT_FRACTION_CELL_M, "m", "cell size on which F_veg is averaged",
-              "a 500 m mean changes by < 2 % over 10 m", minimum=0.5, maximum=100.0),
-        Param("vegetation_classes", ["green_low", "green_shrub", "green_trees", "agriculture"], "",
-              "land-cover classes counted as vegetation for F_veg", "the green group of docs/sources.md"),
-        Param("svf_directions", 16, "", "search azimuths of the sky view factor",
-              "RVT default (Zaksek et al. 2011)", minimum=4, maximum=64),
-        Param("svf_max_distance_m", 100.0, "m", "horizon search distance of the sky view factor",
-              "covers the buildings that close the sky of a street", minimum=5.0, maximum=500.0),
-        Param("shade_date", "2025-07-01", "", "day of the shade computation (YYYY-MM-DD)",
-              "a summer day as in the issue; the year hardly matters (sun within 0.1 degree)"),
-        Param("shade_start_hour", 12.0, "h", "first moment, Dutch civil (summer) time", "Kluck et al. 2020: "
-              "the hottest part of the day", minimum=0.0, maximum=24.0),
-        Param("shade_end_hour", 18.0, "h", "last moment, Dutch civil (summer) time", "Kluck et al. 2020",
-              minimum=0.0, maximum=24.0),
-        Param("shade_step_minutes", 30.0, "min", "time between sun positions", "13 positions from 12:00 to 18:00",
-              minimum=1.0, maximum=360.0),
-        Param("shadow_max_distance_m", 100.0, "m", "longest shadow followed",
-              "a 50 m building at the lowest sun (33 degrees at 18:00 on 1 July) casts 76 m",
-              minimum=5.0, maximum=500.0),
-        Param("walking_classes", ["road_paved", "paved_other"], "", "land-cover classes of paved walking space",
-              "footpaths, squares and residential streets are paved; BGT land cover does not separate them "
-              "from carriageways"),
-        Param("walking_excluded_source_classes", ["onbegroeidterreindeel:erf"], "",
-              "source classes left out of walking space", "erven are yards and gardens, mostly private"),
-        Param("shade_target_neighbourhood_pct", 30.0, "%", "shade target on walking routes in neighbourhoods",
-              KLUCK, minimum=0.0, maximum=100.0),
-        Param("shade_target_main_route_pct", 40.0, "%", "shade target on main walking routes", KLUCK,
-              minimum=0.0, maximum=100.0),
-    ),
+    params=PARAMS,
     outputs=(
         Output("heat-stress", "raster", "uhi_max (K) and shade_pct (%) per cell, float32"),
-        Output("neighbourhoods", "vector", "per buurt: mean and p95 of uhi_max, shade on walking areas vs targets"),
+        Output("neighbourhoods", "vector",
+               "per buurt: mean and p95 of uhi_max, shade on main-route and neighbourhood walking areas vs targets"),
     ),
     style_id="heat-stress",
-    code_version="1",
+    code_version="2",
     compute=compute,
+    windowed=WINDOWED,
     references=(THEEUWES, KLUCK, "Zaksek, K., Ostir, K., Kokalj, Z. (2011): Sky-view factor as a relief "
                 "visualization technique. Remote Sensing 3:398-415"),
     minzoom=12,

@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import rasterio
+from affine import Affine
 
 from geo.raster import Raster
 from layers.base import LayerDef, LayerResult
 from layers.catalog import FileEntry
 from styles.palettes import raster_colormap
 from styles.raster import raster_style_for
-from tiles.cog import write_cog
+from tiles.cog import write_cog, write_cog_from_file
 from tiles.pmtiles import write_pmtiles
 from tiles.prerender import prerender_raster
+
+#: Cells a side of the overview read to choose a file-based raster's default style.
+_PREVIEW_CELLS = 1024
 
 MEDIA_TYPES = {
     "parquet": "application/vnd.apache.parquet",
@@ -54,7 +61,8 @@ def _entry(path: Path, root: Path, rel_dir: str, *, output: str, kind: str, fmt:
 
 
 def write_result(
-    layer: LayerDef, result: LayerResult, staged: Path, rel_dir: str, attribution: str
+    layer: LayerDef, result: LayerResult, staged: Path, rel_dir: str, attribution: str,
+    raster_files: Mapping[str, Path] | None = None,
 ) -> list[FileEntry]:
     """Write every output of ``result`` into ``staged``; return the file entries.
 
@@ -64,6 +72,8 @@ def write_result(
         staged: private folder that becomes the version folder.
         rel_dir: the version folder's path relative to the catalog root.
         attribution: source attribution written into the tile archive.
+        raster_files: raster outputs already on disk as GeoTIFFs (windowed builds);
+            each becomes a COG by streaming and the GeoTIFF is removed.
     """
     files: list[FileEntry] = []
     for name, frame in result.vectors.items():
@@ -82,18 +92,25 @@ def write_result(
             attribution=attribution,
         )
         files.append(_entry(path, staged, rel_dir, output=layer.id, kind="vector", fmt="pmtiles"))
-    for name, raster in result.rasters.items():
+    rasters: list[tuple[str, Raster | Path]] = [*result.rasters.items(), *(raster_files or {}).items()]
+    for name, raster in rasters:
         path = staged / f"{name}.tif"
-        write_cog(
-            raster,
-            path,
-            resampling="nearest" if raster.data.dtype.kind in "iu" else "average",
-            colormap=raster_colormap(layer.style_id, name),
-            tags={"layer": layer.id, "output": name},
-        )
+        options: dict[str, Any] = {
+            "colormap": raster_colormap(layer.style_id, name), "tags": {"layer": layer.id, "output": name},
+        }
+        if isinstance(raster, Raster):
+            integer = raster.data.dtype.kind in "iu"
+            write_cog(raster, path, resampling="nearest" if integer else "average", **options)
+            preview = raster
+        else:
+            with rasterio.open(raster) as ds:
+                integer = np.dtype(ds.dtypes[0]).kind in "iu"
+            write_cog_from_file(raster, path, resampling="nearest" if integer else "average", **options)
+            raster.unlink()
+            preview = _overview(path)
         files.append(_entry(path, staged, rel_dir, output=name, kind="raster", fmt="cog"))
         # Pre-rendered tiles in the default style (stored in their metadata), so the server reads them.
-        style = raster_style_for(raster, layer.style_id, name, layer.title.get("nl", layer.id))
+        style = raster_style_for(preview, layer.style_id, name, layer.title.get("nl", layer.id))
         if style is not None:
             title, style_data = layer.title.get("nl", layer.id), json.loads(style.to_json())
             for archive in prerender_raster(path, name, style.colormap(), name=title, style=style_data):
@@ -111,6 +128,19 @@ def read_result(root: Path, files: list[FileEntry]) -> LayerResult:
         elif f.format == "cog":
             result.rasters[f.output] = read_cog(path)
     return result
+
+
+def _overview(path: Path) -> Raster:
+    """A COG read at its coarsest overview (at most ~1000 cells a side): enough to choose class breaks."""
+    with rasterio.open(path) as ds:
+        step = max(1, math.ceil(max(ds.width, ds.height) / _PREVIEW_CELLS))
+        shape = (ds.count, max(1, ds.height // step), max(1, ds.width // step))
+        data = ds.read(out_shape=shape)
+        nodata = ds.nodata
+        names = tuple(d or f"band{i + 1}" for i, d in enumerate(ds.descriptions))
+        units = tuple(u or "" for u in ds.units)
+        transform = ds.transform @ Affine.scale(ds.width / shape[2], ds.height / shape[1])
+        return Raster(data, ds.crs, transform, nodata=nodata, band_names=names, units=units)
 
 
 def read_cog(path: Path) -> Raster:

@@ -144,7 +144,32 @@ class SourceSet:
                 self.reports.append(report)
         return self._loaded[name]
 
-    def _run_adapter(self, provider: str, spec: Any) -> AdapterResult:
+    def load_window(self, name: str, bounds: tuple[float, float, float, float]) -> Raster:
+        """The raster source ``name`` read only over ``bounds`` (region CRS), for builds in windows.
+
+        Nothing is cached: a window's cells are dropped with the window. The
+        report of the first window read is kept for the build log.
+        """
+        provider = self.providers.get(name)
+        if provider is None:
+            raise ConfigError(f"sources.{name}: not configured (and no adapter provides it)")
+        if name not in RASTER_SOURCES:
+            raise ConfigError(f"sources.{name}: not a raster source; it cannot be read by window")
+        spec = getattr(self.cfg.sources, provider)
+        declared = parse_crs(spec.crs, f"sources.{provider}.crs") if getattr(spec, "crs", None) else None
+        if provider == "ahn":
+            result = self._run_adapter(provider, spec, bounds=bounds)
+            if not any(r.source == provider for r in self.reports):
+                self.reports.append(result.report)
+            raster: Raster = result.sources[name]
+            return raster
+        return read_raster_source(
+            self.cfg.resolve(spec.path), self.crs, band_name=name, declared_crs=declared, bounds=bounds
+        )
+
+    def _run_adapter(
+        self, provider: str, spec: Any, bounds: tuple[float, float, float, float] | None = None
+    ) -> AdapterResult:
         module = importlib.import_module(_ADAPTER_MODULES[provider])
         report = SourceReport(provider)
         declared = parse_crs(spec.crs, f"sources.{provider}.crs") if getattr(spec, "crs", None) else None
@@ -165,7 +190,7 @@ class SourceSet:
             region_crs=self.crs,
             resolution_m=spec.resolution_m,
             declared_crs=declared,
-            bounds=self._boundary_bounds(),
+            bounds=bounds or self._boundary_bounds(),
             report=report,
         )
 

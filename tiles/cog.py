@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -145,28 +146,77 @@ def write_cog(
         "transform": raster.transform,
         "nodata": nodata,
     }
-    creation = {
+
+    def fill(mem: Any) -> None:
+        mem.write(raster.data)
+        mem.descriptions = tuple(raster.band_names)
+        mem.units = tuple(raster.units)
+        if colormap is not None:
+            mem.write_colormap(1, dict(colormap))
+        if tags:
+            mem.update_tags(**{str(k): str(v) for k, v in tags.items()})
+
+    def copy(tmp: Path) -> None:
+        with MemoryFile() as memfile, memfile.open(**profile) as mem:
+            fill(mem)
+            rasterio.shutil.copy(mem, tmp, driver="COG", **_creation(raster.data.dtype, resampling, blocksize))
+
+    return _write_atomically(path, copy)
+
+
+def write_cog_from_file(
+    source: str | Path,
+    path: str | Path,
+    *,
+    resampling: str = "nearest",
+    blocksize: int = 512,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    tags: dict[str, str] | None = None,
+) -> Path:
+    """Write a GeoTIFF on disk as a Cloud Optimized GeoTIFF, atomically, in bounded memory.
+
+    The same COG as :func:`write_cog` (tiling, compression, overviews, atomic
+    replace, validation), for rasters too large to hold in memory: GDAL streams
+    the source block by block. Band names, units and nodata come from the source.
+
+    Raises:
+        PublishError: GDAL fails or the result is not a valid COG; ``path`` is left untouched.
+    """
+    source, path = Path(source), Path(path)
+    if not path.parent.is_dir():
+        raise PublishError(f"{path}: folder {path.parent} does not exist")
+
+    def copy(tmp: Path) -> None:
+        with rasterio.open(source, "r+") as src:
+            if colormap is not None:
+                src.write_colormap(1, dict(colormap))
+            if tags:
+                src.update_tags(**{str(k): str(v) for k, v in tags.items()})
+        with rasterio.open(source) as src:
+            rasterio.shutil.copy(src, tmp, driver="COG", **_creation(np.dtype(src.dtypes[0]), resampling, blocksize))
+
+    return _write_atomically(path, copy)
+
+
+def _creation(dtype: np.dtype, resampling: str, blocksize: int) -> dict[str, Any]:
+    return {
         "BLOCKSIZE": blocksize,
         "COMPRESS": "DEFLATE",
         "LEVEL": DEFLATE_LEVEL,
-        "PREDICTOR": _predictor(raster.data.dtype),
+        "PREDICTOR": _predictor(dtype),
         "OVERVIEW_RESAMPLING": resampling.upper(),
         "BIGTIFF": "IF_SAFER",
     }
+
+
+def _write_atomically(path: Path, copy: Callable[[Path], None]) -> Path:
+    """Run ``copy`` into a hidden temporary file beside ``path``, validate it, fsync, and rename over ``path``."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         try:
-            with MemoryFile() as memfile, memfile.open(**profile) as mem:
-                mem.write(raster.data)
-                mem.descriptions = tuple(raster.band_names)
-                mem.units = tuple(raster.units)
-                if colormap is not None:
-                    mem.write_colormap(1, dict(colormap))
-                if tags:
-                    mem.update_tags(**{str(k): str(v) for k, v in tags.items()})
-                rasterio.shutil.copy(mem, tmp, driver="COG", **creation)
+            copy(tmp)
         except (RasterioError, TypeError, ValueError) as exc:
             raise PublishError(f"{path}: writing the COG failed: {exc}") from exc
         validate_cog(tmp, name=path)

@@ -1,0 +1,71 @@
+"""Parameters of the heat-stress layer, with units and sources (``layers.heat_stress``)."""
+
+from __future__ import annotations
+
+from geo.heat import DEFAULT_FRACTION_CELL_M
+from layers.base import Param
+
+KLUCK = (
+    "Kluck, J. et al. (2020): De hittebestendige stad. Een koele kijk op de inrichting van de buitenruimte. "
+    "Hogeschool van Amsterdam / Klimaatverbond"
+)
+
+PARAMS: tuple[Param, ...] = (
+    Param("resolution_m", 1.0, "m", "cell size of the output raster",
+          "fine enough for streets and squares; the 0.5 m AHN DSM is coarsened by its highest value",
+          minimum=0.25, maximum=25.0),
+    Param("global_radiation_w_m2", 300.0, "W/m2",
+          "daily mean global radiation of the reference hot day (S = this / (rho * c_p))",
+          "a clear summer day in the Netherlands receives about 26 MJ/m2 (KNMI daily global radiation); "
+          "26e6 J / 86400 s = 300 W/m2",
+          minimum=0.0, maximum=500.0),
+    Param("dtr_k", 12.0, "K", "daily temperature range at the rural reference on the reference day",
+          "typical for clear, calm summer days at KNMI rural stations (Theeuwes et al. 2017 fit range 2-20 K)",
+          minimum=0.0, maximum=30.0),
+    Param("wind_m_s", 2.5, "m/s", "daily mean 10 m wind speed at the rural reference",
+          "calm summer weather in the Netherlands; lower wind gives a stronger heat island",
+          minimum=0.5, maximum=20.0),
+    Param("veg_radius_m", 500.0, "m", "radius within which the vegetation fraction F_veg is taken",
+          "Theeuwes et al. 2017", minimum=10.0, maximum=5000.0),
+    Param("veg_fraction_cell_m", DEFAULT_FRACTION_CELL_M, "m", "cell size on which F_veg is averaged",
+          "a 500 m mean changes by < 2 % over 10 m", minimum=0.5, maximum=100.0),
+    Param("vegetation_classes", ["green_low", "green_shrub", "green_trees", "agriculture"], "",
+          "land-cover classes counted as vegetation for F_veg", "the green group of docs/sources.md"),
+    Param("svf_directions", 16, "", "search azimuths of the sky view factor",
+          "RVT default (Zaksek et al. 2011)", minimum=4, maximum=64),
+    Param("svf_max_distance_m", 100.0, "m", "horizon search distance of the sky view factor",
+          "covers the buildings that close the sky of a street", minimum=5.0, maximum=500.0),
+    Param("shade_date", "2025-07-01", "", "day of the shade computation (YYYY-MM-DD)",
+          "a summer day as in the issue; the year hardly matters (sun within 0.1 degree)"),
+    Param("shade_start_hour", 12.0, "h", "first moment, Dutch civil (summer) time", "Kluck et al. 2020: "
+          "the hottest part of the day", minimum=0.0, maximum=24.0),
+    Param("shade_end_hour", 18.0, "h", "last moment, Dutch civil (summer) time", "Kluck et al. 2020",
+          minimum=0.0, maximum=24.0),
+    Param("shade_step_minutes", 30.0, "min", "time between sun positions", "13 positions from 12:00 to 18:00",
+          minimum=1.0, maximum=360.0),
+    Param("shadow_max_distance_m", 100.0, "m", "longest shadow followed",
+          "a 50 m building at the lowest sun (33 degrees at 18:00 on 1 July) casts 76 m",
+          minimum=5.0, maximum=500.0),
+    Param("walking_classes", ["road_paved", "paved_other"], "", "land-cover classes of paved walking space",
+          "footpaths, squares and residential streets are paved"),
+    Param("walking_excluded_source_classes", ["onbegroeidterreindeel:erf"], "",
+          "source classes left out of walking space", "erven are yards and gardens, mostly private"),
+    Param("walking_functions", ["voetpad", "voetpad op trap", "voetgangersgebied", "woonerf", "fietspad",
+                                "rijbaan lokale weg"], "",
+          "BGT road functions (wegdeel functie) that are walking space; road parts with another function "
+          "(regional carriageways, bus lanes, parking bays, driveways) are not",
+          "Kluck et al. 2020: shade on footpaths, squares and residential streets; land cover without a "
+          "function (squares, other sources) counts by its class alone"),
+    Param("main_route_functions", ["voetgangersgebied", "fietspad"], "",
+          "BGT road functions that are main walking and cycling routes",
+          "pedestrian areas (shopping streets) and cycle paths carry the main slow traffic"),
+    Param("main_route_along_functions", ["rijbaan regionale weg"], "",
+          "walking space within main_route_along_m of road parts with these functions is a main route",
+          "footpaths along the through roads of a town are its main walking routes (Kluck et al. 2020)"),
+    Param("main_route_along_m", 15.0, "m", "distance from a through-road carriageway within which walking "
+          "space counts as main route", "a pavement and verge beside a carriageway", minimum=0.0, maximum=100.0),
+    Param("shade_target_neighbourhood_pct", 30.0, "%", "shade target on walking routes in neighbourhoods",
+          KLUCK, minimum=0.0, maximum=100.0),
+    Param("shade_target_main_route_pct", 40.0, "%", "shade target on main walking routes", KLUCK,
+          minimum=0.0, maximum=100.0),
+)

@@ -1,0 +1,147 @@
+"""Building a windowed raster layer in bounded memory.
+
+The region's output grid is cut into square windows of
+``BuildContext.window_cells`` cells. For each window the raster sources are
+read over the window plus the layer's halo only (``SourceSet.load_window``),
+the layer's ``compute_window`` runs, the window's rasters are written into a
+tiled GeoTIFF on disk at their place, and only the window's mergeable
+statistics are kept. At the end the layer's ``finish`` merges those into the
+tables, and the GeoTIFF becomes a COG by streaming (``tiles.cog``). Peak
+memory thus follows the window and its halo, not the region; the vector
+sources are held whole (they are small next to 0.5 m rasters).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rasterio
+import shapely
+from rasterio.windows import Window
+
+from geo.errors import LayerError
+from geo.grid import Grid
+from geo.raster import Raster
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Region
+from layers.sources import SourceSet
+
+#: Internal tile edge (cells) of the intermediate GeoTIFF.
+_BLOCK = 512
+#: Cells of a window's raster may be off the window grid by this share of a cell (rounding).
+_ALIGN_TOLERANCE = 1e-6
+
+
+@dataclass
+class WindowedOutput:
+    """What a windowed build leaves: tables and metadata in memory, rasters as GeoTIFF files."""
+
+    result: LayerResult
+    raster_files: dict[str, Path] = field(default_factory=dict)
+
+
+def windows(grid: Grid, cells: int) -> Iterator[tuple[int, int, Grid]]:
+    """``(row, col, window grid)`` of the windows of at most ``cells`` x ``cells`` covering ``grid``."""
+    if cells < 1:
+        raise ValueError(f"window_cells must be positive, got {cells}")
+    res = grid.resolution
+    for row in range(0, grid.height, cells):
+        for col in range(0, grid.width, cells):
+            height, width = min(cells, grid.height - row), min(cells, grid.width - col)
+            left = grid.transform.c + col * res
+            top = grid.transform.f - row * res
+            yield row, col, Grid.from_bounds((left, top - height * res, left + width * res, top), res, grid.crs)
+
+
+def _grown(bounds: tuple[float, float, float, float], margin: float) -> tuple[float, float, float, float]:
+    minx, miny, maxx, maxy = bounds
+    return minx - margin, miny - margin, maxx + margin, maxy + margin
+
+
+class _GeoTiffSink:
+    """Window-by-window writer of one raster output into a tiled, compressed GeoTIFF."""
+
+    def __init__(self, path: Path, grid: Grid, first: Raster) -> None:
+        self.path = path
+        self.grid = grid
+        nodata = first.nodata
+        profile = {
+            "driver": "GTiff", "width": grid.width, "height": grid.height, "count": first.count,
+            "dtype": first.data.dtype.name, "crs": grid.crs, "transform": grid.transform, "nodata": nodata,
+            "tiled": True, "blockxsize": _BLOCK, "blockysize": _BLOCK, "compress": "deflate",
+            "bigtiff": "if_safer",
+        }
+        self.ds = rasterio.open(path, "w", **profile)
+        self.ds.descriptions = tuple(first.band_names)
+        self.ds.units = tuple(first.units)
+
+    def write(self, raster: Raster, row: int, col: int, name: str) -> None:
+        res = self.grid.resolution
+        expect_x = self.grid.transform.c + col * res
+        expect_y = self.grid.transform.f - row * res
+        if (abs(raster.transform.c - expect_x) > _ALIGN_TOLERANCE * res
+                or abs(raster.transform.f - expect_y) > _ALIGN_TOLERANCE * res
+                or not math.isclose(abs(raster.transform.a), res)):
+            raise LayerError(f"raster output {name}: the window's grid does not line up with the layer grid")
+        self.ds.write(raster.data, window=Window(col, row, raster.width, raster.height))
+
+    def close(self) -> None:
+        self.ds.close()
+
+
+def build_windowed(
+    layer: LayerDef,
+    params: Mapping[str, Any],
+    sources: SourceSet,
+    used: list[str],
+    dependencies: Mapping[str, LayerResult],
+    ctx: BuildContext,
+    workdir: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> WindowedOutput:
+    """Compute ``layer`` window by window; rasters go to GeoTIFFs in ``workdir``.
+
+    Args:
+        layer: a layer with ``windowed`` set.
+        params: its resolved parameters.
+        sources: the build's sources.
+        used: the canonical sources the layer reads (from the plan).
+        dependencies: results of the layers it depends on.
+        ctx: window size, chunk size, scheduler.
+        workdir: folder for the intermediate GeoTIFFs (the staging folder).
+        progress: called with (windows done, windows in all).
+    """
+    spec = layer.windowed
+    if spec is None:
+        raise LayerError(f"layer {layer.id} is not windowed")
+    region = sources.region()
+    grid = Grid.from_bounds(region.bounds, spec.resolution_m(params), region.crs)
+    halo = spec.halo_m(params)
+    vectors = {s: sources.load(s) for s in used if s not in spec.raster_sources}
+    # Every window sees the region's boundary, so region-wide choices (the sun's place) agree between windows.
+    boundary = region.boundary if region.boundary is not None else shapely.box(*region.bounds)
+    plan = list(windows(grid, ctx.window_cells))
+    sinks: dict[str, _GeoTiffSink] = {}
+    parts: list[LayerResult] = []
+    try:
+        for i, (row, col, wgrid) in enumerate(plan):
+            rasters = {s: sources.load_window(s, _grown(wgrid.bounds, halo)) for s in used if s in spec.raster_sources}
+            inputs = LayerInputs({**vectors, **rasters}, dependencies, Region(region.name, region.crs, wgrid.bounds,
+                                                                                boundary))
+            part = spec.compute_window(inputs, params, ctx)
+            for name, raster in part.rasters.items():
+                if name not in sinks:
+                    sinks[name] = _GeoTiffSink(workdir / f".{name}.windows.tif", grid, raster)
+                sinks[name].write(raster, row, col, name)
+            parts.append(LayerResult(metadata=part.metadata, partials=part.partials))
+            del inputs, rasters, part
+            if progress is not None:
+                progress(i + 1, len(plan))
+    finally:
+        for sink in sinks.values():
+            sink.close()
+    done = spec.finish(parts, LayerInputs(vectors, dependencies, region), params)
+    return WindowedOutput(done, {name: sink.path for name, sink in sinks.items()})

@@ -1,0 +1,93 @@
+"""heat-stress in windows: the same raster and tables as one run, walking areas split into route kinds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from rich.console import Console
+from shapely.geometry import box
+
+from layers import catalog as cat
+from layers import heat_stats as hs
+from layers.base import BuildContext
+from layers.config import load_config
+from layers.engine import build
+from layers.heat_stress import LAYER, route_kinds
+from layers.sources import SourceSet
+from tests.test_heat_stress import X0, Y0, _write_region
+
+UHI_TOLERANCE_K = 1e-5  # F_veg's FFT sums differ in the last bits with the array size
+
+
+def _published(config: Path) -> tuple[np.ndarray, gpd.GeoDataFrame, dict[str, object]]:
+    root = load_config(config).catalog_dir
+    entry = cat.read_catalog(root).layers["heat-stress"]
+    with rasterio.open(root / entry.file("heat-stress", "raster").path) as ds:
+        data = ds.read()
+    table = gpd.read_parquet(root / entry.file("neighbourhoods", "vector").path)
+    return data, table, entry.metadata
+
+
+def test_a_build_in_many_windows_equals_a_build_in_one(tmp_path: Path) -> None:
+    one, many = _write_region(tmp_path / "one"), _write_region(tmp_path / "many")
+    quiet = Console(quiet=True)
+    build(load_config(one), ["heat-stress"], ctx=BuildContext(chunk_size=64, window_cells=4096), console=quiet)
+    # 48-cell windows: 5 x 5 windows over the 200 m region, with edges that cut the block and the courtyard.
+    build(load_config(many), ["heat-stress"], ctx=BuildContext(chunk_size=64, window_cells=48), console=quiet)
+    a, table_a, meta_a = _published(one)
+    b, table_b, meta_b = _published(many)
+    assert meta_a["windows"] == 1 and meta_b["windows"] == 25
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    assert np.array_equal(a[1], b[1], equal_nan=True)  # shade: pixel-identical
+    assert np.nanmax(np.abs(a[0] - b[0])) < UHI_TOLERANCE_K
+    numeric = table_a.select_dtypes("number").columns
+    assert np.allclose(table_a[numeric].to_numpy(float), table_b[numeric].to_numpy(float), equal_nan=True, atol=0.011)
+    for key in ("uhi_max_mean_k", "uhi_max_p95_k", "shade_mean_pct", "nodata_cells"):
+        assert meta_a[key] == pytest.approx(meta_b[key], abs=0.011), key
+
+
+def test_a_window_reads_only_its_part_of_the_dsm(tmp_path: Path) -> None:
+    sources = SourceSet(load_config(_write_region(tmp_path / "r")))
+    part = sources.load_window("dsm", (X0 + 10.2, Y0 + 20.0, X0 + 30.0, Y0 + 25.1))
+    # Whole 0.5 m cells covering the bounds: x 10.0..30.0, y 20.0..25.5.
+    assert part.data.shape == (1, 11, 40)
+    assert part.bounds == pytest.approx((X0 + 10.0, Y0 + 20.0, X0 + 30.0, Y0 + 25.5))
+
+
+def test_walking_areas_are_split_into_main_routes_and_neighbourhood_streets() -> None:
+    rows = [  # (class, function, public, geometry)
+        ("road_paved", "rijbaan regionale weg", True, box(0, 0, 100, 7)),   # 0 through road: no walking space
+        ("road_paved", "voetpad", True, box(0, 7, 100, 9)),                 # 1 pavement beside it: main route
+        ("road_paved", "voetpad", True, box(0, 60, 100, 62)),               # 2 pavement 53 m away: neighbourhood
+        ("road_paved", "fietspad", True, box(0, 80, 100, 83)),              # 3 cycle path: main route
+        ("paved_other", None, True, box(200, 0, 240, 40)),                  # 4 square, no function: neighbourhood
+        ("paved_other", None, False, box(300, 0, 320, 20)),                 # 5 private yard: no
+        ("road_paved", "parkeervlak", True, box(0, 40, 100, 45)),           # 6 parking bays: no
+        ("green_low", None, True, box(400, 0, 450, 50)),                    # 7 grass: no
+        ("road_paved", "woonerf", True, box(0, 100, 100, 106)),             # 8 home zone: neighbourhood
+    ]
+    frame = gpd.GeoDataFrame(
+        {"class": [r[0] for r in rows], "function": [r[1] for r in rows], "public": [r[2] for r in rows],
+         "source_class": "test"},
+        geometry=[r[3] for r in rows], crs="EPSG:28992",
+    )
+    params = LAYER.resolve_params({}, "layers.heat-stress")
+    main, street, none = hs.ROUTE_KINDS.index("main_route"), hs.ROUTE_KINDS.index("neighbourhood"), -1
+    assert route_kinds(frame, params).tolist() == [none, main, street, main, street, none, none, none, street]
+    # Without a function column (a land-cover source other than BGT) the class alone decides.
+    assert route_kinds(frame.drop(columns="function"), params).tolist() == [
+        street, street, street, street, street, none, street, none, street
+    ]
+
+
+def test_histogram_percentile_is_within_half_a_bin_of_numpy() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.gamma(4.0, 0.6, 50_001)
+    hist = np.bincount(np.floor(values / hs.UHI_BIN_K).astype(int))
+    for q in (5, 50, 95, 99):
+        assert hs.hist_percentile(hist, q) == pytest.approx(np.percentile(values, q), abs=hs.UHI_BIN_K / 2 + 1e-12)
+    assert np.isnan(hs.hist_percentile(np.zeros(3, dtype=int), 95))
