@@ -9,10 +9,11 @@ types, classified by :mod:`geo.bgt_mapping`; buildings are ``pand`` footprints a
 trees the ``vegetatieobject`` points of type ``boom``. Method and the full class
 table: ``docs/bgt-mapping.md``.
 
-Geometry: Polygon (with interiors), MultiSurface, CompositeSurface and
-Surface/PolygonPatch (patches of one surface are dissolved), Ring/Curve made of
-LineStringSegment, Arc, ArcString or Circle segments (densified on their circle,
-chord error <= :data:`ARC_TOLERANCE_M`), posList with srsDimension 2 or 3.
+Geometry (read by :mod:`geo.bgt_gml`): Polygon (with interiors), MultiSurface,
+CompositeSurface and Surface/PolygonPatch (patches of one surface are dissolved),
+Ring/Curve made of LineStringSegment, Arc, ArcString or Circle segments (densified
+on their circle, chord error <= :data:`ARC_TOLERANCE_M`), posList with
+srsDimension 2 or 3.
 CRS: each geometry's ``srsName``, else the file's boundedBy envelope; geometries
 without either (PDOK's ``bgt_pand.gml``) take the single CRS the rest of the
 delivery declares, and when it declares none that is a ``CRSError``.
@@ -21,7 +22,6 @@ delivery declares, and when it declares none that is a ``CRSError``.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 import zipfile
 import zlib
@@ -32,7 +32,6 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from lxml import etree
@@ -40,32 +39,19 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as _ProjCRSError
 
 from geo import bgt_mapping as bm
+from geo.bgt_gml import ARC_TOLERANCE_M as ARC_TOLERANCE_M  # re-exported: docs/bgt-mapping.md names it here
+from geo.bgt_gml import GEOMETRIES, SURFACES, GmlGeometryError, local_name, read_geometry
+from geo.bgt_gml import MAX_ARC_SEGMENTS as MAX_ARC_SEGMENTS
 from geo.canonical import validate_canonical
 from geo.crs import RD_NEW, to_region_crs
 from geo.errors import CRSError, SourceError
 from geo.report import AdapterResult, SourceReport
 from geo.vector import repair_polygons
 
-#: Largest distance (metres) between a densified arc and its true circle.
-ARC_TOLERANCE_M = 0.01
-#: Upper bound on the chords one arc is split into (guards against huge radii).
-MAX_ARC_SEGMENTS = 720
-#: |cross product| / (squared chord length) below which three arc points count as collinear.
-COLLINEAR_TOLERANCE = 1e-9
-#: Coordinates per position when a posList does not say (BGT is 2D).
-DEFAULT_SRS_DIMENSION = 2
-#: Positions of the smallest closed ring (a triangle plus the repeated start).
-MIN_RING_POSITIONS = 4
 _FILE_RE = re.compile(r"^bgt_([a-z0-9]+)\.gml$", re.IGNORECASE)
 _WANTED = frozenset((*bm.LANDCOVER_TYPES, bm.BUILDING_TYPE, bm.TREE_TYPE))
 _GML_ID = "{http://www.opengis.net/gml}id"
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-_SURFACES = frozenset({"Polygon", "PolygonPatch", "MultiSurface", "MultiPolygon", "CompositeSurface",
-                       "Surface", "OrientableSurface"})
-_POINTS = frozenset({"Point", "MultiPoint"})
-_CURVES = frozenset({"LineString", "Curve", "MultiCurve", "CompositeCurve", "OrientableCurve",
-                     "MultiLineString"})
-_GEOMETRIES = _SURFACES | _POINTS | _CURVES
 _COLUMNS = {"landcover": ["class", "source_class", "source_id"], "buildings": ["id", "status", "bgt_id"],
             "trees": ["id"]}
 _NULL_COLUMNS = {
@@ -73,10 +59,6 @@ _NULL_COLUMNS = {
     "buildings": {"year": "Int64", "height_m": "Float64"},
     "trees": {"crown_diameter_m": "Float64", "height_m": "Float64", "species": "string"},
 }
-
-
-class _GeometryError(ValueError):
-    """A geometry that cannot be read; turned into a SourceError naming file and feature."""
 
 
 @dataclass
@@ -205,11 +187,11 @@ def _read_feature(
     for child in obj:
         if not isinstance(child.tag, str):
             continue
-        name = _local(child.tag)
+        name = local_name(child.tag)
         first = next((c for c in child if isinstance(c.tag, str)), None)
         if first is None:
             attrs[name] = None if child.get(_XSI_NIL) == "true" else (child.text or "").strip() or None
-        elif _local(first.tag) in _GEOMETRIES:
+        elif local_name(first.tag) in GEOMETRIES:
             geometry_props.append((name, first))
     lokaal = obj.find(".//{*}lokaalID")
     source_id = (lokaal.text or "").strip() if lokaal is not None else ""
@@ -233,7 +215,7 @@ def _read_feature(
         return None
     # Crest lines (kruinlijn) are secondary geometries; the object's own geometry comes first otherwise.
     props = [g for n, g in geometry_props if not n.startswith("kruinlijn")]
-    chosen = next((g for g in props if _local(g.tag) in _SURFACES), props[0] if props else None)
+    chosen = next((g for g in props if local_name(g.tag) in SURFACES), props[0] if props else None)
     if chosen is None:
         report.count(f"no_geometry_{obj_type}")
         return None
@@ -241,159 +223,10 @@ def _read_feature(
         (e.get("srsName") for e in chosen.iter() if e.get("srsName")), None
     ) or file_srs
     try:
-        feature.kind, feature.geom = _geometry(chosen)
-    except (_GeometryError, ValueError, shapely.errors.GEOSException) as exc:
-        raise SourceError(label, f"cannot read gml:{_local(chosen.tag)}: {exc}", feature=source_id) from None
+        feature.kind, feature.geom = read_geometry(chosen)
+    except (GmlGeometryError, ValueError, shapely.errors.GEOSException) as exc:
+        raise SourceError(label, f"cannot read gml:{local_name(chosen.tag)}: {exc}", feature=source_id) from None
     return feature
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _children(elem: etree._Element) -> list[etree._Element]:
-    return [c for c in elem if isinstance(c.tag, str)]
-
-
-# --- geometry ---------------------------------------------------------------------------------
-
-
-def _geometry(elem: etree._Element) -> tuple[str, Any]:
-    """GML geometry element -> ``(kind, shapely geometry)``; curves are not built (kind only)."""
-    name = _local(elem.tag)
-    if name in _SURFACES:
-        parts = _surface_parts(elem)
-        if not parts:
-            raise _GeometryError("surface without polygons")
-        return "surface", parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
-    if name == "Point":
-        return "point", shapely.Point(_positions(elem)[0])
-    if name == "MultiPoint":
-        pts = [_positions(p)[0] for m in _children(elem) for p in _children(m)]
-        return "point", shapely.MultiPoint(pts)
-    return "curve", None
-
-
-def _surface_parts(elem: etree._Element) -> list[shapely.Polygon]:
-    name = _local(elem.tag)
-    if name in ("Polygon", "PolygonPatch"):
-        return [_polygon(elem)]
-    members = [g for prop in _children(elem) for g in _children(prop)]
-    parts = [p for m in members for p in _surface_parts(m)]
-    if name in ("CompositeSurface", "Surface") and len(parts) > 1 and all(p.is_valid for p in parts):
-        # Patches of one surface share edges: dissolve them into the surface they describe.
-        return list(shapely.get_parts(shapely.union_all(parts)))
-    return parts
-
-
-def _polygon(elem: etree._Element) -> shapely.Polygon:
-    shell = None
-    holes = []
-    for boundary in _children(elem):
-        rings = _children(boundary)
-        if not rings:
-            continue
-        coords = _ring(rings[0])
-        if len(coords) and not np.array_equal(coords[0], coords[-1]):
-            coords = np.vstack([coords, coords[:1]])  # GML rings are closed; tolerate one that is not
-        if len(coords) < MIN_RING_POSITIONS:
-            raise _GeometryError(f"ring with only {len(coords)} positions (a closed ring needs 4)")
-        if _local(boundary.tag) in ("exterior", "outerBoundaryIs"):
-            shell = coords
-        else:
-            holes.append(coords)
-    if shell is None:
-        raise _GeometryError("polygon without exterior ring")
-    return shapely.Polygon(shell, holes)
-
-
-def _ring(elem: etree._Element) -> np.ndarray:
-    if _local(elem.tag) == "Ring":
-        return _join([_curve(c) for member in _children(elem) for c in _children(member)])
-    return _positions(elem)
-
-
-def _curve(elem: etree._Element) -> np.ndarray:
-    name = _local(elem.tag)
-    if name in ("LineString", "LineStringSegment", "LinearRing"):
-        return _positions(elem)
-    if name in ("Arc", "ArcString"):
-        return _arc_string(_positions(elem))
-    if name == "Circle":
-        pts = _positions(elem)
-        return _arc(pts[0], pts[1], pts[2], full_circle=True)
-    if name in ("Curve", "CompositeCurve"):
-        return _join([_curve(s) for part in _children(elem) for s in _children(part)])
-    if name == "OrientableCurve":
-        base = _join([_curve(s) for part in _children(elem) for s in _children(part)])
-        return base[::-1] if elem.get("orientation") == "-" else base
-    raise _GeometryError(f"unsupported curve element gml:{name}")
-
-
-def _join(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate curve pieces, dropping the shared point where one ends and the next starts."""
-    out = [parts[0]] if parts else [np.empty((0, 2))]
-    for piece in parts[1:]:
-        out.append(piece[1:] if len(out[-1]) and np.array_equal(out[-1][-1], piece[0]) else piece)
-    return np.vstack(out)
-
-
-def _positions(elem: etree._Element) -> np.ndarray:
-    """x/y positions (n, 2) from posList, pos or coordinates children; heights are dropped."""
-    pos_list = elem.find("{*}posList")
-    if pos_list is not None:
-        dim = int(pos_list.get("srsDimension") or _inherited_dimension(elem))
-        values = np.array((pos_list.text or "").split(), dtype=np.float64)
-        if dim < 2 or values.size % dim:
-            raise _GeometryError(f"posList of {values.size} numbers does not split into {dim}D positions")
-        return values.reshape(-1, dim)[:, :2]
-    rows = [np.array((p.text or "").split(), dtype=np.float64)[:2] for p in elem.findall("{*}pos")]
-    if not rows or any(r.size < 2 for r in rows):
-        raise _GeometryError(f"gml:{_local(elem.tag)} without (2D) positions")
-    return np.vstack(rows)
-
-
-def _inherited_dimension(elem: etree._Element) -> int:
-    declared = (e.get("srsDimension") for e in (elem, *elem.iterancestors()))
-    return int(next((d for d in declared if d), DEFAULT_SRS_DIMENSION))
-
-
-def _arc_string(points: np.ndarray) -> np.ndarray:
-    if len(points) < 3 or len(points) % 2 == 0:
-        raise _GeometryError(f"arc string with {len(points)} positions (needs an odd number >= 3)")
-    pieces = [_arc(points[i], points[i + 1], points[i + 2]) for i in range(0, len(points) - 2, 2)]
-    return _join(pieces)
-
-
-def _arc(a: np.ndarray, b: np.ndarray, c: np.ndarray, full_circle: bool = False) -> np.ndarray:
-    """Densify the circular arc from ``a`` through ``b`` to ``c`` (chord error <= ARC_TOLERANCE_M).
-
-    Computed relative to ``a`` so that RD coordinates (~1e5 m) keep their precision.
-    """
-    b_rel, c_rel = b - a, c - a
-    cross = b_rel[0] * c_rel[1] - b_rel[1] * c_rel[0]
-    scale = max(float(b_rel @ b_rel), float(c_rel @ c_rel))
-    if scale == 0 or abs(cross) <= COLLINEAR_TOLERANCE * scale:
-        return np.vstack([a, b, c])  # a straight "arc": keep its three points
-    d = 2.0 * cross
-    bb, cc = float(b_rel @ b_rel), float(c_rel @ c_rel)
-    centre = np.array([c_rel[1] * bb - b_rel[1] * cc, b_rel[0] * cc - c_rel[0] * bb]) / d
-    radius = float(np.hypot(*centre))
-    start = math.atan2(-centre[1], -centre[0])
-    end = math.atan2(c_rel[1] - centre[1], c_rel[0] - centre[0])
-    if full_circle:
-        sweep = math.tau if cross > 0 else -math.tau
-    elif cross > 0:  # counter-clockwise a -> b -> c
-        sweep = (end - start) % math.tau
-    else:
-        sweep = -((start - end) % math.tau)
-    step = 2.0 * math.acos(max(-1.0, 1.0 - ARC_TOLERANCE_M / radius))
-    n = min(MAX_ARC_SEGMENTS, max(2, math.ceil(abs(sweep) / step)))
-    angles = start + sweep * np.linspace(0.0, 1.0, n + 1)
-    pts = a + centre + radius * np.column_stack([np.cos(angles), np.sin(angles)])
-    pts[0] = a
-    pts[-1] = a if full_circle else c
-    return pts
 
 
 # --- repair, CRS and output -------------------------------------------------------------------

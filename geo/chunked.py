@@ -17,8 +17,9 @@ build was started with ``--scheduler``. Kernels are handed over as
 module-level functions (optionally wrapped in :func:`functools.partial`) so
 they pickle by reference and workers import and compile them themselves.
 
-This module also holds :func:`kernel_jit`, the one place that decides how the
-numba kernels are compiled and cached.
+This module also holds :func:`kernel_jit` and :func:`helper_jit`, the one
+place that decides how the numba kernels are compiled and cached, and the
+compiled helpers the kernels share.
 """
 
 from __future__ import annotations
@@ -52,12 +53,41 @@ def kernel_jit(func: F) -> F:
     numba refuses ``cache=True`` at decoration time, and the kernel is then
     compiled without a cache instead of failing to import.
     """
+    return _njit(func, parallel=True)
+
+
+def helper_jit(func: F) -> F:
+    """Compile ``func`` with ``numba.njit(cache=True)``: a serial helper called from the kernels.
+
+    Same cache fallback as :func:`kernel_jit`. numba does not notice when a
+    helper in another module changes, so a change to a helper must also touch
+    (or bump) the kernels that call it, or their cache be cleared.
+    """
+    return _njit(func, parallel=False)
+
+
+def _njit(func: F, *, parallel: bool) -> F:
     try:
-        return numba.njit(parallel=True, cache=True)(func)  # type: ignore[return-value]
+        return numba.njit(parallel=parallel, cache=True)(func)  # type: ignore[return-value]
     except RuntimeError as exc:  # "cannot cache function ...: no locator available"
         warnings.warn(f"numba cache unavailable for {func.__qualname__} ({exc}); compiling without cache",
-                      stacklevel=2)
-        return numba.njit(parallel=True, cache=False)(func)  # type: ignore[return-value]
+                      stacklevel=3)
+        return numba.njit(parallel=parallel, cache=False)(func)  # type: ignore[return-value]
+
+
+@helper_jit
+def highest_cell(values: np.ndarray) -> np.float32:  # pragma: no cover - compiled
+    """Largest value of a flat float32 array, skipping NaN; ``-inf`` when all are NaN (or it is empty).
+
+    The kernels of ``geo.svf`` and ``geo.shadow`` bound their searches with the
+    highest cell of their NaN-padded surface model (m).
+    """
+    hmax = np.float32(-np.inf)
+    for i in range(values.shape[0]):
+        # False for NaN: holes never raise the maximum.
+        if values[i] > hmax:
+            hmax = values[i]
+    return hmax
 
 
 #: numba's fallback threading layer (used when neither TBB nor OpenMP is present) must not

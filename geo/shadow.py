@@ -28,7 +28,7 @@ from functools import partial
 import numpy as np
 from numba import prange
 
-from geo.chunked import DEFAULT_CHUNK_SIZE, halo_cells, kernel_jit, launch, run_chunked
+from geo.chunked import DEFAULT_CHUNK_SIZE, halo_cells, highest_cell, kernel_jit, launch, run_chunked
 from geo.raster import Raster
 from geo.solar import SunPosition
 
@@ -89,10 +89,7 @@ def _shadow_count_kernel(
     # time: for one step, the cells of a row read a contiguous run of cells.
     rows, cols = out.shape
     width = cols + 2 * pad
-    hmax = np.float32(-np.inf)
-    for i in range(padded.shape[0]):
-        if padded[i] > hmax:
-            hmax = padded[i]
+    hmax = highest_cell(padded)
     for r in prange(rows):
         row_base = (r + pad) * width + pad
         h0 = padded[row_base : row_base + cols].copy()

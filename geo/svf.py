@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 from numba import prange
 
-from geo.chunked import DEFAULT_CHUNK_SIZE, halo_cells, kernel_jit, launch, run_chunked
+from geo.chunked import DEFAULT_CHUNK_SIZE, halo_cells, highest_cell, kernel_jit, launch, run_chunked
 from geo.raster import Raster
 
 Formula = Literal["oke", "zaksek"]
@@ -122,10 +122,7 @@ def _svf_kernel(
     rows, cols = out.shape
     width = cols + 2 * pad
     n_dir = offsets.shape[0]
-    hmax = np.float32(-np.inf)
-    for i in range(padded.shape[0]):
-        if padded[i] > hmax:
-            hmax = padded[i]
+    hmax = highest_cell(padded)
     for r in prange(rows):
         row_base = (r + pad) * width + pad
         # Own copy of the row: the compiler then knows it does not alias the reads.

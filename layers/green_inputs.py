@@ -15,8 +15,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.base import Region
+from layers.base import Param, Region
 from layers.landcover import clip_to_region
+
+#: Crown diameter given to trees without one; a parameter of both layers, declared once so they agree.
+DEFAULT_CROWN_DIAMETER_PARAM = Param(
+    "default_crown_diameter_m",
+    6.0,
+    "m",
+    "crown diameter of trees whose register gives none",
+    "typical crown of a young-to-mid-age street tree (Dutch tree registers, size class 4-6 m)",
+    minimum=0.5,
+    maximum=40.0,
+)
 
 
 def region_area(region: Region) -> shapely.Geometry:

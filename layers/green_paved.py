@@ -32,7 +32,7 @@ from geo.canonical import LANDCOVER_CLASSES
 from geo.fractions import SURFACE_GROUPS, Crowns, fraction_raster, zone_surface_areas
 from geo.grid import Grid
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param
-from layers.green_inputs import log_metadata, percent, trees_in_region, zones
+from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM, log_metadata, percent, trees_in_region, zones
 from layers.landcover import clip_to_region
 
 #: The six published shares, in column / band order.
@@ -146,15 +146,7 @@ LAYER = LayerDef(
     inputs=("landcover", "neighbourhoods"),
     optional_inputs=("trees",),
     params=(
-        Param(
-            "default_crown_diameter_m",
-            6.0,
-            "m",
-            "crown diameter of trees whose register gives none",
-            "typical crown of a young-to-mid-age street tree (Dutch tree registers, size class 4-6 m)",
-            minimum=0.5,
-            maximum=40.0,
-        ),
+        DEFAULT_CROWN_DIAMETER_PARAM,
         Param(
             "raster_resolution_m",
             10.0,

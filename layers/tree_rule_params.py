@@ -8,6 +8,7 @@ column names (``meets_3`` ...) stay the same whatever the thresholds.
 from __future__ import annotations
 
 from layers.base import Param
+from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM
 
 KONIJNENDIJK_2023 = (
     "Konijnendijk, C.C. (2023). Evidence-based guidelines for greener, healthier, more resilient "
@@ -56,15 +57,7 @@ PARAMS: tuple[Param, ...] = (
         minimum=0.0,
         maximum=40.0,
     ),
-    Param(
-        "default_crown_diameter_m",
-        6.0,
-        "m",
-        "crown diameter of trees whose register gives none",
-        "typical crown of a young-to-mid-age street tree (Dutch tree registers, size class 4-6 m)",
-        minimum=0.5,
-        maximum=40.0,
-    ),
+    DEFAULT_CROWN_DIAMETER_PARAM,
     Param("min_canopy_pct", 30.0, "%", "tree canopy of the neighbourhood ('30')", KONIJNENDIJK_2023, 0.0, 100.0),
     Param(
         "canopy_scope",

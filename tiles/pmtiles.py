@@ -204,6 +204,29 @@ def _field_type(series: pd.Series) -> str:
     return "String"
 
 
+def header_extent(bounds: tuple[float, float, float, float], center_zoom: int) -> dict[str, int]:
+    """The bounds and centre entries of a PMTiles v3 header (spec: integer degrees x 1e7).
+
+    Args:
+        bounds: ``(west, south, east, north)`` in degrees (WGS84 longitude/latitude).
+        center_zoom: zoom level a viewer opens the archive at.
+
+    Returns:
+        ``min_lon_e7`` ... ``max_lat_e7``, ``center_zoom`` and ``center_lon_e7``/``center_lat_e7``
+        (the centre of the bounds), to merge into the header given to ``pmtiles.writer``.
+    """
+    west, south, east, north = bounds
+    return {
+        "min_lon_e7": round(west * E7),
+        "min_lat_e7": round(south * E7),
+        "max_lon_e7": round(east * E7),
+        "max_lat_e7": round(north * E7),
+        "center_zoom": center_zoom,
+        "center_lon_e7": round((west + east) / 2 * E7),
+        "center_lat_e7": round((south + north) / 2 * E7),
+    }
+
+
 def _write_empty_archive(
     output: Path,
     frames: Mapping[str, gpd.GeoDataFrame],
@@ -248,13 +271,7 @@ def _write_empty_archive(
     header = {
         "tile_type": TileType.MVT,
         "tile_compression": Compression.GZIP,
-        "min_lon_e7": round(west * E7),
-        "min_lat_e7": round(south * E7),
-        "max_lon_e7": round(east * E7),
-        "max_lat_e7": round(north * E7),
-        "center_zoom": meta.minzoom,
-        "center_lon_e7": round(lon * E7),
-        "center_lat_e7": round(lat * E7),
+        **header_extent((west, south, east, north), meta.minzoom),
     }
     with pmtiles_write(str(output)) as writer:
         for tile_id in sorted(tile_ids):

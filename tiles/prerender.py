@@ -48,6 +48,7 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
+from tiles.pmtiles import header_extent
 from tiles.tms import NETHERLANDS_RD_NEW_QUAD, WEB_MERCATOR_QUAD, get_tms
 
 # PNG tiles carry no georeferencing by design; rasterio warns about that for every in-memory PNG.
@@ -69,8 +70,6 @@ MAX_PALETTE = 255
 DENSIFY_POINTS = 21
 #: Number of tiles (per axis) the whole raster may span at the lowest pre-rendered zoom.
 FIT_TILES = 1
-#: Scale of integer coordinates in the PMTiles header (degrees x 1e7).
-E7 = 10_000_000
 #: Default number of rendering threads (GDAL releases the GIL while reading).
 DEFAULT_WORKERS = 2
 
@@ -302,13 +301,7 @@ def prerender_archive(
     header = {
         "tile_type": TileType.PNG,
         "tile_compression": Compression.NONE,
-        "min_lon_e7": round(west * E7),
-        "min_lat_e7": round(south * E7),
-        "max_lon_e7": round(east * E7),
-        "max_lat_e7": round(north * E7),
-        "center_zoom": minzoom,
-        "center_lon_e7": round((west + east) / 2 * E7),
-        "center_lat_e7": round((south + north) / 2 * E7),
+        **header_extent((west, south, east, north), minzoom),
     }
     metadata = {
         "name": name or cog.stem,
