@@ -52,7 +52,7 @@ _FILE_RE = re.compile(r"^bgt_([a-z0-9]+)\.gml$", re.IGNORECASE)
 _WANTED = frozenset((*bm.LANDCOVER_TYPES, bm.BUILDING_TYPE, bm.TREE_TYPE))
 _GML_ID = "{http://www.opengis.net/gml}id"
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-_COLUMNS = {"landcover": ["class", "source_class", "source_id"], "buildings": ["id", "status", "bgt_id"],
+_COLUMNS = {"landcover": ["class", "source_class", "source_id", "function"], "buildings": ["id", "status", "bgt_id"],
             "trees": ["id"]}
 _NULL_COLUMNS = {
     "landcover": {"public": "boolean"},
@@ -306,8 +306,8 @@ def _assemble(features: list[_Feature], region_crs: CRS, path: Path, report: Sou
                 if not mapped:
                     report.count(f"unmapped_{f.obj_type}")
                     unmapped.setdefault(f.obj_type, set()).add(source_class)
-                landcover.append({"class": cls, "source_class": source_class, "source_id": f.source_id}
-                                 | helper)
+                landcover.append({"class": cls, "source_class": source_class, "source_id": f.source_id,
+                                  "function": bm.road_function(f.obj_type, f.attrs)} | helper)
                 kept = True
             else:
                 report.count(f"not_polygon_{f.obj_type}")

@@ -229,6 +229,22 @@ def classify(obj_type: str, attrs: Attributes) -> tuple[str, str, bool]:
     return TYPE_DEFAULT[obj_type], f"{obj_type}:{shown}", False
 
 
+#: Object types whose BGT ``functie`` is kept as ``landcover.function``, and where it is read from
+#: (the CityGML ``function`` property, or ``bgt-functie`` in other encodings).
+FUNCTION_TYPES: tuple[str, ...] = ("wegdeel", "ondersteunendwegdeel")
+FUNCTION_ATTRIBUTES: tuple[str, ...] = ("function", "bgt-functie")
+
+
+def road_function(obj_type: str, attrs: Attributes) -> str | None:
+    """The BGT function of a road part (``voetpad``, ``rijbaan lokale weg``, ...), None for other objects.
+
+    Heat stress uses it to tell walking space from carriageways (docs/sources.md).
+    """
+    if obj_type not in FUNCTION_TYPES:
+        return None
+    return next((v for name in FUNCTION_ATTRIBUTES if (v := clean(attrs.get(name))) is not None), None)
+
+
 def mapping_rows() -> Iterator[tuple[str, str, str, str]]:
     """Every rule as ``(object type, BGT value, plus value or "", class)``, grouped by type.
 

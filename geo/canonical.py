@@ -62,8 +62,8 @@ CANONICAL: dict[str, CanonicalSpec] = {
             "landcover",
             "Polygon",
             ("class", "source_class", "source_id"),
-            ("public",),
-            "surface cover, one canonical class per polygon",
+            ("public", "function"),
+            "surface cover, one canonical class per polygon; function: BGT road function (wegdeel functie)",
         ),
         CanonicalSpec(
             "buildings",

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from scipy.ndimage import distance_transform_edt
 
 from geo.crs import WGS84
 from geo.errors import ConfigError, LayerError
@@ -69,6 +70,8 @@ _MAX_SKY_TERM = 2.0
 _PERCENT = 100.0
 #: Route kind of land cover that is no walking area (see ``heat_stats.ROUTE_KINDS`` for the others).
 _NOT_WALKING = -1
+_ROUTE_MAIN = hs.ROUTE_KINDS.index("main_route")
+_ROUTE_NEIGHBOURHOOD = hs.ROUTE_KINDS.index("neighbourhood")
 _PARTIAL = "heat"
 
 
@@ -150,15 +153,19 @@ def _near(frame: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
 
 
 # -- walking areas --------------------------------------------------------------------------------------------
-def route_kinds(landcover: gpd.GeoDataFrame, params: Mapping[str, Any]) -> np.ndarray:
-    """Per land-cover polygon: -1 not walking space, else the index of its kind in ``heat_stats.ROUTE_KINDS``.
+def route_kinds(landcover: gpd.GeoDataFrame, params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per land-cover polygon: its walking-space kind by attributes, and whether it is a through road.
 
     Walking space is public paved land cover (``walking_classes``, not private,
     not an excluded source class) whose BGT road function, when known, is one
-    of ``walking_functions``. Main routes are walking space with a function in
-    ``main_route_functions`` or within ``main_route_along_m`` of a road part
-    with a function in ``main_route_along_functions``; the rest is
-    neighbourhood walking space (Kluck et al. 2020).
+    of ``walking_functions``. It is a main route when its function is one of
+    ``main_route_functions``, else neighbourhood walking space (Kluck et al.
+    2020); :func:`route_raster` adds the cells near through roads.
+
+    Returns:
+        int8 kind per polygon (-1 no walking space, else the index in
+        ``heat_stats.ROUTE_KINDS``) and a bool per polygon: a road part with a
+        function in ``main_route_along_functions``.
     """
     paved = landcover["class"].isin(params["walking_classes"]).to_numpy()
     private = landcover["public"].astype("boolean").fillna(True).eq(False).to_numpy()
@@ -167,16 +174,34 @@ def route_kinds(landcover: gpd.GeoDataFrame, params: Mapping[str, Any]) -> np.nd
     known = function.notna().to_numpy()
     walking = paved & ~private & ~excluded & (~known | function.isin(params["walking_functions"]).to_numpy())
     main = walking & function.isin(params["main_route_functions"]).to_numpy()
-    along = function.isin(params["main_route_along_functions"]).to_numpy()
-    if along.any() and walking.any():
-        geoms = landcover.geometry.values
-        tree = shapely.STRtree(geoms[along])
-        near_idx, _ = tree.query(geoms, predicate="dwithin", distance=params["main_route_along_m"])
-        near = np.zeros(len(landcover), dtype=bool)
-        near[near_idx] = True
-        main |= walking & near
-    route_main, route_neighbourhood = (hs.ROUTE_KINDS.index(k) for k in ("main_route", "neighbourhood"))
-    return np.where(~walking, _NOT_WALKING, np.where(main, route_main, route_neighbourhood)).astype(np.int8)
+    kinds = np.where(~walking, _NOT_WALKING, np.where(main, _ROUTE_MAIN, _ROUTE_NEIGHBOURHOOD)).astype(np.int8)
+    return kinds, function.isin(params["main_route_along_functions"]).to_numpy()
+
+
+def route_raster(
+    landcover: gpd.GeoDataFrame, polygon: np.ndarray, resolution_m: float, params: Mapping[str, Any]
+) -> np.ndarray:
+    """Walking-space kind per cell: by :func:`route_kinds`, and main route near a through road.
+
+    Neighbourhood walking space within ``main_route_along_m`` of a through-road
+    cell counts as main route.
+
+    Measured per cell rather than per polygon, because one BGT road polygon can
+    run from a through road deep into a neighbourhood.
+
+    Args:
+        landcover: the polygons.
+        polygon: int raster, 1 + the row in ``landcover`` of each cell, 0 outside.
+        resolution_m: cell size (m).
+        params: the layer's parameters.
+    """
+    kinds, along = route_kinds(landcover, params)
+    route = np.r_[_NOT_WALKING, kinds].astype(np.int8)[polygon]
+    through = np.r_[False, along][polygon]
+    if through.any() and params["main_route_along_m"] > 0:
+        near = distance_transform_edt(~through, sampling=resolution_m) <= params["main_route_along_m"]
+        route[near & (route == _ROUTE_NEIGHBOURHOOD)] = _ROUTE_MAIN
+    return route
 
 
 # -- computation ------------------------------------------------------------------------------------------------
@@ -190,8 +215,8 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         ctx: chunk size and Dask scheduler for the kernels.
 
     Returns:
-        raster ``heat-stress`` (float32 bands ``uhi_max`` in K and ``shade_pct`` in %,
-        NaN nodata) on the window grid, and partials for :func:`finish`.
+        rasters ``uhi_max`` (K) and ``shade_pct`` (%) (float32, NaN nodata) on the
+        window grid, and partials for :func:`finish`.
     """
     res = params["resolution_m"]
     core = Grid.from_bounds(inputs.region.bounds, res, inputs.region.crs)
@@ -231,7 +256,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     uhi = uhi_max(svf, f_veg, s_kinematic, params["dtr_k"], params["wind_m_s"]).astype(np.float32)
     shade = shade.astype(np.float32)
 
-    route = np.r_[_NOT_WALKING, route_kinds(landcover, params)].astype(np.int8)[_crop(polygon, vgrid, core)]
+    route = _crop(route_raster(landcover, polygon, res, params), vgrid, core)
     if "neighbourhoods" in inputs.sources:
         buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)
         buurten = buurten.iloc[np.sort(buurten.sindex.query(shapely.box(*core.bounds)))].reset_index(drop=True)
@@ -241,9 +266,11 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     _, scale = _weather_scale(params)
     partial = hs.window_partial(zone, buurten["code"].astype(str).tolist(), uhi, shade, route,
                                 hs.uhi_bins(_MAX_SKY_TERM * scale))
-    raster = Raster(np.stack([uhi, shade]), core.crs, core.transform, nodata=float("nan"),
-                    band_names=("uhi_max", "shade_pct"), units=("K", "%"))
-    return LayerResult(rasters={"heat-stress": raster}, partials={_PARTIAL: partial})
+    rasters = {
+        name: Raster(band, core.crs, core.transform, nodata=float("nan"), band_names=(name,), units=(unit,))
+        for name, band, unit in (("uhi_max", uhi, "K"), ("shade_pct", shade, "%"))
+    }
+    return LayerResult(rasters=rasters, partials={_PARTIAL: partial})
 
 
 def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, Any]) -> LayerResult:
@@ -307,8 +334,8 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
         ctx: chunk size and Dask scheduler for the kernels.
 
     Returns:
-        raster ``heat-stress`` (float32 bands ``uhi_max`` in K and ``shade_pct`` in %, NaN
-        nodata) and, with neighbourhoods, vector ``neighbourhoods``.
+        rasters ``uhi_max`` (K) and ``shade_pct`` (%) (float32, NaN nodata) and, with
+        neighbourhoods, vector ``neighbourhoods``.
     """
     return WINDOWED.compute(inputs, params, ctx)
 
@@ -327,12 +354,13 @@ LAYER = LayerDef(
     optional_inputs=("neighbourhoods",),
     params=PARAMS,
     outputs=(
-        Output("heat-stress", "raster", "uhi_max (K) and shade_pct (%) per cell, float32"),
+        Output("uhi_max", "raster", "maximum urban heat island per cell (K), float32"),
+        Output("shade_pct", "raster", "share of the afternoon in shade per cell (%), float32"),
         Output("neighbourhoods", "vector",
                "per buurt: mean and p95 of uhi_max, shade on main-route and neighbourhood walking areas vs targets"),
     ),
     style_id="heat-stress",
-    code_version="2",
+    code_version="3",
     compute=compute,
     windowed=WINDOWED,
     references=(THEEUWES, KLUCK, "Zaksek, K., Ostir, K., Kokalj, Z. (2011): Sky-view factor as a relief "

@@ -204,8 +204,21 @@ def register_raster_style(style_id: str, output: str, factory: Callable[[], Rast
     _REGISTRY[(style_id, output)] = factory
 
 
+_BUILTIN_LOADED: list[bool] = []
+
+
+def _load_builtin() -> None:
+    """Register the styles of the layer-specific style modules, once (they import this module)."""
+    if not _BUILTIN_LOADED:
+        _BUILTIN_LOADED.append(True)
+        from styles import heat
+
+        heat.register()
+
+
 def registered_style(style_id: str, output: str) -> RasterStyle | None:
     """The registered style of ``(style_id, output)`` or None."""
+    _load_builtin()
     factory = _REGISTRY.get((style_id, output))
     return None if factory is None else factory()
 

@@ -547,3 +547,17 @@ def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
         read_bgt(folder)
     assert "bgt_wegdeel.gml" in err.value.path
     assert re.search(rf"line {broken_line}\b", err.value.problem)
+
+
+def test_road_parts_carry_their_bgt_function(otterlo: tuple[AdapterResult, float]) -> None:
+    result, _ = otterlo
+    lc = result.sources["landcover"]
+    road = lc["source_class"].str.startswith("wegdeel:")
+    # The first TrafficArea of bgt_wegdeel.gml: an `inrit` (driveway) paved with open verharding.
+    first = lc[lc["source_id"].str.endswith("0119231a737b430f8df99052fd4fe755")]
+    assert first["function"].tolist() == ["inrit"]
+    functions = set(lc.loc[road, "function"].dropna())
+    assert {"voetpad", "fietspad", "rijbaan regionale weg", "rijbaan lokale weg"} <= functions
+    assert functions <= {"rijbaan regionale weg", "inrit", "rijbaan lokale weg", "voetpad", "fietspad",
+                         "parkeervlak", "OV-baan", "voetpad op trap", "voetgangersgebied"}  # as grep counts them
+    assert lc.loc[~road & ~lc["source_class"].str.startswith("ondersteunendwegdeel:"), "function"].isna().all()

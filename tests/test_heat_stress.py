@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +18,7 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
+from rasterio.io import MemoryFile
 from rich.console import Console
 from shapely.geometry import box
 
@@ -78,6 +81,22 @@ def _write_region(folder: Path, crs: str = "EPSG:28992") -> Path:
     return config
 
 
+@contextlib.contextmanager
+def _both(uhi: Path, shade: Path) -> Iterator[rasterio.DatasetReader]:
+    """The two single-band COGs as one two-band dataset (a GDAL VRT), for pixel look-ups by band."""
+    with rasterio.open(uhi) as a, rasterio.open(shade) as b:
+        assert a.transform == b.transform and a.shape == b.shape
+        with MemoryFile() as mem:
+            with mem.open(driver="GTiff", width=a.width, height=a.height, count=2, dtype="float32", crs=a.crs,
+                          transform=a.transform, nodata=float("nan")) as out:
+                out.write(a.read(1), 1)
+                out.write(b.read(1), 2)
+                out.descriptions = ("uhi_max", "shade_pct")
+                out.units = (a.units[0], b.units[0])
+            with mem.open() as ds:
+                yield ds
+
+
 def _pixel(ds: rasterio.DatasetReader, band: int, x: float, y: float) -> float:
     row, col = ds.index(x, y)
     return float(ds.read(band)[row, col])
@@ -90,7 +109,12 @@ def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
     assert summary.built == ["heat-stress"]
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
-    with rasterio.open(root / entry.file("heat-stress", "raster").path) as ds:
+    with rasterio.open(root / entry.file("shade_pct", "raster").path) as ds:
+        assert ds.res == (1.0, 1.0) and ds.count == 1 and ds.descriptions == ("shade_pct",) and ds.units == ("%",)
+        shade = ds.read(1)
+    # Both rasters have their fixed-class default style, so they are pre-rendered for the tile server.
+    assert {f.output for f in entry.files if f.format == "pmtiles" and f.kind == "raster"} == {"uhi_max", "shade_pct"}
+    with _both(root / entry.file("uhi_max", "raster").path, root / entry.file("shade_pct", "raster").path) as ds:
         assert ds.res == (1.0, 1.0) and ds.count == 2 and ds.descriptions == ("uhi_max", "shade_pct")
         assert ds.units == ("K", "%")
         # Open water far (> 100 m) from the block: SVF 1, and F_veg 0.25 everywhere (one green quadrant of four,
@@ -105,7 +129,6 @@ def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
         # The nodata hole stays a 5 x 5 m hole.
         uhi = ds.read(1)
         assert int(np.isnan(uhi).sum()) == 25 and math.isnan(_pixel(ds, 1, X0 + 152.5, Y0 + 62.5))
-        shade = ds.read(2)
     meta = entry.metadata
     assert meta["formula"].startswith("uhi_max = (2 - SVF - F_veg)") and "Theeuwes" in meta["reference"]
     assert len(meta["shade_times"]) == 13 and meta["shade_times"][0].endswith("T12:00:00+02:00")
@@ -149,8 +172,11 @@ def _free_port() -> int:
 def _pixels(config: Path) -> bytes:
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
-    with rasterio.open(root / entry.file("heat-stress", "raster").path) as ds:
-        return hashlib.sha256(ds.read().tobytes()).digest()
+    digest = hashlib.sha256()
+    for output in ("uhi_max", "shade_pct"):
+        with rasterio.open(root / entry.file(output, "raster").path) as ds:
+            digest.update(ds.read().tobytes())
+    return digest.digest()
 
 
 def test_build_on_a_dask_cluster_is_pixel_identical_to_a_local_build(tmp_path: Path) -> None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+from rasterio.features import rasterize
 from rich.console import Console
 from shapely.geometry import box
 
+from geo.grid import Grid
 from layers import catalog as cat
 from layers import heat_stats as hs
 from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
-from layers.heat_stress import LAYER, route_kinds
+from layers.heat_stress import LAYER, route_kinds, route_raster
 from layers.sources import SourceSet
 from tests.test_heat_stress import X0, Y0, _write_region
 
@@ -26,8 +29,11 @@ UHI_TOLERANCE_K = 1e-5  # F_veg's FFT sums differ in the last bits with the arra
 def _published(config: Path) -> tuple[np.ndarray, gpd.GeoDataFrame, dict[str, object]]:
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
-    with rasterio.open(root / entry.file("heat-stress", "raster").path) as ds:
-        data = ds.read()
+    bands = []
+    for output in ("uhi_max", "shade_pct"):
+        with rasterio.open(root / entry.file(output, "raster").path) as ds:
+            bands.append(ds.read(1))
+    data = np.stack(bands)
     table = gpd.read_parquet(root / entry.file("neighbourhoods", "vector").path)
     return data, table, entry.metadata
 
@@ -61,14 +67,14 @@ def test_a_window_reads_only_its_part_of_the_dsm(tmp_path: Path) -> None:
 def test_walking_areas_are_split_into_main_routes_and_neighbourhood_streets() -> None:
     rows = [  # (class, function, public, geometry)
         ("road_paved", "rijbaan regionale weg", True, box(0, 0, 100, 7)),   # 0 through road: no walking space
-        ("road_paved", "voetpad", True, box(0, 7, 100, 9)),                 # 1 pavement beside it: main route
-        ("road_paved", "voetpad", True, box(0, 60, 100, 62)),               # 2 pavement 53 m away: neighbourhood
+        ("road_paved", "voetpad", True, box(0, 7, 100, 9)),                 # 1 pavement beside it
+        ("road_paved", "voetpad", True, box(0, 60, 100, 62)),               # 2 pavement 53 m away
         ("road_paved", "fietspad", True, box(0, 80, 100, 83)),              # 3 cycle path: main route
-        ("paved_other", None, True, box(200, 0, 240, 40)),                  # 4 square, no function: neighbourhood
-        ("paved_other", None, False, box(300, 0, 320, 20)),                 # 5 private yard: no
+        ("paved_other", None, True, box(110, 0, 150, 40)),                  # 4 square, no function
+        ("paved_other", None, False, box(160, 0, 180, 20)),                 # 5 private yard: no
         ("road_paved", "parkeervlak", True, box(0, 40, 100, 45)),           # 6 parking bays: no
-        ("green_low", None, True, box(400, 0, 450, 50)),                    # 7 grass: no
-        ("road_paved", "woonerf", True, box(0, 100, 100, 106)),             # 8 home zone: neighbourhood
+        ("green_low", None, True, box(0, 90, 100, 99)),                     # 7 grass: no
+        ("road_paved", "woonerf", True, box(180, 30, 200, 100)),            # 8 home zone
     ]
     frame = gpd.GeoDataFrame(
         {"class": [r[0] for r in rows], "function": [r[1] for r in rows], "public": [r[2] for r in rows],
@@ -77,11 +83,27 @@ def test_walking_areas_are_split_into_main_routes_and_neighbourhood_streets() ->
     )
     params = LAYER.resolve_params({}, "layers.heat-stress")
     main, street, none = hs.ROUTE_KINDS.index("main_route"), hs.ROUTE_KINDS.index("neighbourhood"), -1
-    assert route_kinds(frame, params).tolist() == [none, main, street, main, street, none, none, none, street]
+    kinds, through = route_kinds(frame, params)
+    assert kinds.tolist() == [none, street, street, main, street, none, none, none, street]
+    assert through.tolist() == [True] + [False] * 8
     # Without a function column (a land-cover source other than BGT) the class alone decides.
-    assert route_kinds(frame.drop(columns="function"), params).tolist() == [
+    assert route_kinds(frame.drop(columns="function"), params)[0].tolist() == [
         street, street, street, street, street, none, street, none, street
     ]
+    # Per cell (1 m): neighbourhood space within 15 m of a through-road cell turns main.
+    grid = Grid.from_bounds((0.0, 0.0, 200.0, 100.0), 1.0, frame.crs)
+    polygon = rasterize(((g, i + 1) for i, g in enumerate(frame.geometry)), out_shape=grid.shape,
+                        transform=grid.transform, dtype="int32")
+    route = route_raster(frame, polygon, 1.0, params)
+
+    def at(x: float, y: float) -> int:
+        return int(route[grid.height - 1 - math.floor(y), math.floor(x)])
+
+    assert at(50.5, 8.5) == main                      # the pavement beside the road
+    assert at(50.5, 60.5) == street                   # the pavement far from it
+    # The square east of the road: 14 m and 16 m between cell centres from the road's last cells (x 99.5).
+    assert at(113.5, 3.5) == main and at(115.5, 3.5) == street
+    assert at(50.5, 81.5) == main and at(50.5, 3.5) == none and at(190.5, 50.5) == street
 
 
 def test_histogram_percentile_is_within_half_a_bin_of_numpy() -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 from geo.crs import RD_NEW
 from geo.demo import rasters, registers, writer
 from geo.demo.base import Town
-from geo.demo.landcover import Cover, add_roads, finish_network, partition
+from geo.demo.landcover import Cover, add_roads, finish_network, partition, road_functions
 from geo.demo.nature import build_parks, build_trees
 from geo.demo.rural import build_rural
 from geo.demo.town import balance_dwellings, plan_town
@@ -103,7 +103,8 @@ def _frames(town: Town, cover: Cover, lines: np.ndarray, kinds: np.ndarray) -> d
         "landcover": gpd.GeoDataFrame(
             {"class": cover.cls.astype(str), "source_class": cover.source_class.astype(str),
              "source_id": [f"G{registers.MUNICIPALITY}.demo{i + 1:010d}" for i in range(n_cover)],
-             "public": cover.public.astype(bool)}, geometry=cover.geoms, crs=RD_NEW),
+             "public": cover.public.astype(bool), "function": road_functions(cover, lines, kinds)},
+            geometry=cover.geoms, crs=RD_NEW),
         "buildings": buildings.drop(columns="kind"),
         "addresses": addresses,
         "trees": pd.DataFrame({"id": [f"T{i + 1:06d}" for i in range(len(trees["x"]))], "x": trees["x"],

@@ -104,6 +104,34 @@ def add_roads(town: Town, lines: np.ndarray, kind: np.ndarray) -> None:
         town.pieces.add(parts, _SURFACE_CLASS.get(s, "road_paved"), s, True, 1, "road")
 
 
+#: BGT road function (wegdeel ``functie``) of the road surface along each street kind.
+ROAD_FUNCTION = {
+    "main": "rijbaan regionale weg",
+    "ring": "rijbaan regionale weg",
+    "rural": "rijbaan lokale weg",
+    "lane": "rijbaan lokale weg",
+    "business": "rijbaan lokale weg",
+    "centre": "voetgangersgebied",
+    "residential": "woonerf",
+    "access": "rijbaan lokale weg",
+    "footpath": "voetpad",
+    "park_path": "voetpad",
+    "track": "fietspad",
+}
+
+
+def road_functions(cover: Cover, lines: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """BGT road function per land-cover polygon: that of the nearest street for road surfaces, else None."""
+    out = np.full(len(cover.geoms), None, dtype=object)
+    road = np.flatnonzero(np.char.startswith(cover.source_class.astype(str), "wegdeel:"))
+    if len(road) and len(lines):
+        # A road piece is cut from the buffer of its own street, so its inside point lies nearest to that street.
+        inside = shapely.point_on_surface(np.asarray(cover.geoms, dtype=object)[road])
+        _, nearest = shapely.STRtree(lines).query_nearest(inside, all_matches=False)
+        out[road] = [ROAD_FUNCTION[k] for k in np.asarray(kind)[nearest]]
+    return out
+
+
 def partition(town: Town) -> Cover:
     """Resolve overlaps by rank and fill the gaps; returns the land-cover partition of the square."""
     p = town.pieces

@@ -1,0 +1,54 @@
+"""Default raster styles of the ``heat-stress`` layer, with Dutch legends.
+
+``uhi_max`` (K) uses fixed class breaks, the same for every municipality and
+every rebuild, so maps can be compared side by side and over time (a
+data-driven ramp would shift with each region). The breaks cover the range
+of Theeuwes et al. (2017)'s diagnostic for Dutch towns on a reference hot
+day (0 to about 5 K); the colours are ColorBrewer's YlOrRd, a sequential
+ramp readable with the common forms of colour blindness and in greyscale.
+
+``shade_pct`` (%) runs from light (sun all afternoon) to dark blue (shade all
+afternoon) in steps of 20 %, with the 30 % and 40 % targets of Kluck et al.
+(2020) falling on the class edges 20-40 and 40-60.
+"""
+
+from __future__ import annotations
+
+from styles.raster import RasterClass, RasterStyle, interval_label, register_raster_style
+
+#: Class breaks of uhi_max (K); the last class is open upwards.
+UHI_BREAKS = (0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+#: ColorBrewer YlOrRd, 8 classes.
+UHI_COLOURS = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
+#: Class breaks of shade_pct (%).
+SHADE_BREAKS = (0.0, 20.0, 40.0, 60.0, 80.0, 100.0)
+#: ColorBrewer Blues, 5 classes.
+SHADE_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
+#: The top class of shade includes 100 % itself (upper bounds are exclusive).
+_SHADE_TOP = 100.001
+
+
+def uhi_style() -> RasterStyle:
+    """Hitte-eilandeffect: fixed classes of uhi_max in kelvin."""
+    classes = []
+    for i, lower in enumerate(UHI_BREAKS):
+        upper = UHI_BREAKS[i + 1] if i + 1 < len(UHI_BREAKS) else None
+        classes.append(RasterClass(colour=UHI_COLOURS[i], label=interval_label(lower, upper, "K"),
+                                   lower=lower, upper=upper))
+    return RasterStyle(kind="continuous", title="Maximaal hitte-eilandeffect (K)", unit="K", classes=tuple(classes))
+
+
+def shade_style() -> RasterStyle:
+    """Schaduw tussen 12 en 18 uur op 1 juli, in classes of 20 %."""
+    classes = []
+    for i, lower in enumerate(SHADE_BREAKS[:-1]):
+        upper = SHADE_BREAKS[i + 1]
+        classes.append(RasterClass(colour=SHADE_COLOURS[i], label=interval_label(lower, upper, "%"), lower=lower,
+                                   upper=_SHADE_TOP if upper == SHADE_BREAKS[-1] else upper))
+    return RasterStyle(kind="continuous", title="Schaduw 12-18 uur op 1 juli (%)", unit="%", classes=tuple(classes))
+
+
+def register() -> None:
+    """Register both styles (once; ``styles.raster`` calls this when it first looks a style up)."""
+    register_raster_style("heat-stress", "uhi_max", uhi_style)
+    register_raster_style("heat-stress", "shade_pct", shade_style)
