@@ -203,8 +203,8 @@ class Windowed:
             it needs by bounding box).
         finish: merges the partials of every window into vectors and metadata;
             it gets the vector sources of the whole region.
-        halo_m: metres beyond a window that ``compute_window`` reads, for the
-            given parameters.
+        halo_m: metres beyond a window that ``compute_window`` reads its raster
+            sources, for the given parameters (vector sources come whole).
         resolution_m: cell size (m) of the layer's rasters for the given
             parameters; windows are whole numbers of cells.
         raster_sources: the raster inputs, which the engine reads per window.

@@ -106,11 +106,16 @@ def _coarse_cell_m(params: Mapping[str, Any]) -> float:
     return float(max(1, round(params["veg_fraction_cell_m"] / res)) * res)
 
 
+def _landcover_reach_m(params: Mapping[str, Any]) -> float:
+    """How far (m) beyond a window the land cover is read: the vegetation radius and the main-route distance."""
+    # Two coarse cells more than the radius: F_veg is constant per coarse cell, measured from the cell's centre.
+    return float(max(params["veg_radius_m"] + 2 * _coarse_cell_m(params),
+                     params["main_route_along_m"] + 2 * params["resolution_m"]))
+
+
 def halo_m(params: Mapping[str, Any]) -> float:
-    """How far (m) beyond a window the computation reads the DSM or the land cover."""
-    # One coarse cell more than the radius: F_veg is constant per coarse cell, measured from the cell's centre.
-    veg = params["veg_radius_m"] + 2 * _coarse_cell_m(params) + params["main_route_along_m"]
-    return max(_kernel_reach_m(params), veg)
+    """How far (m) beyond a window the computation reads the DSM: the reach of the SVF and shadow kernels."""
+    return _kernel_reach_m(params)
 
 
 def _weather_scale(params: Mapping[str, Any]) -> tuple[float, float]:
@@ -243,7 +248,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         ).data[0], kgrid, core)
     del dsm
 
-    vgrid = _extended(core, halo_m(params), _coarse_cell_m(params))
+    vgrid = _extended(core, _landcover_reach_m(params), _coarse_cell_m(params))
     landcover = _near(inputs.vector("landcover"), vgrid)
     polygon = _polygon_index(landcover, vgrid, ctx.chunk_size)
     vegetated = np.r_[False, landcover["class"].isin(params["vegetation_classes"]).to_numpy()][polygon]
@@ -256,7 +261,9 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     uhi = uhi_max(svf, f_veg, s_kinematic, params["dtr_k"], params["wind_m_s"]).astype(np.float32)
     shade = shade.astype(np.float32)
 
-    route = _crop(route_raster(landcover, polygon, res, params), vgrid, core)
+    # Route kinds need only the main-route distance around the window, not the vegetation radius.
+    rgrid = _extended(core, params["main_route_along_m"] + res, res)
+    route = _crop(route_raster(landcover, _crop(polygon, vgrid, rgrid), res, params), rgrid, core)
     if "neighbourhoods" in inputs.sources:
         buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)
         buurten = buurten.iloc[np.sort(buurten.sindex.query(shapely.box(*core.bounds)))].reset_index(drop=True)

@@ -41,12 +41,12 @@ import pandas as pd
 import shapely
 
 from geo.fractions import Crowns, disc_canopy_pct
-from geo.network import StreetNetwork
 from geo.parks import PARK_CLASSES, derive_parks, select_parks
 from geo.visibility import NO_BUILDING, SightScene, visible_trees
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output
 from layers.green_inputs import log_metadata, percent, region_area, trees_in_region, zones
 from layers.tree_rule_params import PARAMS, REFERENCES
+from layers.walking import nearest_by_walking
 
 #: Columns of the per-dwelling output, in order (names fixed by the issue).
 DWELLING_COLUMNS = [
@@ -245,39 +245,11 @@ def _park_distance(
     notes: list[str],
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Distance (m) and index of the nearest park per point, and how it was measured."""
-    nan, none = np.full(len(xy), np.nan), np.full(len(xy), -1, dtype=np.intp)
-    streets = inputs.sources.get("streets")
-    net = None
-    if streets is not None and len(streets):
-        net = StreetNetwork.from_lines(
-            streets.geometry.values, params["network_tolerance_m"], params["network_node_crossings"]
-        )
-    if net is not None and len(net.edge_len):
-        n_parts, _ = net.components()
-        counts["street_nodes"], counts["street_edges"], counts["street_components"] = (
-            len(net.nodes),
-            len(net.edge_len),
-            n_parts,
-        )
-        counts["street_length_m"] = round(float(net.edge_len.sum()))
-        method = (
-            f"network: straight to the nearest street, then along the streets to a point within "
-            f"{params['park_access_m']:g} m of the park"
-        )
-        if len(parks) == 0 or len(xy) == 0:
-            return nan, none, method
-        dist, who, snap = net.distance_to_targets(xy, parks.geometry.values, params["park_access_m"])
-        counts["max_snap_distance_m"] = int(np.ceil(snap.distance_m.max()))
-        return np.round(dist, 1), who, method
-    method = "straight line (no street network given)"
-    notes.append("no street network: park_distance_m is the straight-line distance to the park edge")
-    if len(parks) == 0 or len(xy) == 0:
-        return nan, none, method
-    pi, ki = shapely.STRtree(parks.geometry.values).query_nearest(shapely.points(xy), all_matches=False)
-    who = none.copy()
-    who[pi] = ki
-    dist = shapely.distance(shapely.points(xy), parks.geometry.values[who])
-    return np.round(dist, 1), who, method
+    return nearest_by_walking(
+        inputs.sources.get("streets"), xy, parks.geometry.values, access_m=params["park_access_m"],
+        tolerance_m=params["network_tolerance_m"], node_crossings=params["network_node_crossings"],
+        what="park", column="park_distance_m", decimals=1, counts=counts, notes=notes,
+    )
 
 
 def _dwelling_table(

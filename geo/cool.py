@@ -1,0 +1,179 @@
+"""Cool places: contiguous shaded patches of public walkable ground, after Kluck et al. (2020).
+
+The guideline for a heat-resilient city (Kluck, J. et al. 2020, *De hittebestendige
+stad*, Hogeschool van Amsterdam / Klimaatverbond) asks for a cool place within 300 m
+of every home: a public outdoor place where people can stay, in shadow in the hot
+afternoon (15:00 on a summer day) over at least 200 m2. This module holds the
+raster steps, free of any layer logic:
+
+* :func:`shade_at` marks the cells in shadow at one sun position: cast shadows
+  of buildings and trees by ray marching over the DSM (``geo.shadow``, Ratti &
+  Richens 2004), plus, when a DTM is given, the ground under a tree crown
+  (the DSM lies at least ``canopy_min_height_m`` above the DTM). The second part
+  is needed because the DSM of a wooded cell is the sunlit top of the crown,
+  while a person stands on the shaded ground below it.
+* :func:`shaded_patches` groups the shaded eligible cells into contiguous
+  patches (``scipy.ndimage.label``, 4- or 8-connectivity), keeps those of at
+  least ``min_area_m2`` and turns each into a polygon of its cells
+  (``rasterio.features.shapes``, GDAL polygonize).
+* :func:`patch_sources` tells which input polygons (land cover) make up each patch.
+
+Coordinates are those of the grid (RD New, metres); areas in m2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask
+import numpy as np
+import shapely
+from affine import Affine
+from rasterio.features import shapes
+from scipy import ndimage
+from shapely.geometry import shape
+
+from geo.grid import Grid
+from geo.raster import Raster
+from geo.rasterize import rasterize_values
+from geo.shadow import DEFAULT_MAX_SHADOW_M, shadow_fraction_raster
+from geo.solar import SunPosition
+
+#: Connectivities a patch may be formed with: edge neighbours only, or edges and corners.
+CONNECTIVITIES = (4, 8)
+#: A cell counts as shaded when at least this share of the (single) sun position shades it.
+_SHADED = 0.5
+
+
+@dataclass
+class Patches:
+    """Shaded patches kept as cool places.
+
+    Attributes:
+        labels: int32 raster, 0 outside every kept patch, ``k`` in patch ``k`` (1-based, in
+            raster scan order of each patch's first cell).
+        geoms: shapely (Multi)Polygon of each patch, index ``k - 1``; the union of its cells.
+        cells: number of cells of each patch.
+        area_m2: area of each patch (cells times the cell area, which equals the polygon area).
+        too_small: number of contiguous shaded patches dropped for being under ``min_area_m2``.
+    """
+
+    labels: np.ndarray
+    geoms: np.ndarray
+    cells: np.ndarray
+    area_m2: np.ndarray
+    too_small: int
+
+
+def shade_at(
+    dsm: Raster,
+    sun: SunPosition,
+    *,
+    dtm: Raster | None = None,
+    canopy_min_height_m: float = 2.5,
+    max_distance_m: float = DEFAULT_MAX_SHADOW_M,
+    chunk_size: int = 2048,
+) -> np.ndarray:
+    """Cells in shadow at one sun position, as seen by a person on the ground.
+
+    Args:
+        dsm: surface model (m NAP), one band, square cells, north up.
+        sun: the sun position (a sun at or below the horizon shades everything).
+        dtm: terrain model on the same grid as ``dsm``; when given, cells where the DSM is at
+            least ``canopy_min_height_m`` above it count as shaded by what stands over them
+            (a tree crown; buildings are not walkable and are masked out by the caller).
+        canopy_min_height_m: smallest surface height above the terrain (m) that shades the ground below it.
+        max_distance_m: longest cast shadow followed (m).
+        chunk_size: raster chunk edge in cells (chunks run with a halo through the active Dask scheduler).
+
+    Returns:
+        bool array of the DSM's shape; False where the DSM has no data.
+
+    Raises:
+        ValueError: the DTM is on another grid than the DSM.
+    """
+    cast = shadow_fraction_raster(dsm, [sun], max_distance_m, chunk_size=chunk_size).data[0]
+    with np.errstate(invalid="ignore"):
+        shaded = np.asarray(cast >= _SHADED)
+    if dtm is not None:
+        if dtm.data.shape[1:] != dsm.data.shape[1:] or not dtm.transform.almost_equals(dsm.transform):
+            raise ValueError("dtm: put the DTM on the grid of the DSM before computing shade")
+        with np.errstate(invalid="ignore"):
+            shaded |= np.asarray(dsm.data[0] - dtm.data[0] >= canopy_min_height_m)
+    return shaded
+
+
+def polygon_index(geoms: np.ndarray, grid: Grid, chunk_size: int = 2048) -> np.ndarray:
+    """int32 raster on ``grid``: 1 + the index of the polygon holding each cell centre, 0 outside all."""
+    ids = np.arange(1, len(geoms) + 1, dtype="int32")
+    if len(geoms) == 0:
+        return np.zeros(grid.shape, dtype=np.int32)
+    lazy = rasterize_values(np.asarray(geoms, dtype=object), ids, grid, dtype="int32", fill=0, chunk_size=chunk_size)
+    (burnt,) = dask.compute(lazy)
+    return np.asarray(burnt, dtype=np.int32)
+
+
+def _structure(connectivity: int) -> np.ndarray:
+    if connectivity not in CONNECTIVITIES:
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+    return ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+
+
+def shaded_patches(mask: np.ndarray, transform: Affine, min_area_m2: float, connectivity: int = 4) -> Patches:
+    """Contiguous patches of ``mask`` of at least ``min_area_m2``, as labels and polygons.
+
+    Args:
+        mask: 2-D bool, True where a cell is shaded public walkable ground.
+        transform: north-up affine transform of ``mask`` with square cells (metres).
+        min_area_m2: smallest patch kept (m2); a patch of exactly this area is kept.
+        connectivity: 4 (cells sharing an edge form one patch) or 8 (also cells touching at a corner).
+
+    Returns:
+        The kept patches; with 8-connectivity a patch joined only through a corner is a MultiPolygon.
+    """
+    if transform.b != 0 or transform.d != 0 or not np.isclose(abs(transform.a), abs(transform.e)):
+        raise ValueError("shaded_patches needs a north-up grid with square cells")
+    cell_m2 = abs(transform.a * transform.e)
+    labels, n = ndimage.label(np.asarray(mask, dtype=bool), structure=_structure(connectivity))
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    counts[0] = 0
+    # Compare cell counts, not rounded areas: area_m2 = cells * cell_m2 exactly.
+    keep = counts * cell_m2 >= min_area_m2 * (1 - 1e-12)
+    keep[0] = False
+    renumber = np.zeros(n + 1, dtype=np.int32)
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    kept = renumber[labels]
+    n_kept = int(keep.sum())
+    pieces: list[list[shapely.Geometry]] = [[] for _ in range(n_kept)]
+    if n_kept:
+        for geom, value in shapes(kept, mask=kept > 0, connectivity=connectivity, transform=transform):
+            pieces[int(value) - 1].append(shape(geom))
+    geoms = np.empty(n_kept, dtype=object)
+    geoms[:] = [p[0] if len(p) == 1 else shapely.union_all(p) for p in pieces]
+    # With 8-connectivity GDAL returns a ring that touches itself at a corner; OGC calls that
+    # invalid, so it becomes a MultiPolygon of the parts meeting at the point.
+    invalid = ~shapely.is_valid(geoms) if n_kept else np.zeros(0, dtype=bool)
+    geoms[invalid] = shapely.make_valid(geoms[invalid])
+    cells = counts[keep].astype(np.int64)
+    return Patches(kept, geoms, cells, cells * cell_m2, int(((counts > 0) & ~keep).sum()))
+
+
+def patch_sources(labels: np.ndarray, polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cells each input polygon contributes to each patch.
+
+    Args:
+        labels: patch labels (0 = none) as from :func:`shaded_patches`.
+        polygons: polygon index raster of the same shape (0 = none, ``i + 1`` = polygon ``i``).
+
+    Returns:
+        ``(patch, polygon, cells)``: 0-based patch and polygon indexes and the cell count of each
+        pair, sorted by patch and then by decreasing cell count.
+    """
+    inside = labels > 0
+    patch = labels[inside].astype(np.int64) - 1
+    poly = polygons[inside].astype(np.int64) - 1
+    width = int(poly.max()) + 2 if len(poly) else 1
+    pairs, cells = np.unique(patch * width + (poly + 1), return_counts=True)
+    p, q = pairs // width, pairs % width - 1
+    order = np.lexsort((-cells, p))
+    return p[order], q[order], cells[order]
