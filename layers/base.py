@@ -171,12 +171,16 @@ class BuildContext:
         window_cells: edge in cells of the windows in which the engine builds
             windowed layers; peak memory follows the window plus its halo,
             not the region.
+        gdal_cache_mb: GDAL's block cache during a build (MB). GDAL's default,
+            5 % of the machine's memory, would hold written windows far longer
+            than needed.
     """
 
     workers: int = 2
     scheduler: str | None = None
     chunk_size: int = 2048
     window_cells: int = 2048
+    gdal_cache_mb: int = 256
 
 
 ComputeFn = Callable[[LayerInputs, Mapping[str, Any], BuildContext], LayerResult]

@@ -27,20 +27,16 @@ Method (docs/method-cool-places.md gives the choices and limitations):
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 
 from geo.cool import CONNECTIVITIES, Patches, patch_sources, polygon_index, shade_at, shaded_patches
-from geo.crs import WGS84
 from geo.errors import ConfigError, LayerError
 from geo.fractions import public_flags
 from geo.grid import Grid
@@ -48,8 +44,9 @@ from geo.heat import dsm_on_grid
 from geo.parks import PARK_CLASSES
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param
-from layers.green_inputs import log_metadata, percent, region_area, zones
+from layers.green_inputs import Laps, log_metadata, percent, region_area, zones
 from layers.landcover import clip_to_region
+from layers.sun import region_centre_lat_lon, shade_day
 from layers.tree_3_30_300 import _buurt_index, _dwellings
 from layers.tree_rule_params import PARAMS as TREE_RULE_PARAMS
 from layers.walking import nearest_by_walking
@@ -87,14 +84,7 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     """
     counts: Counter[str] = Counter()
     notes: list[str] = []
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(step: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[step] = round(now - clock, 3)
-        clock = now
+    lap = Laps()
 
     pattern = _pattern(params["excluded_source_pattern"])
     sun, lat, lon = _sun(inputs, params)
@@ -161,7 +151,7 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
             "sun_at": {"lat": round(lat, 5), "lon": round(lon, 5)},
             "canopy_from_dtm": dtm is not None,
             "summary": _summary(places, meets, params),
-            "timings_s": timings,
+            "timings_s": lap.seconds,
             **log_metadata(counts, notes),
         },
     )
@@ -175,17 +165,9 @@ def _pattern(text: str) -> re.Pattern[str] | None:
 
 
 def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[SunPosition, float, float]:
-    """The sun at ``shade_hour`` on ``shade_date`` (Dutch civil time) over the centre of the region."""
-    try:
-        day = date.fromisoformat(params["shade_date"])
-    except ValueError:
-        raise ConfigError(
-            f"layers.cool-places.shade_date: expected a date YYYY-MM-DD, got {params['shade_date']!r}"
-        ) from None
-    minx, miny, maxx, maxy = inputs.region.bounds
-    lon, lat = Transformer.from_crs(inputs.region.crs, WGS84, always_xy=True).transform(
-        (minx + maxx) / 2, (miny + maxy) / 2
-    )
+    """The sun at ``shade_hour`` on ``shade_date`` (Dutch civil time) over the centre of the region boundary."""
+    day = shade_day(params["shade_date"], "layers.cool-places.shade_date")
+    lat, lon = region_centre_lat_lon(inputs.region)
     hour = params["shade_hour"]
     (moment,) = local_times(day, hour, hour, _ONE_MOMENT_STEP_MIN, DUTCH_TIME_ZONE)
     (sun,) = sun_positions([moment], lat, lon)

@@ -182,7 +182,11 @@ def build(
                 summary.up_to_date.append(p.layer.id)
                 console.print(f"[green]up to date[/] {p.layer.id}")
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as progress, dask_scheduler(ctx):
+        with (
+            Progress(*columns, console=console, transient=False) as progress,
+            dask_scheduler(ctx),
+            rasterio.Env(GDAL_CACHEMAX=ctx.gdal_cache_mb),
+        ):
             overall = progress.add_task("layers", total=len(todo))
             for plan in todo:
                 layer = plan.layer

@@ -7,6 +7,7 @@ diameter the default one.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -80,6 +81,20 @@ def trees_in_region(
     counts["trees_default_crown"] += int(missing.sum())
     crown = np.where(missing, default_crown_m, crown)
     return points, crown
+
+
+class Laps:
+    """Wall-clock seconds of a computation's steps, for the layer metadata (``timings_s``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        """Record the time since the previous step under ``step``."""
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self._clock, 3)
+        self._clock = now
 
 
 def log_metadata(counts: Counter[str], notes: list[str]) -> dict[str, Any]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 import dask
@@ -41,10 +40,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from scipy.ndimage import distance_transform_edt
 
-from geo.crs import WGS84
 from geo.errors import ConfigError, LayerError
 from geo.grid import Grid
 from geo.heat import dsm_on_grid, focal_fraction
@@ -58,6 +55,7 @@ from layers import heat_stats as hs
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Windowed
 from layers.heat_params import KLUCK, PARAMS
 from layers.landcover import clip_to_region
+from layers.sun import region_centre_lat_lon, shade_day
 
 THEEUWES = (
     "Theeuwes, N.E., Steeneveld, G.J., Ronda, R.J., Holtslag, A.A.M. (2017): A diagnostic equation for the "
@@ -78,16 +76,9 @@ _PARTIAL = "heat"
 # -- parameters -------------------------------------------------------------------------------------------
 def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[list[SunPosition], float, float]:
     """Sun positions of the shade hours, at the centre of the region (its boundary when windowed)."""
-    try:
-        day = date.fromisoformat(params["shade_date"])
-    except ValueError:
-        raise ConfigError(
-            f"layers.heat-stress.shade_date: expected a date YYYY-MM-DD, got {params['shade_date']!r}"
-        ) from None
-    region = inputs.region
+    day = shade_day(params["shade_date"], "layers.heat-stress.shade_date")
     # Windows of one build share the region boundary, so every window sees the same sun.
-    minx, miny, maxx, maxy = region.boundary.bounds if region.boundary is not None else region.bounds
-    lon, lat = Transformer.from_crs(region.crs, WGS84, always_xy=True).transform((minx + maxx) / 2, (miny + maxy) / 2)
+    lat, lon = region_centre_lat_lon(inputs.region)
     try:
         moments = local_times(
             day, params["shade_start_hour"], params["shade_end_hour"], params["shade_step_minutes"], DUTCH_TIME_ZONE

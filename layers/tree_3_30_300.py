@@ -29,7 +29,6 @@ beyond the region edge, so dwellings near the edge are measured fairly.
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -44,7 +43,7 @@ from geo.fractions import Crowns, disc_canopy_pct
 from geo.parks import PARK_CLASSES, derive_parks, select_parks
 from geo.visibility import NO_BUILDING, SightScene, visible_trees
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output
-from layers.green_inputs import log_metadata, percent, region_area, trees_in_region, zones
+from layers.green_inputs import Laps, log_metadata, percent, region_area, trees_in_region, zones
 from layers.tree_rule_params import PARAMS, REFERENCES
 from layers.walking import nearest_by_walking
 
@@ -79,14 +78,7 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     """
     counts: Counter[str] = Counter()
     notes: list[str] = []
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(step: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[step] = round(now - clock, 3)
-        clock = now
+    lap = Laps()
 
     region = inputs.region
     dw = _dwellings(inputs.vector("addresses"), params, region_area(region), counts)
@@ -150,7 +142,7 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
             "distance_method": method,
             "canopy_scope": params["canopy_scope"],
             "summary": _summary(table),
-            "timings_s": timings,
+            "timings_s": lap.seconds,
             **log_metadata(counts, notes),
         },
     )

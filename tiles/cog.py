@@ -147,18 +147,12 @@ def write_cog(
         "nodata": nodata,
     }
 
-    def fill(mem: Any) -> None:
-        mem.write(raster.data)
-        mem.descriptions = tuple(raster.band_names)
-        mem.units = tuple(raster.units)
-        if colormap is not None:
-            mem.write_colormap(1, dict(colormap))
-        if tags:
-            mem.update_tags(**{str(k): str(v) for k, v in tags.items()})
-
     def copy(tmp: Path) -> None:
         with MemoryFile() as memfile, memfile.open(**profile) as mem:
-            fill(mem)
+            mem.write(raster.data)
+            mem.descriptions = tuple(raster.band_names)
+            mem.units = tuple(raster.units)
+            _annotate(mem, colormap, tags)
             rasterio.shutil.copy(mem, tmp, driver="COG", **_creation(raster.data.dtype, resampling, blocksize))
 
     return _write_atomically(path, copy)
@@ -188,14 +182,21 @@ def write_cog_from_file(
 
     def copy(tmp: Path) -> None:
         with rasterio.open(source, "r+") as src:
-            if colormap is not None:
-                src.write_colormap(1, dict(colormap))
-            if tags:
-                src.update_tags(**{str(k): str(v) for k, v in tags.items()})
+            _annotate(src, colormap, tags)
         with rasterio.open(source) as src:
             rasterio.shutil.copy(src, tmp, driver="COG", **_creation(np.dtype(src.dtypes[0]), resampling, blocksize))
 
     return _write_atomically(path, copy)
+
+
+def _annotate(
+    ds: Any, colormap: Mapping[int, tuple[int, int, int, int]] | None, tags: Mapping[str, str] | None
+) -> None:
+    """Write the colour table (band 1) and the metadata items into an open dataset."""
+    if colormap is not None:
+        ds.write_colormap(1, dict(colormap))
+    if tags:
+        ds.update_tags(**{str(k): str(v) for k, v in tags.items()})
 
 
 def _creation(dtype: np.dtype, resampling: str, blocksize: int) -> dict[str, Any]:
