@@ -31,6 +31,8 @@ import shapely
 from affine import Affine
 from rasterio.features import shapes
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from shapely.geometry import shape
 
 from geo.grid import Grid
@@ -144,16 +146,7 @@ def shaded_patches(mask: np.ndarray, transform: Affine, min_area_m2: float, conn
     renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     kept = renumber[labels]
     n_kept = int(keep.sum())
-    pieces: list[list[shapely.Geometry]] = [[] for _ in range(n_kept)]
-    if n_kept:
-        for geom, value in shapes(kept, mask=kept > 0, connectivity=connectivity, transform=transform):
-            pieces[int(value) - 1].append(shape(geom))
-    geoms = np.empty(n_kept, dtype=object)
-    geoms[:] = [p[0] if len(p) == 1 else shapely.union_all(p) for p in pieces]
-    # With 8-connectivity GDAL returns a ring that touches itself at a corner; OGC calls that
-    # invalid, so it becomes a MultiPolygon of the parts meeting at the point.
-    invalid = ~shapely.is_valid(geoms) if n_kept else np.zeros(0, dtype=bool)
-    geoms[invalid] = shapely.make_valid(geoms[invalid])
+    geoms = _polygons_of(kept, n_kept, transform, connectivity)
     cells = counts[keep].astype(np.int64)
     return Patches(kept, geoms, cells, cells * cell_m2, int(((counts > 0) & ~keep).sum()))
 
@@ -177,3 +170,156 @@ def patch_sources(labels: np.ndarray, polygons: np.ndarray) -> tuple[np.ndarray,
     p, q = pairs // width, pairs % width - 1
     order = np.lexsort((-cells, p))
     return p[order], q[order], cells[order]
+
+
+@dataclass
+class PatchPieces:
+    """Contiguous shaded patches of one window, kept for merging with the neighbouring windows.
+
+    A patch that touches the window's border may continue in the next window,
+    so it is kept whatever its size; an inner patch is kept only when it reaches
+    the minimum area. :func:`merge_patches` joins the pieces of all windows.
+
+    Attributes:
+        geoms: polygon of each patch (the union of its cells).
+        cells: cells of each patch.
+        border: True where the patch touches the window's border.
+        pairs: ``(patch, polygon, cells)`` rows as from :func:`patch_sources`, with the
+            caller's polygon numbers.
+        too_small: inner patches dropped for being under the minimum area.
+    """
+
+    geoms: np.ndarray
+    cells: np.ndarray
+    border: np.ndarray
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]
+    too_small: int
+
+
+def window_patches(
+    mask: np.ndarray, polygons: np.ndarray, transform: Affine, min_area_m2: float, connectivity: int = 4
+) -> PatchPieces:
+    """The patches of ``mask`` in one window, with the land-cover polygons (``polygons``) under each.
+
+    Args:
+        mask: 2-D bool, shaded public walkable ground.
+        polygons: int raster of the same shape: the caller's polygon number of each cell (0 = none).
+        transform: north-up transform with square cells.
+        min_area_m2: inner patches smaller than this are dropped (counted).
+        connectivity: 4 or 8.
+    """
+    labels, n = ndimage.label(np.asarray(mask, dtype=bool), structure=_structure(connectivity))
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    border = np.zeros(n + 1, dtype=bool)
+    border[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    cell_m2 = abs(transform.a * transform.e)
+    keep = (counts * cell_m2 >= min_area_m2 * (1 - 1e-12)) | border
+    keep[0] = False
+    too_small = int(((counts > 0) & ~keep)[1:].sum())
+    renumber = np.zeros(n + 1, dtype=np.int32)
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    kept = renumber[labels]
+    geoms = _polygons_of(kept, int(keep.sum()), transform, connectivity)
+    return PatchPieces(geoms, counts[keep].astype(np.int64), border[keep], patch_sources(kept, polygons), too_small)
+
+
+def _polygons_of(labels: np.ndarray, n: int, transform: Affine, connectivity: int) -> np.ndarray:
+    """Polygon of each label 1..n (GDAL polygonize of the cells)."""
+    pieces: list[list[shapely.Geometry]] = [[] for _ in range(n)]
+    if n:
+        for geom, value in shapes(labels, mask=labels > 0, connectivity=connectivity, transform=transform):
+            pieces[int(value) - 1].append(shape(geom))
+    geoms = np.empty(n, dtype=object)
+    geoms[:] = [p[0] if len(p) == 1 else shapely.union_all(p) for p in pieces]
+    # With 8-connectivity GDAL returns a ring that touches itself at a corner; OGC calls that
+    # invalid, so it becomes a MultiPolygon of the parts meeting at the point.
+    invalid = ~shapely.is_valid(geoms) if n else np.zeros(0, dtype=bool)
+    geoms[invalid] = shapely.make_valid(geoms[invalid])
+    return _canonical(geoms)
+
+
+def _canonical(geoms: np.ndarray) -> np.ndarray:
+    """Without collinear vertices and with a fixed start vertex, so one place has one outline.
+
+    A place joined from pieces of two windows then has exactly the outline it has
+    when found in one window, and everything measured from the outline (the
+    smoothed access zone of the walking distance) is the same too.
+    """
+    return shapely.normalize(shapely.simplify(geoms, 0.0)) if len(geoms) else geoms
+
+
+@dataclass
+class MergedPatches:
+    """Cool places after joining the pieces of every window.
+
+    Attributes:
+        geoms: polygon of each place.
+        cells: cells of each place.
+        area_m2: area of each place.
+        pairs: ``(place, polygon, cells)`` rows, sorted by place and decreasing cells.
+        too_small: patches (whole, after joining) under the minimum area.
+    """
+
+    geoms: np.ndarray
+    cells: np.ndarray
+    area_m2: np.ndarray
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]
+    too_small: int
+
+
+def merge_patches(
+    pieces: list[PatchPieces], cell_m2: float, min_area_m2: float, connectivity: int = 4
+) -> MergedPatches:
+    """Join border patches of neighbouring windows that are one patch, then keep those of the minimum area.
+
+    Two border patches are one when they share a stretch of edge (4-connectivity) or at least
+    a point (8-connectivity), which is exactly when cells of the two would have been labelled
+    together in one window over both. Places are ordered as the pieces (window by window).
+    """
+    _structure(connectivity)
+    geoms = np.concatenate([p.geoms for p in pieces]) if pieces else np.empty(0, dtype=object)
+    cells = np.concatenate([p.cells for p in pieces]) if pieces else np.empty(0, dtype=np.int64)
+    border = np.concatenate([p.border for p in pieces]) if pieces else np.empty(0, dtype=bool)
+    offsets = np.cumsum([0, *(len(p.geoms) for p in pieces)])
+    n = len(geoms)
+    edge = np.flatnonzero(border)
+    a, b = shapely.STRtree(geoms[edge]).query(geoms[edge], predicate="intersects") if len(edge) else ([], [])
+    a, b = edge[np.asarray(a, dtype=np.intp)], edge[np.asarray(b, dtype=np.intp)]
+    pair = a < b
+    a, b = a[pair], b[pair]
+    if connectivity == 4 and len(a):
+        # A corner contact (a point) does not join 4-connected cells.
+        shared = shapely.length(shapely.intersection(geoms[a], geoms[b])) > 0
+        a, b = a[shared], b[shared]
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    # Number the groups in the order of their first piece, so one window gives the order of one run.
+    _, first = np.unique(group, return_index=True)
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[np.argsort(first)] = np.arange(len(first))
+    group = rank[group] if n else group
+    n_groups = len(first)
+    group_cells = np.bincount(group, weights=cells, minlength=n_groups).astype(np.int64)
+    keep = group_cells * cell_m2 >= min_area_m2 * (1 - 1e-12)
+    new_id = np.full(n_groups, -1, dtype=np.intp)
+    new_id[keep] = np.arange(int(keep.sum()))
+    members: list[list[int]] = [[] for _ in range(int(keep.sum()))]
+    for i, g in enumerate(group.tolist()):
+        if keep[g]:
+            members[new_id[g]].append(i)
+    out = np.empty(len(members), dtype=object)
+    out[:] = [geoms[m[0]] if len(m) == 1 else shapely.union_all(geoms[m]) for m in members]
+    out = _canonical(out)
+    patch = np.concatenate([p.pairs[0] + offsets[i] for i, p in enumerate(pieces)]) if pieces else np.empty(0, int)
+    poly = np.concatenate([p.pairs[1] for p in pieces]) if pieces else np.empty(0, int)
+    pcells = np.concatenate([p.pairs[2] for p in pieces]) if pieces else np.empty(0, int)
+    place = new_id[group[patch]] if len(patch) else np.empty(0, dtype=np.intp)
+    sel = place >= 0
+    width = int(poly.max()) + 2 if len(poly) else 1
+    keys, summed = np.unique((place[sel] * width + poly[sel] + 1), return_inverse=True)
+    totals = np.bincount(summed, weights=pcells[sel]).astype(np.int64)
+    p, q = keys // width, keys % width - 1
+    order = np.lexsort((-totals, p))
+    merged_cells = group_cells[keep]
+    too_small = int((~keep).sum()) + sum(x.too_small for x in pieces)
+    return MergedPatches(out, merged_cells, merged_cells * cell_m2, (p[order], q[order], totals[order]), too_small)

@@ -63,3 +63,29 @@ class Grid:
     def window_transform(self, row_off: int, col_off: int) -> Affine:
         """Transform of a sub-window starting at (row_off, col_off)."""
         return self.transform @ Affine.translation(col_off, row_off)
+
+    def grown(self, margin: float, lattice: float | None = None) -> Grid:
+        """This grid grown by ``margin`` (CRS units) on every side, edges snapped outward to ``lattice``.
+
+        ``lattice`` (default: the resolution) must be a multiple of the
+        resolution; grids grown to the same lattice align block for block,
+        which keeps block averages equal between overlapping windows.
+        """
+        step = lattice or self.resolution
+        minx, miny, maxx, maxy = self.bounds
+        bounds = (
+            math.floor((minx - margin) / step) * step,
+            math.floor((miny - margin) / step) * step,
+            math.ceil((maxx + margin) / step) * step,
+            math.ceil((maxy + margin) / step) * step,
+        )
+        return Grid.from_bounds(bounds, self.resolution, self.crs)
+
+    def slices_of(self, inner: Grid) -> tuple[slice, slice]:
+        """(rows, cols) of this grid's array that hold ``inner`` (same resolution, aligned, inside)."""
+        res = self.resolution
+        row = round((self.transform.f - inner.transform.f) / res)
+        col = round((inner.transform.c - self.transform.c) / res)
+        if row < 0 or col < 0 or row + inner.height > self.height or col + inner.width > self.width:
+            raise ValueError("the inner grid does not lie inside this grid")
+        return slice(row, row + inner.height), slice(col, col + inner.width)

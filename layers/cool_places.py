@@ -36,14 +36,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.cool import CONNECTIVITIES, Patches, patch_sources, polygon_index, shade_at, shaded_patches
+from geo.cool import CONNECTIVITIES, MergedPatches, merge_patches, polygon_index, shade_at, window_patches
 from geo.errors import ConfigError, LayerError
 from geo.fractions import public_flags
 from geo.grid import Grid
 from geo.heat import dsm_on_grid
 from geo.parks import PARK_CLASSES
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Windowed
 from layers.green_inputs import Laps, log_metadata, percent, region_area, zones
 from layers.landcover import clip_to_region
 from layers.sun import region_centre_lat_lon, shade_day
@@ -69,54 +69,88 @@ DECIMALS = 1
 _ONE_MOMENT_STEP_MIN = 60.0
 
 
-def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
-    """Cool places of the region and the walking distance from every dwelling to the nearest one.
+def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
+    """Shaded walkable patches of exactly ``inputs.region.bounds``, as pieces to merge (see :func:`finish`).
 
     Args:
-        inputs: ``dsm``, ``landcover``, ``addresses``, ``neighbourhoods`` (required); ``dtm``,
-            ``streets`` and ``parks`` (optional); all in the region CRS (metres).
+        inputs: ``dsm`` (and optionally ``dtm``), read up to ``shadow_max_distance_m`` beyond the
+            window where available; ``landcover`` whole (selected here by bounding box).
         params: see ``LAYER.params``.
         ctx: chunk size for the shadow and rasterising steps (run through Dask).
-
-    Returns:
-        vectors ``cool-places`` (polygons), ``dwellings`` (points, ``DWELLING_COLUMNS``) and
-        ``neighbourhoods`` (per buurt: dwellings, dwellings within the distance, share in %).
     """
-    counts: Counter[str] = Counter()
-    notes: list[str] = []
-    lap = Laps()
-
     pattern = _pattern(params["excluded_source_pattern"])
-    sun, lat, lon = _sun(inputs, params)
+    sun, _, _ = _sun(inputs, params)
     region = inputs.region
-    grid = Grid.from_bounds(region.bounds, params["resolution_m"], region.crs)
+    core = Grid.from_bounds(region.bounds, params["resolution_m"], region.crs)
     dsm_source = inputs.raster("dsm")
     if not dsm_source.crs.equals(region.crs, ignore_axis_order=True):
         raise LayerError(
             f"cool-places: the dsm is in {dsm_source.crs.to_string()}, the region in {region.crs.to_string()}; "
             "give the DSM in the region CRS (the ahn adapter reprojects)"
         )
-    dsm = dsm_on_grid(dsm_source, grid)
-    if np.isnan(dsm.data).all():
-        raise LayerError("cool-places: the dsm has no data inside the region")
-    counts["dsm_nodata_cells"] = int(np.isnan(dsm.data).sum())
-    dtm = dsm_on_grid(inputs.raster("dtm"), grid) if "dtm" in inputs.sources else None
-    if dtm is None:
-        notes.append("no dtm: only cast shadows count, not the ground under tree crowns")
+    kgrid = core.grown(params["shadow_max_distance_m"])
+    inner = kgrid.slices_of(core)
+    dsm = dsm_on_grid(dsm_source, kgrid)
+    dtm = dsm_on_grid(inputs.raster("dtm"), kgrid) if "dtm" in inputs.sources else None
     shaded = shade_at(dsm, sun, dtm=dtm, canopy_min_height_m=params["canopy_min_height_m"],
-                      max_distance_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size)
-    lap("shade")
+                      max_distance_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size)[inner]
+    valid = np.isfinite(dsm.data[0][inner])
+    del dsm, dtm
 
-    landcover = clip_to_region(inputs.vector("landcover"), region).reset_index(drop=True)
-    eligible = _eligible(landcover, params, pattern, counts)
-    index = polygon_index(landcover.geometry.values, grid, ctx.chunk_size)
-    walkable = np.concatenate([[False], eligible])[index]
-    counts["eligible_m2"] = round(float(walkable.sum()) * grid.resolution**2)
-    counts["eligible_shaded_m2"] = round(float((walkable & shaded).sum()) * grid.resolution**2)
-    patches = shaded_patches(walkable & shaded, grid.transform, params["min_area_m2"], params["connectivity"])
+    landcover = inputs.vector("landcover")
+    rows = np.sort(landcover.sindex.query(shapely.box(*core.bounds)))
+    near = landcover.iloc[rows]
+    eligible = _eligible(near, params, pattern, Counter())
+    index = polygon_index(near.geometry.values, core, ctx.chunk_size)
+    walkable = np.r_[False, eligible][index]
+    if region.boundary is not None:
+        walkable &= polygon_index(np.array([region.boundary], dtype=object), core, ctx.chunk_size) > 0
+    # Land-cover rows of the whole frame, so pieces of all windows name the same polygons.
+    global_index = np.r_[0, rows + 1][index]
+    pieces = window_patches(walkable & shaded, global_index, core.transform, params["min_area_m2"],
+                            params["connectivity"])
+    cell_m2 = core.resolution**2
+    stats = {
+        "dsm_cells": int(valid.sum()),
+        "dsm_nodata_cells": int((~valid).sum()),
+        "eligible_m2": float(walkable.sum()) * cell_m2,
+        "eligible_shaded_m2": float((walkable & shaded).sum()) * cell_m2,
+    }
+    return LayerResult(partials={"pieces": pieces, "stats": stats})
+
+
+def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, Any]) -> LayerResult:
+    """Join the windows' patches into cool places, then walk every dwelling to the nearest one.
+
+    Returns:
+        vectors ``cool-places`` (polygons), ``dwellings`` (points, ``DWELLING_COLUMNS``) and
+        ``neighbourhoods`` (per buurt: dwellings, dwellings within the distance, share in %).
+
+    Raises:
+        LayerError: the DSM has no data inside the region.
+    """
+    counts: Counter[str] = Counter()
+    notes: list[str] = []
+    lap = Laps()
+    sun, lat, lon = _sun(inputs, params)
+    region = inputs.region
+    for part in parts:
+        counts.update(part.partials["stats"])
+    if counts["dsm_cells"] == 0:
+        raise LayerError("cool-places: the dsm has no data inside the region")
+    del counts["dsm_cells"]
+    for key in ("eligible_m2", "eligible_shaded_m2"):
+        counts[key] = round(counts[key])
+    if "dtm" not in inputs.sources:
+        notes.append("no dtm: only cast shadows count, not the ground under tree crowns")
+    landcover = inputs.vector("landcover")
+    _eligible(clip_to_region(landcover, region), params, _pattern(params["excluded_source_pattern"]), counts)
+    cell_m2 = params["resolution_m"] ** 2
+    patches = merge_patches([p.partials["pieces"] for p in parts], cell_m2, params["min_area_m2"],
+                            params["connectivity"])
     counts["cool_places"] = len(patches.geoms)
     counts["shaded_patches_too_small"] = patches.too_small
-    places = _place_table(patches, index, landcover, inputs, region.crs)
+    places = _place_table(patches, landcover, inputs, region.crs)
     lap("cool_places")
 
     dw = _dwellings(inputs.vector("addresses"), params, region_area(region), counts)
@@ -149,12 +183,38 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
             "shade_time": sun.when.isoformat() if sun.when is not None else None,
             "sun_position_deg": {"elevation": round(sun.elevation_deg, 2), "azimuth": round(sun.azimuth_deg, 2)},
             "sun_at": {"lat": round(lat, 5), "lon": round(lon, 5)},
-            "canopy_from_dtm": dtm is not None,
+            "canopy_from_dtm": "dtm" in inputs.sources,
+            "windows": len(parts),
             "summary": _summary(places, meets, params),
             "timings_s": lap.seconds,
             **log_metadata(counts, notes),
         },
     )
+
+
+WINDOWED = Windowed(
+    compute_window=compute_window,
+    finish=finish,
+    halo_m=lambda params: float(params["shadow_max_distance_m"]),
+    resolution_m=lambda params: float(params["resolution_m"]),
+    raster_sources=("dsm", "dtm"),
+)
+
+
+def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
+    """Cool places of the region and the walking distance from every dwelling to the nearest one (one window).
+
+    Args:
+        inputs: ``dsm``, ``landcover``, ``addresses``, ``neighbourhoods`` (required); ``dtm``,
+            ``streets`` and ``parks`` (optional); all in the region CRS (metres).
+        params: see ``LAYER.params``.
+        ctx: chunk size for the shadow and rasterising steps (run through Dask).
+
+    Returns:
+        vectors ``cool-places`` (polygons), ``dwellings`` (points, ``DWELLING_COLUMNS``) and
+        ``neighbourhoods`` (per buurt: dwellings, dwellings within the distance, share in %).
+    """
+    return WINDOWED.compute(inputs, params, ctx)
 
 
 def _pattern(text: str) -> re.Pattern[str] | None:
@@ -202,11 +262,11 @@ def _eligible(
 
 
 def _place_table(
-    patches: Patches, index: np.ndarray, landcover: gpd.GeoDataFrame, inputs: LayerInputs, crs: Any
+    patches: MergedPatches, landcover: gpd.GeoDataFrame, inputs: LayerInputs, crs: Any
 ) -> gpd.GeoDataFrame:
     """One row per cool place: id, area, share on green classes, kind and the land-cover source classes."""
     n = len(patches.geoms)
-    patch, poly, cells = patch_sources(patches.labels, index)
+    patch, poly, cells = patches.pairs
     cls = landcover["class"].to_numpy(dtype=object)
     source = landcover["source_class"].astype("string").fillna("?").to_numpy(dtype=object)
     green = np.bincount(patch, weights=cells * np.isin(cls[poly], GREEN_CLASSES), minlength=n)
@@ -369,8 +429,9 @@ LAYER = LayerDef(
         Output("neighbourhoods", "vector", "per buurt: dwellings, dwellings_within_300, share_pct"),
     ),
     style_id="cool-places",
-    code_version="2",
+    code_version="3",
     compute=compute,
+    windowed=WINDOWED,
     references=(KLUCK, RATTI),
     minzoom=12,
     maxzoom=16,

@@ -31,7 +31,6 @@ local one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,21 +114,9 @@ def _weather_scale(params: Mapping[str, Any]) -> tuple[float, float]:
 
 
 # -- grids --------------------------------------------------------------------------------------------------
-def _extended(core: Grid, margin_m: float, lattice_m: float) -> Grid:
-    """``core`` grown by ``margin_m`` on every side, its edges on multiples of ``lattice_m``."""
-    minx, miny, maxx, maxy = core.bounds
-    left = math.floor((minx - margin_m) / lattice_m) * lattice_m
-    bottom = math.floor((miny - margin_m) / lattice_m) * lattice_m
-    right = math.ceil((maxx + margin_m) / lattice_m) * lattice_m
-    top = math.ceil((maxy + margin_m) / lattice_m) * lattice_m
-    return Grid.from_bounds((left, bottom, right, top), core.resolution, core.crs)
-
-
 def _crop(array: np.ndarray, outer: Grid, core: Grid) -> np.ndarray:
     """The cells of ``core`` out of an array on ``outer`` (same resolution, aligned)."""
-    row = round((outer.transform.f - core.transform.f) / core.resolution)
-    col = round((core.transform.c - outer.transform.c) / core.resolution)
-    return array[row : row + core.height, col : col + core.width]
+    return array[outer.slices_of(core)]
 
 
 def _polygon_index(frame: gpd.GeoDataFrame, grid: Grid, chunk_size: int) -> np.ndarray:
@@ -224,7 +211,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
             f"heat-stress: the dsm is in {dsm_source.crs.to_string()}, the region in "
             f"{inputs.region.crs.to_string()}; give the DSM in the region CRS (the ahn adapter reprojects)"
         )
-    kgrid = _extended(core, _kernel_reach_m(params), res)
+    kgrid = core.grown(_kernel_reach_m(params), res)
     dsm = dsm_on_grid(dsm_source, kgrid)
     svf: np.ndarray
     shade: np.ndarray
@@ -239,7 +226,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         ).data[0], kgrid, core)
     del dsm
 
-    vgrid = _extended(core, _landcover_reach_m(params), _coarse_cell_m(params))
+    vgrid = core.grown(_landcover_reach_m(params), _coarse_cell_m(params))
     landcover = _near(inputs.vector("landcover"), vgrid)
     polygon = _polygon_index(landcover, vgrid, ctx.chunk_size)
     vegetated = np.r_[False, landcover["class"].isin(params["vegetation_classes"]).to_numpy()][polygon]
@@ -253,7 +240,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     shade = shade.astype(np.float32)
 
     # Route kinds need only the main-route distance around the window, not the vegetation radius.
-    rgrid = _extended(core, params["main_route_along_m"] + res, res)
+    rgrid = core.grown(params["main_route_along_m"] + res, res)
     route = _crop(route_raster(landcover, _crop(polygon, vgrid, rgrid), res, params), rgrid, core)
     if "neighbourhoods" in inputs.sources:
         buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)

@@ -64,6 +64,7 @@ class SourceSet:
         self._loaded: dict[str, Any] = {}
         self._digests: dict[str, str] = {}
         self._region: Region | None = None
+        self._window_run: tuple[tuple[str, tuple[float, ...]], AdapterResult] | None = None
 
     def available(self) -> set[str]:
         """Canonical sources this config provides."""
@@ -158,7 +159,11 @@ class SourceSet:
         spec = getattr(self.cfg.sources, provider)
         declared = parse_crs(spec.crs, f"sources.{provider}.crs") if getattr(spec, "crs", None) else None
         if provider == "ahn":
-            result = self._run_adapter(provider, spec, bounds=bounds)
+            # The DSM and DTM of one window come from one adapter run (they are paired there).
+            key = (provider, tuple(bounds))
+            if self._window_run is None or self._window_run[0] != key:
+                self._window_run = (key, self._run_adapter(provider, spec, bounds=bounds))
+            result = self._window_run[1]
             if not any(r.source == provider for r in self.reports):
                 self.reports.append(result.report)
             raster: Raster = result.sources[name]

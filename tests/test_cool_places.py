@@ -14,9 +14,10 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 from rich.console import Console
+from scipy import ndimage
 from shapely.geometry import LineString, Point, box
 
-from geo.cool import patch_sources, shade_at, shaded_patches
+from geo.cool import merge_patches, patch_sources, shade_at, shaded_patches, window_patches
 from geo.errors import ConfigError
 from geo.raster import Raster
 from geo.solar import SunPosition
@@ -344,3 +345,43 @@ def test_demo_region_builds_cool_places_through_the_engine(tmp_path: Path) -> No
     assert entry["parameters"]["min_area_m2"] == 200.0 and entry["parameters"]["shade_hour"] == 15.0
     assert entry["metadata"]["distance_method"].startswith("network")
     assert any(f["format"] == "pmtiles" for f in entry["files"])
+    assert entry["metadata"]["windows"] == 1
+
+    # The same region in 300-cell windows: the same places (joined across the window edges) and distances.
+    build(load_config(config), ["cool-places"], ctx=BuildContext(window_cells=300), force=True,
+          console=Console(quiet=True))
+    entry = json.loads((root / "catalog.json").read_text())["layers"]["cool-places"]
+    assert entry["metadata"]["windows"] == 16
+    files = {f["output"]: root / f["path"] for f in entry["files"] if f["format"] == "parquet"}
+    windowed = gpd.read_parquet(files["cool-places"])
+    assert sorted(windowed["area_m2"]) == sorted(places["area_m2"])
+    assert windowed.union_all().symmetric_difference(places.union_all()).area < 1e-6
+    again = gpd.read_parquet(files["dwellings"]).set_index("dwelling_id")
+    one = dwellings.set_index("dwelling_id")
+    assert np.allclose(again.loc[one.index, "cool_distance_m"], one["cool_distance_m"], equal_nan=True)
+
+
+def test_patches_joined_across_windows_equal_one_window() -> None:
+    rng = np.random.default_rng(11)
+    # Blobs of shade: a smoothed random field, cut into 3 x 3 windows that split many patches.
+    field = ndimage.uniform_filter(rng.random((90, 120)), 7)
+    mask = field > np.quantile(field, 0.55)
+    polygons = (np.arange(mask.size).reshape(mask.shape) // 37 % 5 + 1).astype(np.int32)
+    transform = Affine(1.0, 0, 0, 0, -1.0, 90.0)
+    for connectivity in (4, 8):
+        whole = shaded_patches(mask, transform, 30.0, connectivity)
+        pieces = []
+        for r0 in (0, 30, 60):
+            for c0 in (0, 40, 80):
+                part = (slice(r0, r0 + 30), slice(c0, c0 + 40))
+                pieces.append(window_patches(mask[part], polygons[part], transform * Affine.translation(c0, r0),
+                                             30.0, connectivity))
+        merged = merge_patches(pieces, 1.0, 30.0, connectivity)
+        assert sum(p.border.sum() for p in pieces) > 20  # many patches really were cut by the windows
+        assert sorted(merged.cells) == sorted(whole.cells)
+        assert merged.too_small == whole.too_small
+        assert np.isclose(sum(shapely.area(merged.geoms)), sum(shapely.area(whole.geoms)))
+        # The same land-cover cells under the places in all.
+        _, poly, cells = merged.pairs
+        _, poly_w, cells_w = patch_sources(whole.labels, polygons)
+        assert np.array_equal(np.bincount(poly, cells, 6), np.bincount(poly_w, cells_w, 6))
