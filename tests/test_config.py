@@ -59,7 +59,8 @@ def test_bad_config_names_the_key(data: dict, message: str) -> None:
 
 def test_valid_config_resolves_paths_against_its_folder(tmp_path: Path) -> None:
     (tmp_path / "k.yaml").write_text(
-        "region: {name: Otterlo}\nsources:\n  bgt: {path: data/bgt.zip}\n  trees: {path: /abs/bomen.csv, crs: 'EPSG:28992'}\n"
+        "region: {name: Otterlo}\nsources:\n  bgt: {path: data/bgt.zip}\n"
+        "  trees: {path: /abs/bomen.csv, crs: 'EPSG:28992'}\n"
         "layers:\n  landcover:\n"
     )
     cfg = load_config(tmp_path / "k.yaml")
