@@ -41,19 +41,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +56,7 @@ import httpx
 import morecantile
 from rasterio.warp import transform_bounds
 
+from bench._servers import kaartlaag_command, nginx_command, rss_mb, server, titiler_command, wait_idle
 from layers import catalog as cat
 from services.archive import TileArchive
 from tiles.prerender import tile_range
@@ -74,11 +70,8 @@ TILES_PER_LIST = 2000
 RASTER_TARGET = 20.0
 VECTOR_TARGET = 0.35
 SOAK_SECONDS = 60
-START_TIMEOUT_S = 60
+SOAK_CONNECTIONS = 32
 WARMUP_S = 3
-#: Idle test: poll interval (s) and the CPU share below which the servers count as idle.
-IDLE_POLL_S = 0.5
-IDLE_CPU_SHARE = 0.1
 #: wrk's per-request timeout: generous, so slow answers count as slow rather than as errors.
 REQUEST_TIMEOUT_S = 30
 SEED = 20260101
@@ -110,45 +103,6 @@ WRK_SCRIPT = textwrap.dedent(
     end
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[Any]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not come up within {START_TIMEOUT_S} s")
-
-
-@contextmanager
-def process(command: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[int]:
-    """Run a server process; yield its pid; stop it (its process group) afterwards."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
-        )
-        try:
-            wait_ready(ready_url, proc)
-            yield proc.pid
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def prepare(workdir: Path) -> Path:
@@ -194,8 +148,7 @@ def vector_tiles(root: Path, rng: random.Random) -> tuple[list[tuple[int, int, i
     entry = cat.read_catalog(root).layers["basemap"]
     path = _file(root, entry, "basemap.pmtiles")
     archive = TileArchive(path)
-    entry_ = cat.read_catalog(root).layers["basemap"]
-    bounds = transform_bounds(entry_.crs, "EPSG:3857", *entry_.bounds[entry_.crs], densify_pts=21)
+    bounds = transform_bounds(entry.crs, "EPSG:3857", *entry.bounds[entry.crs], densify_pts=21)
     present = []
     for z in VECTOR_ZOOMS:
         c0, c1, r0, r1 = tile_range(WEB_MERCATOR, bounds, z)  # type: ignore[misc]
@@ -208,9 +161,9 @@ def write_urls(path: Path, urls: list[str]) -> Path:
     return path
 
 
-def wrk(base: str, url_file: Path, connections: int, seconds: float, script: Path) -> dict[str, Any]:
-    """One wrk run; its Lua ``done`` prints the figures as JSON."""
-    command = [
+def wrk_command(base: str, url_file: Path, connections: int, seconds: float, script: Path) -> list[str]:
+    """The wrk command line: ``connections`` connections for ``seconds`` cycling through ``url_file``."""
+    return [
         "wrk",
         f"-t{WRK_THREADS}",
         f"-c{connections}",
@@ -223,12 +176,21 @@ def wrk(base: str, url_file: Path, connections: int, seconds: float, script: Pat
         "--",
         str(url_file),
     ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def wrk_result(out: str) -> dict[str, Any]:
+    """The figures wrk's Lua ``done`` printed as JSON, with requests/s and the error total added."""
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line.removeprefix("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["errors"] = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
     return result
+
+
+def wrk(base: str, url_file: Path, connections: int, seconds: float, script: Path) -> dict[str, Any]:
+    """One wrk run."""
+    command = wrk_command(base, url_file, connections, seconds, script)
+    return wrk_result(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,54 +222,6 @@ def extract_static(archive: Path, tiles: list[tuple[int, int, int]], root: Path)
         target.write_bytes(bytes(reader.get(z, x, y) or b""))
 
 
-def nginx_config(workdir: Path, static: Path, port: int, workers: int) -> Path:
-    conf = workdir / "nginx.conf"
-    conf.write_text(
-        textwrap.dedent(
-            f"""\
-            worker_processes {workers};
-            daemon off;
-            pid {workdir}/nginx.pid;
-            error_log {workdir}/nginx-error.log warn;
-            user root;
-            events {{ worker_connections 1024; }}
-            http {{
-              access_log off;
-              sendfile on;
-              tcp_nopush on;
-              keepalive_requests 100000;
-              open_file_cache max=10000 inactive=60s;
-              client_body_temp_path {workdir}/nginx-tmp;
-              types {{ application/vnd.mapbox-vector-tile mvt; }}
-              server {{
-                listen 127.0.0.1:{port};
-                location /layers/basemap/tiles/ {{
-                  alias {static}/;
-                  add_header Content-Encoding gzip;
-                }}
-              }}
-            }}
-            """
-        )
-    )
-    return conf
-
-
-def kaartlaag_command(root: Path, port: int, workers: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "serve",
-        "--catalog",
-        str(root),
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-
-
 def compare(workdir: Path, root: Path, seconds: float, workers: int, rounds: int) -> bool:
     rng = random.Random(SEED)
     script = workdir / "urls.lua"
@@ -316,7 +230,6 @@ def compare(workdir: Path, root: Path, seconds: float, workers: int, rounds: int
     cog = _file(root, landcover, "landcover.tif")
     rtiles = raster_tiles(root, rng)
     vtiles, archive = vector_tiles(root, rng)
-    ours_port, titiler_port, nginx_port = free_port(), free_port(), free_port()
     ours_raster = write_urls(
         workdir / "ours-raster.txt", [f"/layers/landcover/tiles/WebMercatorQuad/{z}/{x}/{y}.png" for z, x, y in rtiles]
     )
@@ -334,38 +247,25 @@ def compare(workdir: Path, root: Path, seconds: float, workers: int, rounds: int
         f"{seconds:.0f} s per contender and connection count (medians)",
         flush=True,
     )
-    ours_base = f"http://127.0.0.1:{ours_port}"
-    titiler_base = f"http://127.0.0.1:{titiler_port}"
-    nginx_base = f"http://127.0.0.1:{nginx_port}"
-    titiler_cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "titiler.application.main:app",
-        "--port",
-        str(titiler_port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
-    conf = nginx_config(workdir, static, nginx_port, workers)
-    first = vtiles[0]
-    nginx_ready = f"{nginx_base}/layers/basemap/tiles/{first[0]}/{first[1]}/{first[2]}.mvt"
+    z0, x0, y0 = vtiles[0]
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {
+        key: {c: [] for c in CONNECTIONS} for key in ("ours-raster", "titiler", "ours-vector", "nginx")
+    }
     # All servers run at once (an idle one costs nothing) and the runs are interleaved round by round,
     # so load from other work on the machine falls on every contender alike; medians are reported.
-    plan = [
-        ("ours-raster", "kaartlaag raster", ours_base, ours_raster),
-        ("titiler", "titiler.application", titiler_base, titiler_raster),
-        ("ours-vector", "kaartlaag vector", ours_base, vector_urls),
-        ("nginx", "nginx static files", nginx_base, vector_urls),
-    ]
-    runs: dict[str, dict[int, list[dict[str, Any]]]] = {key: {c: [] for c in CONNECTIONS} for key, *_ in plan}
     with (
-        process(kaartlaag_command(root, ours_port, workers), f"{ours_base}/healthz", workdir / "ours.log") as p1,
-        process(titiler_cmd, f"{titiler_base}/healthz", workdir / "titiler.log") as p2,
-        process(["nginx", "-c", str(conf)], nginx_ready, workdir / "nginx.log") as p3,
+        server(kaartlaag_command(root, workers), "/healthz", workdir / "ours.log") as (ours, p1),
+        server(titiler_command(workers), "/healthz", workdir / "titiler.log") as (titiler, p2),
+        server(
+            nginx_command(workdir, static, workers), f"/layers/basemap/tiles/{z0}/{x0}/{y0}.mvt", workdir / "nginx.log"
+        ) as (nginx, p3),
     ):
+        plan = [
+            ("ours-raster", "kaartlaag raster", ours, ours_raster),
+            ("titiler", "titiler.application", titiler, titiler_raster),
+            ("ours-vector", "kaartlaag vector", ours, vector_urls),
+            ("nginx", "nginx static files", nginx, vector_urls),
+        ]
         pids = [p1, p2, p3]
         for _key, _name, base, urls in plan:
             wrk(base, urls, CONNECTIONS[0], WARMUP_S, script)  # warm-up: lazy opens, caches
@@ -398,56 +298,6 @@ def compare(workdir: Path, root: Path, seconds: float, workers: int, rounds: int
     return ok and not any(errors.values())
 
 
-def _tree(pid: int) -> list[int]:
-    """A process and its descendants (uvicorn/granian workers)."""
-    pids, i = [pid], 0
-    while i < len(pids):
-        children = Path(f"/proc/{pids[i]}/task/{pids[i]}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
-        i += 1
-    return pids
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time (user + system, s) used so far by the processes."""
-    total = 0
-    for pid in pids:
-        for p in _tree(pid):
-            try:
-                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def wait_idle(pids: list[int], limit_s: float = 60.0) -> None:
-    """Wait until the servers stop working off requests of the last run (TiTiler keeps rendering queued
-    tiles after wrk has gone), so that the next contender does not share the cores with it."""
-    deadline = time.monotonic() + limit_s
-    last = cpu_seconds(pids)
-    while time.monotonic() < deadline:
-        time.sleep(IDLE_POLL_S)
-        now = cpu_seconds(pids)
-        if now - last < IDLE_POLL_S * IDLE_CPU_SHARE:
-            return
-        last = now
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory (MB) of a process and its workers."""
-    total = 0
-    for p in _tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
-
-
 def soak(workdir: Path, root: Path, workers: int, lead: float) -> bool:
     rng = random.Random(SEED + 1)
     script = workdir / "urls.lua"
@@ -459,11 +309,9 @@ def soak(workdir: Path, root: Path, workers: int, lead: float) -> bool:
     urls += [f"/layers/basemap/tiles/{z}/{x}/{y}.mvt" for z, x, y in vtiles]
     rng.shuffle(urls)
     url_file = write_urls(workdir / "soak.txt", urls)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     before = cat.read_catalog(root).layers["landcover"].version
     config = workdir / "demo" / "kaartlaag.yaml"
-    with process(kaartlaag_command(root, port, workers), f"{base}/healthz", workdir / "soak-server.log") as pid:
+    with server(kaartlaag_command(root, workers), "/healthz", workdir / "soak-server.log") as (base, pid):
         # The build gets little CPU once the load saturates both cores, so it starts ``lead`` seconds
         # before the load: its heavy part overlaps the load and the catalog switch lands mid-run.
         publisher = subprocess.Popen(
@@ -474,21 +322,7 @@ def soak(workdir: Path, root: Path, workers: int, lead: float) -> bool:
         print(f"  t={-lead:.0f} s: publishing a new landcover version", flush=True)
         time.sleep(lead)
         load = subprocess.Popen(
-            [
-                "wrk",
-                f"-t{WRK_THREADS}",
-                "-c32",
-                f"-d{SOAK_SECONDS}s",
-                "--timeout",
-                f"{REQUEST_TIMEOUT_S}s",
-                "-s",
-                str(script),
-                base,
-                "--",
-                str(url_file),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
+            wrk_command(base, url_file, SOAK_CONNECTIONS, SOAK_SECONDS, script), stdout=subprocess.PIPE, text=True
         )
         started = time.monotonic()
         samples = [(0.0, rss_mb(pid))]
@@ -505,12 +339,11 @@ def soak(workdir: Path, root: Path, workers: int, lead: float) -> bool:
         publisher.wait()
         after = cat.read_catalog(root).layers["landcover"].version
         served = httpx.get(f"{base}/layers/landcover").json()["version"]
-    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    r = json.loads(line.removeprefix("RESULT "))
-    errors = sum(r[k] for k in ("connect", "read", "write", "status", "timeout"))
+    r = wrk_result(out)
+    errors = r["errors"]
     seconds = r["duration_us"] / 1e6
     print(
-        f"  {r['requests']} requests in {seconds:.0f} s = {r['requests'] / seconds:.0f} req/s, "
+        f"  {r['requests']} requests in {seconds:.0f} s = {r['rps']:.0f} req/s, "
         f"p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms, errors {errors} {r}"
     )
     print("  server RSS (MB): " + ", ".join(f"t={t:.0f}s {m:.0f}" for t, m in samples))

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from geo.errors import NotFoundError
 from layers import catalog as cat
 from layers.export import export_layer
-from services.http import CallerDep, LayerId, StoreDep, Version, base_url, conditional, json_bytes
+from services.http import CallerDep, LayerId, StoreDep, Version, add_layer_route, base_url, conditional, json_bytes
 from services.store import CatalogStore
 from tiles.tms import NETHERLANDS_RD_NEW_QUAD, TMS_IDS, WEB_MERCATOR_QUAD
 
@@ -148,15 +148,13 @@ def catalog_router(max_age: int, cache_dir: FsPath) -> APIRouter:
         body = json_bytes(layer_details(entry, base_url(request), store))
         return conditional(request, body, "application/json", entry=entry, versioned=True, max_age=max_age)
 
-    @router.get("/layers/{layer_id}/download/{name}", summary="Download a published file (range requests)")
-    def download(layer_id: LayerId, name: FileName, caller: CallerDep, store: StoreDep) -> FileResponse:
-        return _download(store, store.layer(layer_id, caller), name, versioned=False)
-
-    @router.get("/layers/{layer_id}/v/{version}/download/{name}", summary="Download a file of a version")
-    def download_v(
-        layer_id: LayerId, version: Version, name: FileName, caller: CallerDep, store: StoreDep
+    def download(
+        layer_id: LayerId, version: str | None, name: FileName, caller: CallerDep, store: StoreDep
     ) -> FileResponse:
-        return _download(store, store.layer_version(layer_id, version, caller), name, versioned=True)
+        entry = store.layer_version(layer_id, version, caller)
+        return _download(store, entry, name, versioned=version is not None)
+
+    add_layer_route(router, "/download/{name}", download, summary="Download a published file (range requests)")
 
     @router.get("/healthz", summary="Liveness and catalog status")
     def healthz(caller: CallerDep, store: StoreDep) -> dict[str, Any]:

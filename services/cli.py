@@ -75,6 +75,10 @@ def build(
         str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) for raster work.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even when nothing changed.")] = False,
+    window: Annotated[
+        int, typer.Option(help="Window edge in cells for large rasters (heat-stress): peak memory follows it.",
+                          min=64)
+    ] = 2048,
 ) -> None:
     """Build layers and publish them atomically to the catalog; unchanged layers are skipped."""
     from layers.base import BuildContext
@@ -83,7 +87,8 @@ def build(
 
     cfg = load_config(config)
     summary = run_build(
-        cfg, layers or None, ctx=BuildContext(workers=workers, scheduler=scheduler), force=force, console=err
+        cfg, layers or None, ctx=BuildContext(workers=workers, scheduler=scheduler, window_cells=window), force=force,
+        console=err,
     )
     for layer_id, version in summary.versions.items():
         out.print(f"published {layer_id} {version}")
@@ -250,12 +255,21 @@ CatalogOpt = Annotated[Path, typer.Option(help="Catalog folder the keys belong t
 def apikey_create(
     name: Annotated[str, typer.Argument(help="Name of the key (who or what uses it).")],
     catalog: CatalogOpt = Path("catalog"),
+    layers: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated ids of the internal layers the key may see (default: every one)."),
+    ] = None,
 ) -> None:
-    """Create a key and print it once; only its hash is stored."""
+    """Create a key and print it once; only its hash (and its layer scope) is stored."""
     from services.access import create_key
 
-    key = create_key(catalog, name)
-    err.print(f"API key {name!r} created; it is shown only now. Send it as 'Authorization: Bearer KEY' or 'X-API-Key'.")
+    scope = None if layers is None else layers.split(",")
+    key = create_key(catalog, name, scope)
+    sees = "every internal layer" if scope is None else f"internal layers {layers}"
+    err.print(
+        f"API key {name!r} created for {sees}; it is shown only now. "
+        "Send it as 'Authorization: Bearer KEY' or 'X-API-Key'."
+    )
     print(key)
 
 
@@ -273,12 +287,12 @@ def apikey_revoke(
 
 @apikey_app.command("list")
 def apikey_list(catalog: CatalogOpt = Path("catalog")) -> None:
-    """List key names and creation times (the keys themselves are not stored)."""
+    """List key names, creation times and layer scopes (the keys themselves are not stored)."""
     from services.access import list_keys
 
-    table = Table("name", "created")
-    for name, created in list_keys(catalog).items():
-        table.add_row(name, created)
+    table = Table("name", "created", "layers")
+    for name, info in list_keys(catalog).items():
+        table.add_row(name, info.created, "all internal layers" if info.layers is None else ", ".join(info.layers))
     out.print(table)
 
 

@@ -10,6 +10,13 @@ adding the CORS header itself. Anything else, including a tile URL with a query
 string or a zoom beyond the accepted range, goes to FastAPI unchanged, so
 validation errors and OpenAPI stay FastAPI's.
 
+Finished answers (status, headers and body as the ASGI messages) of callers
+without an API key or ``If-None-Match`` are kept in a bounded in-memory cache,
+keyed by method, path and ``Origin`` and tied to the catalog they were made
+from: when a new catalog is published every kept answer is dropped, so an
+unversioned URL never outlives its version. Answers for key holders are never
+kept (their visibility depends on the key).
+
 The object stands for the FastAPI application towards servers and tests:
 attributes it does not have (``state``, ``openapi``, ``routes``) are the app's.
 """
@@ -44,6 +51,10 @@ _KEY_HEADERS = frozenset({"authorization", "x-api-key"})
 _WANTED = frozenset({b"authorization", b"x-api-key", b"if-none-match", b"origin"})
 #: Response headers a browser script may read (as the CORS middleware of the app exposes them).
 EXPOSED_HEADERS = "ETag, Content-Length, Content-Range"
+#: Bytes of tile bodies kept as finished answers per process (vector tiles are a few kB each).
+ANSWER_CACHE_BYTES = 64 * 1024 * 1024
+#: Statuses whose answers are kept (not errors: a scan of unknown URLs must not evict real tiles).
+CACHED_STATUSES = frozenset({200, 204})
 
 
 class FastTilePath:
@@ -60,6 +71,10 @@ class FastTilePath:
         self.tiles = tiles
         self.any_origin = "*" in cors_origins
         self.origins = frozenset(cors_origins)
+        # (method, path, origin) -> finished ASGI messages; valid while the catalog object is the same.
+        self._answers: dict[tuple[str, str, str | None], tuple[Message, Message]] = {}
+        self._answers_catalog: object = None
+        self._answers_bytes = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -69,14 +84,28 @@ class FastTilePath:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if not path.endswith((".mvt", ".png")):
+            await self.app(scope, receive, send)
+            return
+        # Only the few headers the answer depends on are decoded.
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
+        cache_key, catalog = None, None
+        if not (_KEY_HEADERS & headers.keys() or "if-none-match" in headers):
+            catalog = self.tiles.store.catalog()
+            if catalog is not self._answers_catalog:
+                self._answers, self._answers_catalog, self._answers_bytes = {}, catalog, 0
+            cache_key = (scope["method"], path, headers.get("origin"))
+            kept = self._answers.get(cache_key)
+            if kept is not None:  # only tile URLs the expressions below accepted are kept
+                await send(kept[0])
+                await send(kept[1])
+                return
         vector = VECTOR_URL.match(path) if path.endswith(".mvt") else None
         raster = RASTER_URL.match(path) if vector is None and path.endswith(".png") else None
         match = vector or raster
         if match is None or int(match["z"]) > self.tiles.vector_max_zoom:
             await self.app(scope, receive, send)
             return
-        # Only the few headers the answer depends on are decoded.
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
         caller = self.tiles.store.keys.caller_from_headers(headers) if _KEY_HEADERS & headers.keys() else PUBLIC
         z, x, y = int(match["z"]), int(match["x"]), int(match["y"])
         inm = headers.get("if-none-match")
@@ -100,15 +129,34 @@ class FastTilePath:
             if not self.any_origin:
                 result.headers["Vary"] = f"{result.headers['Vary']}, Origin" if "Vary" in result.headers else "Origin"
             result.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-        await _send(send, result, head=scope["method"] == "HEAD")
+        start, end = _messages(result, head=scope["method"] == "HEAD")
+        # Kept only if no new catalog arrived while the answer was made (a render runs in a thread).
+        if cache_key is not None and result.status in CACHED_STATUSES and self._answers_catalog is catalog:
+            self._keep(cache_key, start, end)
+        await send(start)
+        await send(end)
+
+    def _keep(self, key: tuple[str, str, str | None], start: Message, body: Message) -> None:
+        """Keep a finished answer, dropping the oldest ones beyond ``ANSWER_CACHE_BYTES``."""
+        size = len(body["body"])
+        if key in self._answers or size > ANSWER_CACHE_BYTES:
+            return
+        self._answers[key] = (start, body)
+        self._answers_bytes += size
+        while self._answers_bytes > ANSWER_CACHE_BYTES:
+            oldest = next(iter(self._answers))
+            self._answers_bytes -= len(self._answers.pop(oldest)[1]["body"])
 
 
-async def _send(send: Send, answer: Answer, *, head: bool) -> None:
+def _messages(answer: Answer, *, head: bool) -> tuple[Message, Message]:
+    """The ``http.response.start`` and ``http.response.body`` messages of an answer."""
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
     if answer.media_type and answer.status not in (204, 304):
         raw.append((b"content-type", answer.media_type.encode("latin-1")))
     if answer.status not in (204, 304):
         raw.append((b"content-length", str(len(answer.body)).encode("latin-1")))
-    await send({"type": "http.response.start", "status": answer.status, "headers": raw})
-    body = b"" if head or answer.status in (204, 304) else answer.body
-    await send({"type": "http.response.body", "body": body})
+    body = b"" if head or answer.status in (204, 304) else bytes(answer.body)
+    return {"type": "http.response.start", "status": answer.status, "headers": raw}, {
+        "type": "http.response.body",
+        "body": body,
+    }

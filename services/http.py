@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from layers import catalog as cat
 from services.access import Caller
@@ -23,6 +25,9 @@ LayerId = Annotated[
     str, Path(pattern=LAYER_ID_PATTERN, description="Layer id from the catalog.", examples=["landcover"])
 ]
 Version = Annotated[str, Path(pattern=VERSION_PATTERN, description="A kept version of the layer (immutable).")]
+#: Path of a layer, and of one of its kept versions (whose answers never change).
+LAYER_PATH = "/layers/{layer_id}"
+VERSION_PATH = "/layers/{layer_id}/v/{version}"
 
 
 def base_url(request: Request) -> str:
@@ -88,3 +93,59 @@ def conditional(
 def json_bytes(data: Any) -> bytes:
     """Compact UTF-8 JSON (stable key order, so ETags are stable)."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode("utf-8")
+
+
+def _with_signature(endpoint: Callable[..., Any], parameters: list[inspect.Parameter]) -> Callable[..., Any]:
+    """``endpoint`` behind a function with the given parameters; ``version`` defaults to None."""
+    if inspect.iscoroutinefunction(endpoint):
+
+        async def call_async(**kwargs: Any) -> Any:
+            return await endpoint(**{"version": None, **kwargs})
+
+        call: Callable[..., Any] = call_async
+    else:
+
+        def call_sync(**kwargs: Any) -> Any:
+            return endpoint(**{"version": None, **kwargs})
+
+        call = call_sync
+    call.__signature__ = inspect.signature(endpoint, eval_str=True).replace(parameters=parameters)  # type: ignore[attr-defined]
+    call.__name__ = endpoint.__name__
+    call.__doc__ = endpoint.__doc__
+    return call
+
+
+def add_layer_route(
+    router: APIRouter, suffix: str, endpoint: Callable[..., Any], *, summary: str, **kwargs: Any
+) -> None:
+    """Register one handler on ``/layers/{layer_id}{suffix}`` and ``/layers/{layer_id}/v/{version}{suffix}``.
+
+    ``endpoint`` takes a keyword parameter ``version: str | None``: the versioned route
+    passes the version from its path (validated as ``Version``), the unversioned route
+    passes None. Every other parameter (path, query, dependencies) is declared once,
+    on ``endpoint``, and both routes share it.
+
+    Args:
+        router: the router to add both routes to.
+        suffix: path after the layer (``/tiles/{z}/{x}/{y}.mvt``); may be empty.
+        endpoint: the handler (sync or async).
+        summary: OpenAPI summary of the unversioned route (the versioned one says so after it).
+        **kwargs: further ``APIRouter.add_api_route`` arguments (responses, response_class, ...).
+    """
+    params = list(inspect.signature(endpoint, eval_str=True).parameters.values())
+    unversioned = [p for p in params if p.name != "version"]
+    versioned = [
+        p.replace(annotation=Version, default=inspect.Parameter.empty) if p.name == "version" else p for p in params
+    ]
+    if len(unversioned) == len(params):
+        raise TypeError(f"{endpoint.__name__}: a layer route handler needs a 'version' parameter")
+    router.add_api_route(
+        f"{LAYER_PATH}{suffix}", _with_signature(endpoint, unversioned), summary=summary, methods=["GET"], **kwargs
+    )
+    router.add_api_route(
+        f"{VERSION_PATH}{suffix}",
+        _with_signature(endpoint, versioned),
+        summary=f"{summary}, of a kept version (immutable)",
+        methods=["GET"],
+        **kwargs,
+    )

@@ -107,17 +107,17 @@ class CatalogStore:
         return entry.versions if entry else []
 
     def layers(self, caller: Caller) -> list[cat.LayerEntry]:
-        """The layers that exist for ``caller`` (internal ones only with a valid key)."""
-        return [e for e in self.catalog().layers.values() if caller.may_see(e.access)]
+        """The layers that exist for ``caller`` (internal ones only with a valid key whose scope has them)."""
+        return [e for e in self.catalog().layers.values() if caller.may_see(e.access, e.id)]
 
     def layer(self, layer_id: str, caller: Caller | None = None) -> cat.LayerEntry:
         """A published layer visible to ``caller`` (None: no access check), or ``NotFoundError``.
 
-        An internal layer asked for without a valid key raises the same error as an
-        unknown one, so its existence does not leak.
+        An internal layer asked for without a valid key (or with a key whose scope leaves
+        it out) raises the same error as an unknown one, so its existence does not leak.
         """
         entry = self.catalog().layers.get(layer_id)
-        if entry is None or (caller is not None and not caller.may_see(entry.access)):
+        if entry is None or (caller is not None and not caller.may_see(entry.access, entry.id)):
             raise NotFoundError(f"unknown layer {layer_id!r}")
         return entry
 

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from geo.errors import NotFoundError
 from layers import catalog as cat
 from services.access import Caller
-from services.http import CallerDep, LayerId, StoreDep, base_url, conditional, json_bytes
+from services.http import CallerDep, LayerId, StoreDep, add_layer_route, base_url, conditional, json_bytes
 from services.store import CatalogStore
+from styles import cool as cool_styles
 from styles import green as green_styles
 from styles.legend import legend_png
 from styles.maplibre import layer_style
@@ -26,6 +27,7 @@ from tiles.tms import WEB_MERCATOR_QUAD
 
 # Vector styles of layers defined in their own style modules (registered once, here where styles are assembled).
 green_styles.register()
+cool_styles.register()
 
 #: Id of the catalog layer drawn under every other layer's style.
 BASEMAP_LAYER = "basemap"
@@ -71,8 +73,17 @@ def _fit_zoom(bounds: list[float]) -> int:
     return max(MIN_VIEW_ZOOM, min(MAX_VIEW_ZOOM, math.floor(math.log2(WORLD_DEGREES / span))))
 
 
-def maplibre_style(store: CatalogStore, entry: cat.LayerEntry, caller: Caller, base: str) -> dict[str, Any]:
-    """The MapLibre style of a layer over the offline base map (when the catalog has one)."""
+def maplibre_style(
+    store: CatalogStore, entry: cat.LayerEntry, caller: Caller, base: str, *, versioned: bool = False
+) -> dict[str, Any]:
+    """The MapLibre style of a layer over the offline base map (when the catalog has one).
+
+    With ``versioned`` the layer's own sources name its version (``/layers/{id}/v/{version}/...``),
+    so the layer in the style of a versioned URL never changes. The base map is referenced
+    by its unversioned TileJSON (a stable URL naming the base map's current tiles), so a
+    versioned style never points to a base map version that is no longer kept; its base-map
+    drawing rules follow the base map's current tile layers.
+    """
     bounds = entry.bounds["EPSG:4326"]
     kwargs: dict[str, Any] = {}
     if entry.id != BASEMAP_LAYER:
@@ -86,7 +97,8 @@ def maplibre_style(store: CatalogStore, entry: cat.LayerEntry, caller: Caller, b
             kwargs["basemap_rules"] = base_rules
     rules = _rules(store, entry)
     if rules is not None:
-        kwargs["vector_tilejson"] = f"{base}/layers/{entry.id}/tilejson.json"
+        own = f"{base}/layers/{entry.id}/v/{entry.version}" if versioned else f"{base}/layers/{entry.id}"
+        kwargs["vector_tilejson"] = f"{own}/tilejson.json"
         kwargs["rules"] = rules
     else:
         cog = store.raster_file(entry)
@@ -137,19 +149,16 @@ def layer_preview(store: CatalogStore, entry: cat.LayerEntry) -> bytes:
 
 
 def style_router(max_age: int) -> APIRouter:
-    """Routes for styles, legends and QGIS styles."""
+    """Routes for styles, legends, previews and QGIS styles (each also under ``/v/{version}``, immutable)."""
     router = APIRouter(tags=["Stijlen en legenda's"])
     previews: OrderedDict[tuple[str, str], bytes] = OrderedDict()
     lock = threading.Lock()
+    png: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 
-    @router.get(
-        "/layers/{layer_id}/preview.png",
-        summary="Preview image of the whole layer",
-        response_class=Response,
-        responses={200: {"content": {"image/png": {}}}},
-    )
-    def preview(request: Request, layer_id: LayerId, caller: CallerDep, store: StoreDep) -> Response:
-        entry = store.layer(layer_id, caller)
+    def preview(
+        request: Request, layer_id: LayerId, version: str | None, caller: CallerDep, store: StoreDep
+    ) -> Response:
+        entry = store.layer_version(layer_id, version, caller)
         key = (entry.id, entry.version)
         body = previews.get(key)
         if body is None:
@@ -158,47 +167,74 @@ def style_router(max_age: int) -> APIRouter:
                 previews[key] = body
                 while len(previews) > PREVIEW_CACHE_SIZE:
                     previews.popitem(last=False)
-        return conditional(request, body, "image/png", entry=entry, max_age=max_age)
+        return conditional(request, body, "image/png", entry=entry, versioned=version is not None, max_age=max_age)
 
-    @router.get("/layers/{layer_id}/style.json", summary="MapLibre style (works offline: own sources only)")
-    def style(request: Request, layer_id: LayerId, caller: CallerDep, store: StoreDep) -> Response:
-        entry = store.layer(layer_id, caller)
-        body = json_bytes(maplibre_style(store, entry, caller, base_url(request)))
-        return conditional(request, body, "application/json", entry=entry, max_age=max_age)
+    def style(request: Request, layer_id: LayerId, version: str | None, caller: CallerDep, store: StoreDep) -> Response:
+        entry = store.layer_version(layer_id, version, caller)
+        body = json_bytes(maplibre_style(store, entry, caller, base_url(request), versioned=version is not None))
+        return conditional(
+            request, body, "application/json", entry=entry, versioned=version is not None, max_age=max_age
+        )
 
-    @router.get("/layers/{layer_id}/legend.json", summary="Legend (Dutch labels with units)")
     def legend_json(
-        request: Request, layer_id: LayerId, caller: CallerDep, store: StoreDep, output: OutputQ = None
+        request: Request,
+        layer_id: LayerId,
+        version: str | None,
+        caller: CallerDep,
+        store: StoreDep,
+        output: OutputQ = None,
     ) -> Response:
-        entry = store.layer(layer_id, caller)
+        entry = store.layer_version(layer_id, version, caller)
         body = json_bytes(layer_legend(store, entry, output))
-        return conditional(request, body, "application/json", entry=entry, max_age=max_age)
+        return conditional(
+            request, body, "application/json", entry=entry, versioned=version is not None, max_age=max_age
+        )
 
-    @router.get(
-        "/layers/{layer_id}/legend.png",
-        summary="Legend image",
-        response_class=Response,
-        responses={200: {"content": {"image/png": {}}}},
-    )
     def legend_image(
-        request: Request, layer_id: LayerId, caller: CallerDep, store: StoreDep, output: OutputQ = None
+        request: Request,
+        layer_id: LayerId,
+        version: str | None,
+        caller: CallerDep,
+        store: StoreDep,
+        output: OutputQ = None,
     ) -> Response:
-        entry = store.layer(layer_id, caller)
+        entry = store.layer_version(layer_id, version, caller)
         body = legend_png(layer_legend(store, entry, output))
-        return conditional(request, body, "image/png", entry=entry, max_age=max_age)
+        return conditional(request, body, "image/png", entry=entry, versioned=version is not None, max_age=max_age)
 
-    @router.get(
-        "/layers/{layer_id}/qml/{name}",
+    def qml(
+        request: Request, layer_id: LayerId, version: str | None, name: FileName, caller: CallerDep, store: StoreDep
+    ) -> Response:
+        entry = store.layer_version(layer_id, version, caller)
+        stem = name.rsplit(".", 1)[0]
+        disposition = {"Content-Disposition": f'attachment; filename="{entry.id}-{entry.version}-{stem}.qml"'}
+        return conditional(
+            request,
+            file_qml(store, entry, name),
+            QML_MEDIA_TYPE,
+            entry=entry,
+            versioned=version is not None,
+            max_age=max_age,
+            extra=disposition,
+        )
+
+    add_layer_route(
+        router,
+        "/preview.png",
+        preview,
+        summary="Preview image of the whole layer",
+        response_class=Response,
+        responses=png,
+    )
+    add_layer_route(router, "/style.json", style, summary="MapLibre style (works offline: own sources only)")
+    add_layer_route(router, "/legend.json", legend_json, summary="Legend (Dutch labels with units)")
+    add_layer_route(router, "/legend.png", legend_image, summary="Legend image", response_class=Response, responses=png)
+    add_layer_route(
+        router,
+        "/qml/{name}",
+        qml,
         summary="QGIS style (.qml) for a downloadable file",
         response_class=Response,
         responses={200: {"content": {QML_MEDIA_TYPE: {}}}},
     )
-    def qml(request: Request, layer_id: LayerId, name: FileName, caller: CallerDep, store: StoreDep) -> Response:
-        entry = store.layer(layer_id, caller)
-        stem = name.rsplit(".", 1)[0]
-        disposition = {"Content-Disposition": f'attachment; filename="{entry.id}-{entry.version}-{stem}.qml"'}
-        return conditional(
-            request, file_qml(store, entry, name), QML_MEDIA_TYPE, entry=entry, max_age=max_age, extra=disposition
-        )
-
     return router

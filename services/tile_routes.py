@@ -15,7 +15,16 @@ from fastapi.responses import FileResponse
 
 from geo.errors import NotFoundError
 from layers import catalog as cat
-from services.http import CallerDep, LayerId, StoreDep, Version, base_url, conditional, json_bytes, to_response
+from services.http import (
+    CallerDep,
+    LayerId,
+    StoreDep,
+    add_layer_route,
+    base_url,
+    conditional,
+    json_bytes,
+    to_response,
+)
 from services.tiles import Answer, TileService
 from tiles.tms import TMS_IDS, WEB_MERCATOR_QUAD
 
@@ -95,57 +104,20 @@ def raster_tilejson(entry: cat.LayerEntry, base: str, store: Any, output: str | 
 
 
 def tile_router(tiles: TileService) -> APIRouter:
-    """Routes for tiles, TileJSON and archives."""
+    """Routes for tiles, TileJSON and archives (each tile and TileJSON route also under ``/v/{version}``)."""
     router = APIRouter(tags=["Tegels"])
     max_age = tiles.max_age
 
-    @router.get("/layers/{layer_id}/tiles/{z}/{x}/{y}.mvt", summary="Vector tile (MVT)", responses=MVT)
-    async def vector_tile(request: Request, layer_id: LayerId, z: Z, x: X, y: Y, caller: CallerDep) -> Response:
-        inm = request.headers.get("if-none-match")
-        return await _answer(tiles.vector_tile(layer_id, z, x, y, version=None, caller=caller, if_none_match=inm))
-
-    @router.get(
-        "/layers/{layer_id}/v/{version}/tiles/{z}/{x}/{y}.mvt", summary="Vector tile of a version", responses=MVT
-    )
-    async def vector_tile_v(
-        request: Request, layer_id: LayerId, version: Version, z: Z, x: X, y: Y, caller: CallerDep
+    async def vector_tile(
+        request: Request, layer_id: LayerId, version: str | None, z: Z, x: X, y: Y, caller: CallerDep
     ) -> Response:
         inm = request.headers.get("if-none-match")
         return await _answer(tiles.vector_tile(layer_id, z, x, y, version=version, caller=caller, if_none_match=inm))
 
-    @router.get(
-        "/layers/{layer_id}/tiles/{tileMatrixSetId}/{z}/{x}/{y}.png",
-        summary="Raster tile in the default style (WebMercatorQuad or NetherlandsRDNewQuad)",
-        responses=PNG,
-        response_class=Response,
-    )
     async def raster_tile(
         request: Request,
         layer_id: LayerId,
-        tileMatrixSetId: TmsId,
-        z: Z,
-        x: X,
-        y: Y,
-        caller: CallerDep,
-        output: OutputQ = None,
-    ) -> Response:
-        inm = request.headers.get("if-none-match")
-        return await _answer(
-            tiles.raster_tile(
-                layer_id, tileMatrixSetId, z, x, y, version=None, caller=caller, if_none_match=inm, output=output
-            )
-        )
-
-    @router.get(
-        "/layers/{layer_id}/v/{version}/tiles/{tileMatrixSetId}/{z}/{x}/{y}.png",
-        summary="Raster tile of a version",
-        responses=PNG,
-        response_class=Response,
-    )
-    async def raster_tile_v(
-        request: Request,
-        layer_id: LayerId,
-        version: Version,
+        version: str | None,
         tileMatrixSetId: TmsId,
         z: Z,
         x: X,
@@ -160,19 +132,19 @@ def tile_router(tiles: TileService) -> APIRouter:
             )
         )
 
-    @router.get("/layers/{layer_id}/tilejson.json", summary="TileJSON 3.0.0")
-    def tilejson(request: Request, layer_id: LayerId, caller: CallerDep, store: StoreDep) -> Response:
-        entry = store.layer(layer_id, caller)
+    def tilejson(
+        request: Request, layer_id: LayerId, version: str | None, caller: CallerDep, store: StoreDep
+    ) -> Response:
+        entry = store.layer_version(layer_id, version, caller)
         body = json_bytes(tilejson_document(entry, base_url(request), store))
-        return conditional(request, body, "application/json", entry=entry, max_age=max_age)
+        return conditional(
+            request, body, "application/json", entry=entry, versioned=version is not None, max_age=max_age
+        )
 
-    @router.get(
-        "/layers/{layer_id}/tiles/{tileMatrixSetId}/tilejson.json",
-        summary="TileJSON 3.0.0 of the default raster tiles (WebMercatorQuad only)",
-    )
     def raster_tilejson_route(
         request: Request,
         layer_id: LayerId,
+        version: str | None,
         tileMatrixSetId: TmsId,
         caller: CallerDep,
         store: StoreDep,
@@ -183,9 +155,28 @@ def tile_router(tiles: TileService) -> APIRouter:
                 f"TileJSON describes {WEB_MERCATOR_QUAD} tiles only; "
                 f"use /wmts/WMTSCapabilities.xml for {tileMatrixSetId}"
             )
-        entry = store.layer(layer_id, caller)
+        entry = store.layer_version(layer_id, version, caller)
         body = json_bytes(raster_tilejson(entry, base_url(request), store, output))
-        return conditional(request, body, "application/json", entry=entry, max_age=max_age)
+        return conditional(
+            request, body, "application/json", entry=entry, versioned=version is not None, max_age=max_age
+        )
+
+    add_layer_route(router, "/tiles/{z}/{x}/{y}.mvt", vector_tile, summary="Vector tile (MVT)", responses=MVT)
+    add_layer_route(
+        router,
+        "/tiles/{tileMatrixSetId}/{z}/{x}/{y}.png",
+        raster_tile,
+        summary="Raster tile in the default style (WebMercatorQuad or NetherlandsRDNewQuad)",
+        responses=PNG,
+        response_class=Response,
+    )
+    add_layer_route(router, "/tilejson.json", tilejson, summary="TileJSON 3.0.0")
+    add_layer_route(
+        router,
+        "/tiles/{tileMatrixSetId}/tilejson.json",
+        raster_tilejson_route,
+        summary="TileJSON 3.0.0 of the default raster tiles (WebMercatorQuad only)",
+    )
 
     @router.get("/layers/{layer_id}.pmtiles", summary="The vector PMTiles archive (HTTP range requests)")
     def archive(layer_id: LayerId, caller: CallerDep, store: StoreDep) -> FileResponse:

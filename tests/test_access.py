@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from geo.errors import ConfigError
 from layers import catalog as cat
 from services.access import KEYS_FILE, create_key, hash_key, key_from_headers, revoke_key
 from services.app import create_app
@@ -168,3 +169,98 @@ def test_a_broken_key_file_grants_nothing(tmp_path: Path) -> None:
     revoke_key(root, "a")
     assert KeyRing(root).caller(key).internal is False
     assert json.loads((root / KEYS_FILE).read_text()) == {"keys": {}}
+
+
+@pytest.fixture(scope="module")
+def scoped_key(catalog_dir: Path) -> str:
+    """A key that may see the internal layer ``geheim`` only."""
+    return create_key(catalog_dir, "alleen-geheim", ["geheim"])
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "x-api-key"])
+def test_a_scoped_key_sees_only_its_internal_layers(
+    client: TestClient, catalog_dir: Path, scoped_key: str, scheme: str
+) -> None:
+    headers = {"Authorization": f"Bearer {scoped_key}"} if scheme == "bearer" else {"X-API-Key": scoped_key}
+    assert _listed(client, headers) == {
+        "layers": {"basemap", "hoogte", "geheim"},
+        "wmts": {"hoogte", "geheim"},
+        "page": {"basemap", "hoogte", "geheim"},
+    }
+    assert client.get("/healthz", headers=headers).json()["layers"] == 3
+    unknown = client.get("/layers/onbekend", headers=headers).json()["detail"]
+    for url in _urls(catalog_dir, "geheim"):
+        resp = client.get(url, headers=headers)
+        assert resp.status_code in (200, 204), (url, resp.status_code, resp.text[:200])
+    # landcover (internal, outside the scope): every URL answers as for an unknown layer, tiles too.
+    for url in _urls(catalog_dir, "landcover"):
+        resp = client.get(url, headers=headers)
+        assert resp.status_code == 404, (url, resp.status_code)
+        if url == "/layers/landcover":
+            assert resp.json()["detail"] == unknown.replace("onbekend", "landcover")
+    assert "/layers/landcover" not in client.get("/layers/basemap/style.json", headers=headers).text
+
+
+def test_scopes_are_checked_and_stored_with_the_hash(catalog_dir: Path, scoped_key: str) -> None:
+    from services.access import KeyRing, list_keys
+
+    stored = json.loads((catalog_dir / KEYS_FILE).read_text())["keys"]["alleen-geheim"]
+    assert stored["layers"] == ["geheim"] and stored["sha256"] == hash_key(scoped_key)
+    info = list_keys(catalog_dir)
+    assert info["alleen-geheim"].layers == ("geheim",) and info["portaal-intern"].layers is None
+    caller = KeyRing(catalog_dir).caller(scoped_key)
+    assert caller.may_see("internal", "geheim") and not caller.may_see("internal", "landcover")
+    assert caller.may_see("public", "hoogte")
+    for bad, message in (
+        (["landcovr"], "landcovr not in the catalog"),
+        ([], "at least one layer"),
+        ([" ", ""], "at least one layer"),
+        (["../etc"], "not a layer id"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            create_key(catalog_dir, "fout", bad)
+    assert "fout" not in list_keys(catalog_dir)
+
+
+def test_a_malformed_scope_grants_no_internal_layer(tmp_path: Path) -> None:
+    from services.access import KeyRing
+
+    root = tmp_path / "catalog"
+    key = create_key(root, "a")
+    path = root / KEYS_FILE
+    data = json.loads(path.read_text())
+    data["keys"]["a"]["layers"] = "geheim"  # not a list: fail closed
+    path.write_text(json.dumps(data))
+    caller = KeyRing(root).caller(key)
+    assert caller.internal and not caller.may_see("internal", "geheim")
+
+
+def test_cli_scoped_key_on_a_running_server(catalog_dir: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", "apikey", *args, "--catalog", str(catalog_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    created = cli("create", "viewer-geheim", "--layers", "geheim")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    bad = cli("create", "viewer-fout", "--layers", "geheim,bestaatniet")
+    assert bad.returncode == 2 and "bestaatniet" in bad.stderr
+    listing = cli("list").stdout
+    row = next(line for line in listing.splitlines() if "viewer-geheim" in line)
+    assert "geheim" in row.replace("viewer-geheim", "")
+    assert "all internal layers" in next(line for line in listing.splitlines() if "portaal-intern" in line)
+    entry = cat.read_catalog(catalog_dir).layers["landcover"]
+    with running_server(catalog_dir) as base:
+        headers = {"X-API-Key": key}
+        assert httpx.get(f"{base}/layers/geheim", headers=headers).status_code == 200
+        # The tile fast path applies the scope too (no query string: FastAPI is not involved).
+        tile = f"{base}/layers/landcover/v/{entry.version}/tiles/{NETHERLANDS_RD_NEW_QUAD}/12/0/0.png"
+        assert httpx.get(tile, headers=headers).status_code == 404
+        assert httpx.get(f"{base}/layers/landcover/tiles/16/33868/21636.mvt", headers=headers).status_code == 404
+        assert httpx.get(f"{base}/titiler/info?layer=landcover", headers=headers).status_code == 404
+        assert httpx.get(f"{base}/titiler/info?layer=geheim", headers=headers).status_code == 200
+    assert cli("revoke", "viewer-geheim").returncode == 0
