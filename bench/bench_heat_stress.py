@@ -48,8 +48,9 @@ sys.argv = {argv!r}
 start = time.perf_counter()
 try:
     main()
-except SystemExit:
-    pass
+except SystemExit as exc:
+    if exc.code:
+        raise
 print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
