@@ -29,6 +29,8 @@ from geo.raster import Raster
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Region
 from layers.sources import SourceSet
 
+#: A rest of a window under 1/_SLIVER_SHARE of its edge is shared out over the other windows.
+_SLIVER_SHARE = 8
 #: Internal tile edge (cells) of the intermediate GeoTIFF.
 _BLOCK = 512
 #: Cells of a window's raster may be off the window grid by this share of a cell (rounding).
@@ -44,16 +46,28 @@ class WindowedOutput:
 
 
 def windows(grid: Grid, cells: int) -> Iterator[tuple[int, int, Grid]]:
-    """``(row, col, window grid)`` of the windows of at most ``cells`` x ``cells`` covering ``grid``."""
+    """``(row, col, window grid)`` of windows of about ``cells`` x ``cells`` covering ``grid``.
+
+    Each axis is split into equal windows; a rest under an eighth of a window is
+    shared out rather than given a window of its own, because every window costs
+    a whole halo.
+    """
     if cells < 1:
         raise ValueError(f"window_cells must be positive, got {cells}")
     res = grid.resolution
-    for row in range(0, grid.height, cells):
-        for col in range(0, grid.width, cells):
-            height, width = min(cells, grid.height - row), min(cells, grid.width - col)
+    row_steps, col_steps = (_splits(grid.height, cells), _splits(grid.width, cells))
+    for row, height in row_steps:
+        for col, width in col_steps:
             left = grid.transform.c + col * res
             top = grid.transform.f - row * res
             yield row, col, Grid.from_bounds((left, top - height * res, left + width * res, top), res, grid.crs)
+
+
+def _splits(size: int, cells: int) -> list[tuple[int, int]]:
+    """(offset, length) of the windows along one axis of ``size`` cells."""
+    count = max(1, math.ceil((size - cells / _SLIVER_SHARE) / cells))
+    step = math.ceil(size / count)
+    return [(start, min(step, size - start)) for start in range(0, size, step)]
 
 
 def _grown(bounds: tuple[float, float, float, float], margin: float) -> tuple[float, float, float, float]:

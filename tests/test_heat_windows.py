@@ -21,6 +21,7 @@ from layers.config import load_config
 from layers.engine import build
 from layers.heat_stress import LAYER, route_kinds, route_raster
 from layers.sources import SourceSet
+from layers.windowed import windows
 from tests.test_heat_stress import X0, Y0, _write_region
 
 UHI_TOLERANCE_K = 1e-5  # F_veg's FFT sums differ in the last bits with the array size
@@ -113,3 +114,21 @@ def test_histogram_percentile_is_within_half_a_bin_of_numpy() -> None:
     for q in (5, 50, 95, 99):
         assert hs.hist_percentile(hist, q) == pytest.approx(np.percentile(values, q), abs=hs.UHI_BIN_K / 2 + 1e-12)
     assert np.isnan(hs.hist_percentile(np.zeros(3, dtype=int), 95))
+
+
+@pytest.mark.parametrize(("size", "cells", "expected"), [
+    ((1001, 1000), 1000, 1),   # a 1-cell rest is shared out, not a window of its own
+    ((2001, 3000), 1000, 6),   # 2 x 3
+    ((200, 200), 48, 25),      # 5 windows of 40 cells a side
+])
+def test_windows_tile_the_grid_exactly(size: tuple[int, int], cells: int, expected: int) -> None:
+    height, width = size
+    grid = Grid.from_bounds((0.0, 0.0, float(width), float(height)), 1.0, "EPSG:28992")
+    covered = np.zeros(grid.shape, dtype=np.int8)
+    found = list(windows(grid, cells))
+    for row, col, wgrid in found:
+        rows, cols = grid.slices_of(wgrid)
+        assert (rows.start, cols.start) == (row, col)
+        covered[rows, cols] += 1
+        assert max(wgrid.shape) <= cells * 9 // 8 + 1
+    assert len(found) == expected and (covered == 1).all()
