@@ -214,6 +214,18 @@ def tiles_covering(reader: Reader, zooms: range) -> Iterator[morecantile.Tile]:
                 yield morecantile.Tile(col, row, z)
 
 
+def _close_reader(reader: Reader | None) -> None:
+    """Close a reader of :func:`zoom_reader`: its warped dataset and the COG under it (twice is harmless)."""
+    if reader is None:
+        return
+    vrt = reader.dataset
+    src = getattr(vrt, "src_dataset", None)
+    if vrt is not None:
+        vrt.close()
+    if src is not None:
+        src.close()
+
+
 def zoom_reader(cog: Path, tms: morecantile.TileMatrixSet, z: int) -> Reader | None:
     """A rio-tiler reader whose dataset is the COG warped once onto the pixel grid of level ``z``.
 
@@ -282,19 +294,31 @@ def prerender_archive(
         west, south, east, north = main.get_geographic_bounds(WGS84_CRS)
         tms_bounds = xy_bounds(main, tms)
     local = threading.local()
+    opened: list[Reader] = []
+    lock = threading.Lock()
 
     def job(tile: morecantile.Tile) -> tuple[int, bytes | None]:
         # One warped reader per thread and level (GDAL handles are not shared between threads).
         readers: dict[int, Reader | None] = local.__dict__.setdefault("readers", {})
         if tile.z not in readers:
+            # Tiles come level by level: the previous level's warped dataset is done with.
+            for old in readers.values():
+                _close_reader(old)
+            readers.clear()
             readers[tile.z] = zoom_reader(cog, tms, tile.z)
+            if readers[tile.z] is not None:
+                with lock:
+                    opened.append(readers[tile.z])  # type: ignore[arg-type]
         reader = readers[tile.z]
         data = None if reader is None else render_tile(reader, tile.z, tile.x, tile.y, colormap)
         return zxy_to_tileid(tile.z, tile.x, tile.y), data
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        # Level by level, so each thread holds the warped dataset of one level at a time.
-        rendered = [(tid, data) for tid, data in pool.map(job, tiles) if data is not None]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            rendered = [(tid, data) for tid, data in pool.map(job, tiles) if data is not None]
+    finally:
+        for reader in opened:
+            _close_reader(reader)
     if not rendered:
         return None
     rendered.sort(key=lambda item: item[0])
