@@ -224,7 +224,7 @@ def serve(
     )
     if server == "granian":
         from granian import Granian
-        from granian.constants import HTTPModes, Interfaces, Loops
+        from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes
         from granian.log import LogLevels
 
         Granian(
@@ -235,6 +235,8 @@ def serve(
             interface=Interfaces.ASGI,
             http=HTTPModes.http1,  # tile clients speak HTTP/1.1; skipping protocol detection is faster
             loop=Loops.uvloop,
+            websockets=False,
+            runtime_mode=RuntimeModes.st,
             factory=True,
             log_level=LogLevels.warning,
         ).serve()
