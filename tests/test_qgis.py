@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ from scipy import ndimage
 
 from styles.raster import RasterStyle
 from tests.conftest import ORIGIN, SIZE_M
-from tests.test_server_support import built_catalog, decode_png, hex_rgb, running_server
+from tests.test_server_support import catalog_copy, decode_png, hex_rgb, running_server
 from tiles.pmtiles import archive_info
 from tiles.prerender import STYLE_KEY
 from tiles.tms import NETHERLANDS_RD_NEW_QUAD, WEB_MERCATOR_QUAD
@@ -124,10 +123,7 @@ def border_mask(image: np.ndarray, radius: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    source = built_catalog(tmp_path_factory.mktemp("qgis-src"))
-    copy = tmp_path_factory.mktemp("qgis") / "catalog"
-    shutil.copytree(source, copy)
-    return copy
+    return catalog_copy(tmp_path_factory, "qgis")
 
 
 @pytest.fixture(scope="module")

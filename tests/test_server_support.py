@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import morecantile
 import numpy as np
+import pytest
 from affine import Affine
 from PIL import Image
 from pyproj import CRS
@@ -48,6 +50,13 @@ def built_catalog(base: Path) -> Path:
         add_raster_layer(root, "hoogte", height_raster(), title="Hoogte")
         _BUILT["catalog"] = root
     return _BUILT["catalog"]
+
+
+def catalog_copy(factory: pytest.TempPathFactory, name: str) -> Path:
+    """A private copy of the session's built catalog, for a test module that serves (or changes) it."""
+    copy = factory.mktemp(name) / "catalog"
+    shutil.copytree(built_catalog(factory.mktemp(f"{name}-src")), copy)
+    return copy
 
 
 def height_raster() -> Raster:

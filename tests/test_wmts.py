@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from owslib.wmts import WebMapTileService
 
 from styles.raster import RasterStyle
 from tests.conftest import ORIGIN, SIZE_M
-from tests.test_server_support import built_catalog, decode_png, hex_rgb, running_server
+from tests.test_server_support import catalog_copy, decode_png, hex_rgb, running_server
 from tiles.pmtiles import archive_info
 from tiles.prerender import STYLE_KEY
 from tiles.tms import NETHERLANDS_RD_NEW_QUAD, WEB_MERCATOR_QUAD
@@ -32,10 +31,7 @@ PROBES = [(X0 + HALF + dx, Y0 + HALF + dy) for dx in (-2.0, 2.0) for dy in (-2.0
 
 @pytest.fixture(scope="module")
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    source = built_catalog(tmp_path_factory.mktemp("wmts-src"))
-    copy = tmp_path_factory.mktemp("wmts") / "catalog"
-    shutil.copytree(source, copy)
-    return copy
+    return catalog_copy(tmp_path_factory, "wmts")
 
 
 @pytest.fixture(scope="module")
