@@ -17,6 +17,7 @@ from services.http import CallerDep, LayerId, StoreDep, add_layer_route, base_ur
 from services.store import CatalogStore
 from styles import cool as cool_styles
 from styles import green as green_styles
+from styles import heat as heat_styles
 from styles.legend import legend_png
 from styles.maplibre import layer_style
 from styles.preview import PREVIEW_SIZE, vector_preview
@@ -28,6 +29,7 @@ from tiles.tms import WEB_MERCATOR_QUAD
 # Vector styles of layers defined in their own style modules (registered once, here where styles are assembled).
 green_styles.register()
 cool_styles.register()
+heat_styles.register_vector()
 
 #: Id of the catalog layer drawn under every other layer's style.
 BASEMAP_LAYER = "basemap"
@@ -55,9 +57,9 @@ def _rules(store: CatalogStore, entry: cat.LayerEntry) -> list[VectorRule] | Non
 
 
 def layer_legend(store: CatalogStore, entry: cat.LayerEntry, output: str | None = None) -> dict[str, Any]:
-    """Legend data of a layer: of raster ``output`` when given, else of its vector tiles, else of its raster."""
+    """Legend data of a layer: of raster ``output`` when given, else of its main kind (vector tiles or raster)."""
     title = entry.title.get("nl", entry.id)
-    if output is None:
+    if output is None and (entry.kind == "vector" or not store.raster_outputs(entry)):
         rules = _rules(store, entry)
         if rules is not None:
             return vector_legend(title, rules)

@@ -14,7 +14,9 @@ afternoon) in steps of 20 %, with the 30 % and 40 % targets of Kluck et al.
 
 from __future__ import annotations
 
+from styles.green import MET
 from styles.raster import RasterClass, RasterStyle, interval_label, register_raster_style
+from styles.vector import VectorRule, register_vector_style
 
 #: Class breaks of uhi_max (K); the last class is open upwards.
 UHI_BREAKS = (0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
@@ -48,7 +50,31 @@ def shade_style() -> RasterStyle:
     return RasterStyle(kind="continuous", title="Schaduw 12-18 uur op 1 juli (%)", unit="%", classes=tuple(classes))
 
 
+#: Dutch legend label of a buurt by ``meets_shade_neighbourhood``.
+BUURT_SHADE_LABELS: dict[bool, str] = {
+    True: "Buurt haalt 30 % schaduw op buurtstraten",
+    False: "Buurt haalt 30 % schaduw op buurtstraten niet",
+}
+
+
+def buurt_rules() -> list[VectorRule]:
+    """Map rules of the per-buurt table: met / not met shade target on neighbourhood streets, and outlines."""
+    fills = [
+        VectorRule("neighbourhoods", "fill", MET[met][0], label, field="meets_shade_neighbourhood", value=met)
+        for met, label in BUURT_SHADE_LABELS.items()
+    ]
+    return [*fills, VectorRule("neighbourhoods", "line", "#4d4d4d", "Buurtgrens", width=1.0)]
+
+
 def register() -> None:
-    """Register both styles (once; ``styles.raster`` calls this when it first looks a style up)."""
+    """Register the raster styles (once; ``styles.raster`` calls this when it first looks a style up)."""
     register_raster_style("heat-stress", "uhi_max", uhi_style)
     register_raster_style("heat-stress", "shade_pct", shade_style)
+
+
+def register_vector() -> None:
+    """Register the buurt table's map rules with ``styles.vector`` (once; later calls do nothing)."""
+    try:
+        register_vector_style("heat-stress", buurt_rules)
+    except ValueError:
+        return

@@ -211,3 +211,20 @@ def test_style_routes(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert client.get("/layers/landcover/qml/..%2Fcatalog.json").status_code in (404, 422)
     preview = client.get("/layers/landcover/preview.png")
     assert preview.status_code == 200 and preview.content[:4] == b"\x89PNG"
+
+
+def test_heat_stress_styles_have_fixed_dutch_classes() -> None:
+    from styles.heat import SHADE_BREAKS, UHI_BREAKS, buurt_rules
+    from styles.raster import registered_style
+
+    uhi = registered_style("heat-stress", "uhi_max")
+    shade = registered_style("heat-stress", "shade_pct")
+    assert uhi is not None and shade is not None
+    labels = [c.label for c in uhi.classes]
+    assert labels[0] == "0 tot 1 K" and labels[1] == "1 tot 1,5 K" and labels[-1] == "vanaf 4 K"
+    assert len(uhi.classes) == len(UHI_BREAKS) and uhi.title == "Maximaal hitte-eilandeffect (K)"
+    # 100 % shade (a cell in shadow all afternoon) falls in the top class, which is labelled up to 100.
+    (low, high), _ = shade.colormap()[-1]  # type: ignore[index]
+    assert low == SHADE_BREAKS[-2] and high > 100.0 and shade.classes[-1].label == "80 tot 100 %"
+    rules = buurt_rules()
+    assert {r.value for r in rules if r.field == "meets_shade_neighbourhood"} == {True, False}
