@@ -76,8 +76,9 @@ def build(
     ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even when nothing changed.")] = False,
     window: Annotated[
-        int, typer.Option(help="Window edge in cells for large rasters (heat-stress): peak memory follows it.",
-                          min=64)
+        int,
+        typer.Option(help="Window edge in cells for large rasters (heat-stress, cool-places): peak memory follows it.",
+                     min=64),
     ] = 2048,
 ) -> None:
     """Build layers and publish them atomically to the catalog; unchanged layers are skipped."""
