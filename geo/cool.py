@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dask
 import numpy as np
 import shapely
 from affine import Affine
@@ -35,9 +34,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry import shape
 
-from geo.grid import Grid
 from geo.raster import Raster
-from geo.rasterize import rasterize_values
 from geo.shadow import DEFAULT_MAX_SHADOW_M, shadow_fraction_raster
 from geo.solar import SunPosition
 
@@ -103,16 +100,6 @@ def shade_at(
         with np.errstate(invalid="ignore"):
             shaded |= np.asarray(dsm.data[0] - dtm.data[0] >= canopy_min_height_m)
     return shaded
-
-
-def polygon_index(geoms: np.ndarray, grid: Grid, chunk_size: int = 2048) -> np.ndarray:
-    """int32 raster on ``grid``: 1 + the index of the polygon holding each cell centre, 0 outside all."""
-    ids = np.arange(1, len(geoms) + 1, dtype="int32")
-    if len(geoms) == 0:
-        return np.zeros(grid.shape, dtype=np.int32)
-    lazy = rasterize_values(np.asarray(geoms, dtype=object), ids, grid, dtype="int32", fill=0, chunk_size=chunk_size)
-    (burnt,) = dask.compute(lazy)
-    return np.asarray(burnt, dtype=np.int32)
 
 
 def _structure(connectivity: int) -> np.ndarray:

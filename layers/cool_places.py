@@ -36,12 +36,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.cool import CONNECTIVITIES, MergedPatches, merge_patches, polygon_index, shade_at, window_patches
+from geo.cool import CONNECTIVITIES, MergedPatches, merge_patches, shade_at, window_patches
 from geo.errors import ConfigError, LayerError
 from geo.fractions import public_flags
 from geo.grid import Grid
 from geo.heat import dsm_on_grid
 from geo.parks import PARK_CLASSES
+from geo.rasterize import polygon_index
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Windowed
 from layers.green_inputs import Laps, log_metadata, percent, region_area, zones

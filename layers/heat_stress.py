@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -45,7 +44,7 @@ from geo.errors import ConfigError, LayerError
 from geo.grid import Grid
 from geo.heat import dsm_on_grid, focal_fraction
 from geo.raster import Raster
-from geo.rasterize import rasterize_values
+from geo.rasterize import polygon_index
 from geo.shadow import shadow_fraction_raster
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
 from geo.svf import sky_view_factor_raster
@@ -117,16 +116,6 @@ def _weather_scale(params: Mapping[str, Any]) -> tuple[float, float]:
 def _crop(array: np.ndarray, outer: Grid, core: Grid) -> np.ndarray:
     """The cells of ``core`` out of an array on ``outer`` (same resolution, aligned)."""
     return array[outer.slices_of(core)]
-
-
-def _polygon_index(frame: gpd.GeoDataFrame, grid: Grid, chunk_size: int) -> np.ndarray:
-    """int32 raster on ``grid``: 1 + the row of the polygon holding each cell centre, 0 outside every polygon."""
-    if frame.empty:
-        return np.zeros(grid.shape, dtype=np.int32)
-    ids = np.arange(1, len(frame) + 1, dtype="int32")
-    lazy = rasterize_values(frame.geometry.values, ids, grid, dtype="int32", fill=0, chunk_size=chunk_size)
-    (burnt,) = dask.compute(lazy)
-    return np.asarray(burnt)
 
 
 def _near(frame: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
@@ -228,7 +217,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
 
     vgrid = core.grown(_landcover_reach_m(params), _coarse_cell_m(params))
     landcover = _near(inputs.vector("landcover"), vgrid)
-    polygon = _polygon_index(landcover, vgrid, ctx.chunk_size)
+    polygon = polygon_index(landcover.geometry.values, vgrid, ctx.chunk_size)
     vegetated = np.r_[False, landcover["class"].isin(params["vegetation_classes"]).to_numpy()][polygon]
     veg_share = np.where(polygon == 0, np.nan, vegetated.astype(np.float64))
     f_veg = _crop(focal_fraction(veg_share, res, params["veg_radius_m"], params["veg_fraction_cell_m"]), vgrid, core)
@@ -247,7 +236,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         buurten = buurten.iloc[np.sort(buurten.sindex.query(shapely.box(*core.bounds)))].reset_index(drop=True)
     else:
         buurten = gpd.GeoDataFrame({"code": []}, geometry=[], crs=inputs.region.crs)
-    zone = _polygon_index(buurten, core, ctx.chunk_size)
+    zone = polygon_index(buurten.geometry.values, core, ctx.chunk_size)
     _, scale = _weather_scale(params)
     partial = hs.window_partial(zone, buurten["code"].astype(str).tolist(), uhi, shade, route,
                                 hs.uhi_bins(_MAX_SKY_TERM * scale))
