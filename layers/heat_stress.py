@@ -224,7 +224,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     del veg_share, vegetated
     # Cells without land cover within the radius take no vegetation rather than no value.
     f_veg = np.where(np.isnan(f_veg), np.float32(0.0), f_veg)
-    s_kinematic, _ = _weather_scale(params)
+    s_kinematic, scale = _weather_scale(params)
     uhi = uhi_max(svf, f_veg, s_kinematic, params["dtr_k"], params["wind_m_s"]).astype(np.float32)
     shade = shade.astype(np.float32)
 
@@ -232,12 +232,11 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     rgrid = core.grown(params["main_route_along_m"] + res, res)
     route = _crop(route_raster(landcover, _crop(polygon, vgrid, rgrid), res, params), rgrid, core)
     if "neighbourhoods" in inputs.sources:
-        buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)
-        buurten = buurten.iloc[np.sort(buurten.sindex.query(shapely.box(*core.bounds)))].reset_index(drop=True)
+        # The buurten near the window first (the source's spatial index is built once), then their clip.
+        buurten = clip_to_region(_near(inputs.vector("neighbourhoods"), core), inputs.region).reset_index(drop=True)
     else:
         buurten = gpd.GeoDataFrame({"code": []}, geometry=[], crs=inputs.region.crs)
     zone = polygon_index(buurten.geometry.values, core, ctx.chunk_size)
-    _, scale = _weather_scale(params)
     partial = hs.window_partial(zone, buurten["code"].astype(str).tolist(), uhi, shade, route,
                                 hs.uhi_bins(_MAX_SKY_TERM * scale))
     rasters = {

@@ -70,11 +70,6 @@ def _splits(size: int, cells: int) -> list[tuple[int, int]]:
     return [(start, min(step, size - start)) for start in range(0, size, step)]
 
 
-def _grown(bounds: tuple[float, float, float, float], margin: float) -> tuple[float, float, float, float]:
-    minx, miny, maxx, maxy = bounds
-    return minx - margin, miny - margin, maxx + margin, maxy + margin
-
-
 class _GeoTiffSink:
     """Window-by-window writer of one raster output into a tiled, compressed GeoTIFF."""
 
@@ -142,7 +137,7 @@ def build_windowed(
     parts: list[LayerResult] = []
     try:
         for i, (row, col, wgrid) in enumerate(plan):
-            rasters = {s: sources.load_window(s, _grown(wgrid.bounds, halo)) for s in used if s in spec.raster_sources}
+            rasters = {s: sources.load_window(s, wgrid.grown(halo).bounds) for s in used if s in spec.raster_sources}
             inputs = LayerInputs({**vectors, **rasters}, dependencies, Region(region.name, region.crs, wgrid.bounds,
                                                                                 boundary))
             part = spec.compute_window(inputs, params, ctx)
