@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -132,14 +133,18 @@ def test_keys_are_stored_hashed(catalog_dir: Path, key: str) -> None:
     assert key_from_headers({"x-api-key": key}) == key and key_from_headers({}) is None
 
 
+def _apikey_cli(catalog_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kaartlaag apikey ARGS --catalog DIR`` in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "apikey", *args, "--catalog", str(catalog_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_cli_create_and_revoke_stop_a_running_server_at_once(catalog_dir: Path) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "services.cli", "apikey", *args, "--catalog", str(catalog_dir)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    cli = functools.partial(_apikey_cli, catalog_dir)
 
     created = cli("create", "gis-team")
     assert created.returncode == 0, created.stderr
@@ -236,13 +241,7 @@ def test_a_malformed_scope_grants_no_internal_layer(tmp_path: Path) -> None:
 
 
 def test_cli_scoped_key_on_a_running_server(catalog_dir: Path) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "services.cli", "apikey", *args, "--catalog", str(catalog_dir)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    cli = functools.partial(_apikey_cli, catalog_dir)
 
     created = cli("create", "viewer-geheim", "--layers", "geheim")
     assert created.returncode == 0, created.stderr

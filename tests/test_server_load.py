@@ -17,6 +17,7 @@ import pytest
 from pyproj import Transformer
 from rich.console import Console
 
+from bench._servers import rss_mb
 from layers import catalog as cat
 from layers.config import load_config
 from layers.engine import build
@@ -41,21 +42,6 @@ def _tile_urls() -> list[str]:
         urls.append(f"/layers/landcover/tiles/{t.z}/{t.x}/{t.y}.mvt")
         urls.append(f"/layers/basemap/tiles/{t.z}/{t.x}/{t.y}.mvt")
     return [*urls, "/layers/landcover/tilejson.json", "/layers", "/wmts/WMTSCapabilities.xml"]
-
-
-def _rss_mb(pid: int) -> float:
-    pids, i = [pid], 0
-    while i < len(pids):
-        children = Path(f"/proc/{pids[i]}/task/{pids[i]}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
-        i += 1
-    total = 0
-    for p in pids:
-        status = Path(f"/proc/{p}/status")
-        if status.exists():
-            total += next(int(x.split()[1]) for x in status.read_text().splitlines() if x.startswith("VmRSS:"))
-    return total / 1024
 
 
 def _server_pid(port: int) -> int:
@@ -112,12 +98,12 @@ def test_no_request_fails_while_a_new_version_is_published(region: Path) -> None
         for t in threads:
             t.start()
         time.sleep(1.0)
-        rss_start = _rss_mb(pid)
+        rss_start = rss_mb(pid)
         time.sleep(PUBLISH_AT_S - 1.0)
         build(load_config(region / "kaartlaag.yaml"), ["landcover"], force=True, console=Console(quiet=True))
         for t in threads:
             t.join()
-        rss_end = _rss_mb(pid)
+        rss_end = rss_mb(pid)
         after = cat.read_catalog(root).layers["landcover"].version
         served = httpx.get(f"{base}/layers/landcover").json()["version"]
     assert not errors, errors[:5]
