@@ -107,7 +107,7 @@ def write_result(
                 integer = np.dtype(ds.dtypes[0]).kind in "iu"
             write_cog_from_file(raster, path, resampling="nearest" if integer else "average", **options)
             raster.unlink()
-            preview = _overview(path)
+            preview = read_cog(path, max_cells=_PREVIEW_CELLS)
         files.append(_entry(path, staged, rel_dir, output=name, kind="raster", fmt="cog"))
         # Pre-rendered tiles in the default style (stored in their metadata), so the server reads them.
         style = raster_style_for(preview, layer.style_id, name, layer.title.get("nl", layer.id))
@@ -130,26 +130,20 @@ def read_result(root: Path, files: list[FileEntry]) -> LayerResult:
     return result
 
 
-def _overview(path: Path) -> Raster:
-    """A COG read at its coarsest overview (at most ~1000 cells a side): enough to choose class breaks."""
+def read_cog(path: Path, max_cells: int | None = None) -> Raster:
+    """Read a published COG into a ``Raster`` (band names and units from the file).
+
+    With ``max_cells`` the raster is read decimated to at most about that many cells a
+    side (from the COG's overviews): enough to choose the class breaks of a style.
+    """
     with rasterio.open(path) as ds:
-        step = max(1, math.ceil(max(ds.width, ds.height) / _PREVIEW_CELLS))
+        step = 1 if max_cells is None else max(1, math.ceil(max(ds.width, ds.height) / max_cells))
         shape = (ds.count, max(1, ds.height // step), max(1, ds.width // step))
         data = ds.read(out_shape=shape)
-        nodata = ds.nodata
-        names = tuple(d or f"band{i + 1}" for i, d in enumerate(ds.descriptions))
-        units = tuple(u or "" for u in ds.units)
         transform = ds.transform @ Affine.scale(ds.width / shape[2], ds.height / shape[1])
-        return Raster(data, ds.crs, transform, nodata=nodata, band_names=names, units=units)
-
-
-def read_cog(path: Path) -> Raster:
-    """Read a published COG into a ``Raster`` (band names and units from the file)."""
-    with rasterio.open(path) as ds:
-        data = ds.read()
         names = tuple(d or f"band{i + 1}" for i, d in enumerate(ds.descriptions))
         units = tuple(u or "" for u in ds.units)
         nodata = ds.nodata
         if nodata is not None and np.issubdtype(data.dtype, np.floating) and np.isnan(nodata):
             nodata = float("nan")
-        return Raster(data, ds.crs, ds.transform, nodata=nodata, band_names=names, units=units)
+        return Raster(data, ds.crs, transform, nodata=nodata, band_names=names, units=units)
