@@ -148,8 +148,9 @@ class SourceSet:
     def load_window(self, name: str, bounds: tuple[float, float, float, float]) -> Raster:
         """The raster source ``name`` read only over ``bounds`` (region CRS), for builds in windows.
 
-        Nothing is cached: a window's cells are dropped with the window. The
-        report of the first window read is kept for the build log.
+        Only the last AHN adapter run is kept, so the DSM and DTM of one window
+        (paired by the adapter) are read once; earlier windows' cells are dropped.
+        The report of the first window read is kept for the build log.
         """
         provider = self.providers.get(name)
         if provider is None:
@@ -157,7 +158,6 @@ class SourceSet:
         if name not in RASTER_SOURCES:
             raise ConfigError(f"sources.{name}: not a raster source; it cannot be read by window")
         spec = getattr(self.cfg.sources, provider)
-        declared = parse_crs(spec.crs, f"sources.{provider}.crs") if getattr(spec, "crs", None) else None
         if provider == "ahn":
             # The DSM and DTM of one window come from one adapter run (they are paired there).
             key = (provider, tuple(bounds))
@@ -168,6 +168,7 @@ class SourceSet:
                 self.reports.append(result.report)
             raster: Raster = result.sources[name]
             return raster
+        declared = parse_crs(spec.crs, f"sources.{name}.crs") if spec.crs else None
         return read_raster_source(
             self.cfg.resolve(spec.path), self.crs, band_name=name, declared_crs=declared, bounds=bounds
         )
