@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -53,6 +53,7 @@ class HeatPartial:
         walk_n: ``(buurten, 2)`` walking cells per route kind (:data:`ROUTE_KINDS`).
         walk_shade: ``(buurten, 2)`` sum of shade_pct over those cells.
         region_hist: uhi_max histogram of every valid cell of the region.
+        region_uhi_sum: sum of uhi_max over those cells (K), for the exact region mean.
         region_shade_sum: sum of shade_pct over valid cells.
         region_shade_n: number of cells with a shade value.
         nodata: cells without uhi_max.
@@ -67,7 +68,7 @@ class HeatPartial:
     region_shade_sum: float = 0.0
     region_shade_n: int = 0
     nodata: int = 0
-    region_uhi_sum: float = field(default=0.0)
+    region_uhi_sum: float = 0.0
 
 
 def window_partial(
