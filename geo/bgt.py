@@ -25,7 +25,7 @@ import contextlib
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -39,6 +39,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as _ProjCRSError
 
 from geo import bgt_mapping as bm
+from geo import bgt_sqlite
 from geo.bgt_gml import ARC_TOLERANCE_M as ARC_TOLERANCE_M  # re-exported: docs/bgt-mapping.md names it here
 from geo.bgt_gml import GEOMETRIES, SURFACES, GmlGeometryError, local_name, read_geometry
 from geo.bgt_gml import MAX_ARC_SEGMENTS as MAX_ARC_SEGMENTS
@@ -72,12 +73,17 @@ class _Feature:
     label: str = ""
 
 
-def read_bgt(path: str | Path, region_crs: CRS = RD_NEW, report: SourceReport | None = None) -> AdapterResult:
+def read_bgt(
+    path: str | Path | Sequence[str | Path], region_crs: CRS = RD_NEW, report: SourceReport | None = None
+) -> AdapterResult:
     """Read a PDOK BGT extract into the canonical landcover, buildings and trees sources.
 
     Args:
         path: zip of ``bgt_*.gml`` files (IMGeo 2.1 CityGML, as PDOK delivers
-            it), a folder holding them, or one such file.
+            it), a folder holding them, or one such file; or a BGT database:
+            SpatiaLite/SQLite files (one per object type, as ogr2ogr or
+            NLExtract write them), a GeoPackage, a folder or list of them
+            (read by :mod:`geo.bgt_sqlite`).
         region_crs: CRS of the result (BGT itself is EPSG:28992, metres).
         report: report to add counts and notes to; a new one when None.
 
@@ -94,10 +100,11 @@ def read_bgt(path: str | Path, region_crs: CRS = RD_NEW, report: SourceReport | 
         CRSError: geometries without a CRS in a delivery that declares none.
     """
     report = report if report is not None else SourceReport("bgt")
-    path = Path(path)
-    features: list[_Feature] = []
+    database = bgt_sqlite.is_database(path)  # SpatiaLite/GeoPackage: same records, same mapping
+    records, path = bgt_sqlite.read_database(path, report) if database else ([], Path(path))  # type: ignore[arg-type]
+    features: list[_Feature] = [_Feature(**r) for r in records]
     with contextlib.ExitStack() as stack:
-        for label, obj_type, opener in _members(path, stack):
+        for label, obj_type, opener in [] if database else _members(path, stack):
             if obj_type not in _WANTED:
                 report.count("files_ignored")
                 continue

@@ -150,12 +150,21 @@ TREE_VALUE = "boom"
 TREE_TYPE_ATTRIBUTES = ("class", "bgt-type", "plus-type")
 #: An object with a value in one of these is an ended (historic) version.
 ENDED_ATTRIBUTES = ("eindRegistratie", "terminationDate")
+#: Attributes holding the object's status (``bestaand``, ``plan``), BGT first.
+STATUS_ATTRIBUTES = ("bgt-status", "plus-status")
 #: Status of objects that are planned, not built (in ``bgt-status`` or ``plus-status``).
 PLAN_STATUS = "plan"
-#: ``relatieveHoogteligging`` of the ground-level planar partition.
+#: Attribute of the relative height level; its ground-level value.
+LEVEL_ATTRIBUTE = "relatieveHoogteligging"
 GROUND_LEVEL = 0
+#: Attribute of the object's own id (``identificatie/lokaalID``) and of a pand's BAG pand id.
+LOCAL_ID_ATTRIBUTE = "lokaalID"
+BAG_ID_ATTRIBUTE = "identificatieBAGPND"
 #: Serial part of the dummy BAG pand id (``<gemeente>10`` + ten 9s) of a pand not (yet) in BAG.
 BAG_PLACEHOLDER_SERIAL = "9" * 10
+#: Digits of a BAG object id (4 gemeente + 2 object type + 10 serial); databases that store it as
+#: an integer drop the leading zero of the gemeentecode, which is put back.
+BAG_ID_DIGITS = 16
 
 Attributes = Mapping[str, "str | None"]
 
@@ -167,7 +176,7 @@ def is_ended(attrs: Attributes) -> bool:
 
 def is_plan(attrs: Attributes) -> bool:
     """True for a planned object (``bgt-status`` or ``plus-status`` is ``plan``)."""
-    return PLAN_STATUS in (clean(attrs.get("bgt-status")), clean(attrs.get("plus-status")))
+    return PLAN_STATUS in (clean(attrs.get(a)) for a in STATUS_ATTRIBUTES)
 
 
 def is_tree(attrs: Attributes) -> bool:
@@ -177,7 +186,7 @@ def is_tree(attrs: Attributes) -> bool:
 
 def level(attrs: Attributes) -> int:
     """``relatieveHoogteligging`` (0 = ground level, also when absent)."""
-    value = (attrs.get("relatieveHoogteligging") or "").strip()
+    value = (attrs.get(LEVEL_ATTRIBUTE) or "").strip()
     return int(value) if value.lstrip("-").isdigit() else GROUND_LEVEL
 
 
@@ -188,10 +197,60 @@ def building_id_status(attrs: Attributes, lokaal_id: str) -> tuple[str, str, boo
     placeholder (``placeholder`` True); ``status`` is ``bgt-status``, else
     ``plus-status``, else ``"onbekend"``.
     """
-    status = clean(attrs.get("bgt-status")) or clean(attrs.get("plus-status")) or "onbekend"
-    bag_id = clean(attrs.get("identificatieBAGPND"))
+    status = next((v for a in STATUS_ATTRIBUTES if (v := clean(attrs.get(a)))), None) or "onbekend"
+    bag_id = clean(attrs.get(BAG_ID_ATTRIBUTE))
+    if bag_id is not None and bag_id.isdigit():
+        bag_id = bag_id.zfill(BAG_ID_DIGITS)
     placeholder = bag_id is not None and bag_id.endswith(BAG_PLACEHOLDER_SERIAL)
     return (lokaal_id if bag_id is None or placeholder else bag_id), status, placeholder
+
+
+def skip_reason(obj_type: str, attrs: Attributes) -> str | None:
+    """Why an object of ``obj_type`` is not current ground-level topography, or None when it is kept.
+
+    ``"ended"`` (history), ``"plan"`` (not built), ``"not_tree"`` (a vegetation object other
+    than a tree) or ``"level"`` (not at ground level; pand and trees are kept at any level).
+    The readers count these as ``ended_excluded``/``plan_excluded``/``not_tree_<type>``/
+    ``level_excluded_<type>``.
+    """
+    if is_ended(attrs):
+        return "ended"
+    if is_plan(attrs):
+        return "plan"
+    if obj_type == TREE_TYPE and not is_tree(attrs):
+        return "not_tree"
+    if obj_type not in (BUILDING_TYPE, TREE_TYPE) and level(attrs) != GROUND_LEVEL:
+        return "level"
+    return None
+
+
+def _folded(name: str) -> str:
+    return name.replace("-", "").replace("_", "").lower()
+
+
+def attribute_names() -> frozenset[str]:
+    """Every attribute name (CityGML local names) the mapping reads, besides the plus prefix."""
+    names = {a for names in VALUE_ATTRIBUTES.values() for a in names}
+    names |= {*ENDED_ATTRIBUTES, *STATUS_ATTRIBUTES, *TREE_TYPE_ATTRIBUTES, *FUNCTION_ATTRIBUTES}
+    return frozenset(names | {LEVEL_ATTRIBUTE, LOCAL_ID_ATTRIBUTE, BAG_ID_ATTRIBUTE})
+
+
+def attribute_key(column: str) -> str:
+    """The CityGML attribute name of a database column, so one mapping serves every encoding.
+
+    ogr2ogr and NLExtract write the IMGeo attributes in lower case with ``_`` for ``-``
+    (``bgt_fysiekvoorkomen``, ``plus_fysiekvoorkomenwegdeel``, ``relatievehoogteligging``,
+    ``identificatiebagpnd``); case, ``-`` and ``_`` are ignored when matching. Columns the
+    mapping does not read are returned unchanged.
+    """
+    folded = _folded(column)
+    known = _FOLDED_NAMES.get(folded)
+    if known is not None:
+        return known
+    plus = _folded(PLUS_PREFIX)
+    if folded.startswith(plus):
+        return PLUS_PREFIX + folded[len(plus):]  # classify() reads every attribute with this prefix
+    return column
 
 
 def clean(value: str | None) -> str | None:
@@ -259,3 +318,6 @@ def mapping_rows() -> Iterator[tuple[str, str, str, str]]:
                 yield obj_type, value, plus, cls
         if (obj_type, ANY) not in VALUE_RULES:
             yield obj_type, "(other)", "", TYPE_DEFAULT[obj_type]
+
+
+_FOLDED_NAMES = {_folded(n): n for n in attribute_names()}
