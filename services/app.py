@@ -18,6 +18,7 @@ from services.catalog_routes import catalog_router
 from services.dynamic import mount_titiler
 from services.errors import add_exception_handlers
 from services.fastpath import FastTilePath
+from services.guard import RequestGuard
 from services.index_page import index_router
 from services.settings import ServerSettings
 from services.store import CatalogStore
@@ -45,8 +46,9 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     tiles = TileService(store, max_age=settings.max_age, vector_max_zoom=MAX_ZOOM)
     app = FastAPI(title="kaartlaag", description=DESCRIPTION, version="0.1.0")
     app.state.store = store
+    app.state.settings = settings
     app.state.tiles = tiles
-    add_exception_handlers(app)
+    add_exception_handlers(app, settings.limits.retry_after_s)
     app.include_router(index_router(settings.max_age, settings.licence))
     # Tile routes first: `/layers/{id}.pmtiles` must win over `/layers/{id}`.
     app.include_router(tile_router(tiles))
@@ -54,7 +56,7 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     app.include_router(style_router(settings.max_age))
     cache_dir = settings.cache_dir or Path(tempfile.mkdtemp(prefix="kaartlaag-cache-"))
     app.include_router(catalog_router(settings.max_age, cache_dir))
-    mount_titiler(app, store)
+    mount_titiler(app, store, settings.limits)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -62,4 +64,10 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
         allow_headers=["Authorization", "X-API-Key", "If-None-Match", "Range", "Content-Type"],
         expose_headers=["ETag", "Content-Length", "Content-Range"],
     )
-    return FastTilePath(app, tiles=tiles, cors_origins=settings.cors_origins)
+    guarded = RequestGuard(
+        app,
+        budget_s=settings.limits.request_budget_s,
+        retry_after_s=settings.limits.retry_after_s,
+        max_age=settings.max_age,
+    )
+    return FastTilePath(app, guarded, tiles=tiles, cors_origins=settings.cors_origins)

@@ -19,6 +19,7 @@ from layers import catalog as cat
 from layers.export import export_layer
 from services.http import CallerDep, LayerId, StoreDep, Version, add_layer_route, base_url, conditional, json_bytes
 from services.store import CatalogStore
+from services.tiles import access_headers
 from tiles.tms import NETHERLANDS_RD_NEW_QUAD, TMS_IDS, WEB_MERCATOR_QUAD
 
 FileName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="A file of the layer.")]
@@ -81,12 +82,13 @@ def layer_details(entry: cat.LayerEntry, base: str, store: CatalogStore) -> dict
     }
 
 
-def _download(store: CatalogStore, entry: cat.LayerEntry, name: str, versioned: bool) -> FileResponse:
+def _download(
+    store: CatalogStore, entry: cat.LayerEntry, name: str, *, versioned: bool, max_age: int
+) -> FileResponse:
     match = next((f for f in entry.files if f.name == name), None)
     if match is None:
         raise NotFoundError(f"layer {entry.id} has no file {name!r}")
-    scope = "public" if entry.access == "public" else "private"
-    headers = {"Cache-Control": f"{scope}, max-age=31536000, immutable"} if versioned else {}
+    headers = access_headers(entry.access, versioned=versioned, max_age=max_age)
     return FileResponse(
         store.file_path(match),
         media_type=match.media_type,
@@ -120,12 +122,11 @@ def catalog_router(max_age: int, cache_dir: FsPath) -> APIRouter:
         entry = store.layer(layer_id, caller)
         with export_lock:
             path = geopackage(store, entry, cache_dir)
-        scope = "public" if entry.access == "public" else "private"
         return FileResponse(
             path,
             media_type="application/geopackage+sqlite3",
             filename=f"{entry.id}-{entry.version}.gpkg",
-            headers={"Cache-Control": f"{scope}, max-age={max_age}"},
+            headers=access_headers(entry.access, versioned=False, max_age=max_age),
         )
 
     @router.get("/layers", summary="All published layers (that the caller may see)")
@@ -152,7 +153,7 @@ def catalog_router(max_age: int, cache_dir: FsPath) -> APIRouter:
         layer_id: LayerId, version: str | None, name: FileName, caller: CallerDep, store: StoreDep
     ) -> FileResponse:
         entry = store.layer_version(layer_id, version, caller)
-        return _download(store, entry, name, versioned=version is not None)
+        return _download(store, entry, name, versioned=version is not None, max_age=max_age)
 
     add_layer_route(router, "/download/{name}", download, summary="Download a published file (range requests)")
 

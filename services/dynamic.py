@@ -14,9 +14,6 @@ drawn in the layer's default style.
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -26,11 +23,23 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rio_tiler.colormap import cmap as rio_colormaps
 from rio_tiler.errors import PointOutsideBounds, RioTilerError
 from rio_tiler.io import Reader
-from titiler.core.dependencies import ColorMapParams, PartFeatureParams
-from titiler.core.errors import DEFAULT_STATUS_CODES, BadRequestError, add_exception_handlers
+from titiler.core.dependencies import PartFeatureParams
+from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers
 from titiler.core.factory import TilerFactory
 
+from geo.errors import NotFoundError
 from layers import catalog as cat
+from services.errors import PayloadTooLargeError
+from services.guard import check_deadline
+from services.limits import RequestLimits
+from services.request_checks import (
+    RasterFacts,
+    check_geojson,
+    check_position,
+    check_query,
+    check_zoom,
+    parse_colormap,
+)
 from services.store import CatalogStore
 from tiles.tms import WEB_MERCATOR_QUAD, tms_registry
 
@@ -40,31 +49,10 @@ LAYER_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 OUTPUT_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 #: Query parameters that ask for a rendering other than the default style.
 CUSTOM_RENDERING = ("colormap", "colormap_name", "rescale", "color_formula", "expression", "algorithm")
-#: Largest image (pixels per side) a request may make TiTiler read or render: a polygon spanning the
-#: globe or ``tilesize=100000`` would otherwise allocate terabytes.
-MAX_IMAGE_SIZE = 4096
-#: Largest tile buffer (pixels) a request may ask for.
-MAX_BUFFER = 64
-#: Default ``max_size`` of statistics over a polygon: polygons up to 1024 cells across are read at
-#: full resolution (512 m at 0.5 m cells), larger ones on a coarser overview.
-DEFAULT_FEATURE_SIZE = 1024
-#: TiTiler's default coverage oversampling, and the largest side (cells) of the coverage grid
-#: (image size x cover_scale) a request may cause (10240^2 bytes = 100 MB).
-DEFAULT_COVER_SCALE = 10
-MAX_COVERAGE_SIDE = 10240
-#: Valid WGS84 coordinates (degrees), and the largest projected coordinate accepted (1e9 m is far
-#: beyond any projected CRS's area of use).
-MAX_LONGITUDE = 180.0
-MAX_LATITUDE = 90.0
-MAX_PROJECTED = 1e9
-#: Distinct x (and y) values a geometry needs to have a width (height).
-MIN_DISTINCT = 2
-#: Query parameters holding a zoom level, and the deepest level of any served tile matrix set
-#: (TiTiler's tile set routes fail with a server error on levels the set does not have).
+#: Query parameters holding a zoom level of the tile matrix set in the path.
 ZOOM_PARAMETERS = ("minzoom", "maxzoom")
-MAX_TILE_ZOOM = 24
-#: Query parameters holding an image size in pixels.
-SIZE_PARAMETERS = ("tilesize", "max_size", "width", "height")
+#: Reader methods that read the raster: each checks the request's time budget before and after.
+READ_METHODS = frozenset({"tile", "part", "feature", "point", "preview", "statistics", "info", "tile_exists"})
 #: The rio-tiler colour map names, as an enumeration in the OpenAPI document.
 ColormapName = Annotated[  # type: ignore[valid-type]
     Literal[tuple(rio_colormaps.list())] | None,
@@ -86,97 +74,17 @@ class LayerFile:
     file: cat.FileEntry
 
 
-def check_image_sizes(request: Request) -> None:
-    """Refuse (400) image sizes and buffers beyond ``MAX_IMAGE_SIZE`` / ``MAX_BUFFER`` before anything is read."""
-    for name in SIZE_PARAMETERS:
-        value = request.query_params.get(name)
-        if value is not None and value.strip().isdigit() and int(value) > MAX_IMAGE_SIZE:
-            raise BadRequestError(f"{name}={value}: at most {MAX_IMAGE_SIZE} pixels")
-    for name in ZOOM_PARAMETERS:
-        try:
-            zoom = int(request.query_params.get(name, "0"))
-        except ValueError:
-            continue  # FastAPI's validation answers this with 422
-        if not 0 <= zoom <= MAX_TILE_ZOOM:
-            raise BadRequestError(f"{name}={zoom}: zoom levels run from 0 to {MAX_TILE_ZOOM}")
-    sizes = [request.query_params.get(n, "") for n in ("max_size", "width", "height")]
-    side = max([int(v) for v in sizes if v.strip().isdigit()] or [DEFAULT_FEATURE_SIZE])
-    scale = request.query_params.get("cover_scale", "")
-    if scale.strip().isdigit() and side * int(scale) > MAX_COVERAGE_SIDE:
-        raise BadRequestError(f"cover_scale={scale} with images of {side} pixels: at most {MAX_COVERAGE_SIDE} in all")
-    buffer = request.query_params.get("buffer")
-    try:
-        too_big = buffer is not None and float(buffer) > MAX_BUFFER
-    except ValueError:
-        too_big = False  # FastAPI's validation answers malformed numbers with 422
-    if too_big:
-        raise BadRequestError(f"buffer={buffer}: at most {MAX_BUFFER} pixels")
-    _check_lon_lat(request)
-
-
-async def check_geojson_body(request: Request) -> None:
-    """Refuse (400) GeoJSON whose coordinates PROJ cannot transform (NaN, infinite, outside the globe).
-
-    Coordinates are WGS84 degrees unless ``coord_crs`` names another CRS; then they
-    must be finite and within ``MAX_PROJECTED`` (metres or feet of any projected CRS).
-    """
-    if request.method != "POST":
-        return
-    try:
-        data = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return  # FastAPI's validation answers malformed JSON with 422
-    crs = request.query_params.get("coord_crs", "").strip().upper()
-    geographic = crs in ("", "EPSG:4326", "OGC:CRS84")
-    positions = list(_positions(data))
-    xs, ys = {x for x, _ in positions}, {y for _, y in positions}
-    if positions and (len(xs) < MIN_DISTINCT or len(ys) < MIN_DISTINCT):
-        # GDAL cannot build a grid over a shape without width or height ("Cannot invert geotransform").
-        raise BadRequestError("the geometry has no area (all coordinates on one line or point)")
-    for x, y in positions:
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise BadRequestError(f"coordinate ({x}, {y}) is not a finite number")
-        if geographic and not (-MAX_LONGITUDE <= x <= MAX_LONGITUDE and -MAX_LATITUDE <= y <= MAX_LATITUDE):
-            raise BadRequestError(f"coordinate ({x}, {y}) lies outside -180..180, -90..90 degrees")
-        if not geographic and max(abs(x), abs(y)) > MAX_PROJECTED:
-            raise BadRequestError(f"coordinate ({x}, {y}) lies outside +-{MAX_PROJECTED:g} in {crs}")
-
-
-def _positions(node: Any) -> Iterator[tuple[float, float]]:
-    """Every (x, y) position in a GeoJSON object (any nesting), as floats; other values are skipped."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "coordinates" or isinstance(value, dict | list):
-                yield from _positions(value)
-    elif isinstance(node, list):
-        if len(node) >= 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in node[:2]):
-            yield float(node[0]), float(node[1])
-        else:
-            for item in node:
-                yield from _positions(item)
-
-
-def _check_lon_lat(request: Request) -> None:
-    """Refuse (400) longitudes and latitudes outside the globe (PROJ would fail with a server error)."""
-    if "coord_crs" in request.query_params:
-        return
-    for name, limit in (("lon", MAX_LONGITUDE), ("lat", MAX_LATITUDE)):
-        try:
-            value = float(request.path_params.get(name, "0"))
-        except ValueError:
-            continue  # FastAPI's validation answers this with 422
-        if not -limit <= value <= limit:
-            raise BadRequestError(f"{name}={value}: outside -{limit}..{limit} degrees")
-
-
-@dataclass
-class BoundedPartParams(PartFeatureParams):
+def bounded_part_params(default_size: int) -> type[PartFeatureParams]:
     """TiTiler's part/feature options with a default ``max_size``: a polygon never reads more than that."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not (self.width or self.height) and self.max_size is None:
-            self.max_size = DEFAULT_FEATURE_SIZE
+    @dataclass
+    class BoundedPartParams(PartFeatureParams):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if not (self.width or self.height) and self.max_size is None:
+                self.max_size = default_size
+
+    return BoundedPartParams
 
 
 def no_algorithm() -> None:
@@ -185,21 +93,64 @@ def no_algorithm() -> None:
     return None
 
 
-class _Borrowed:
-    """Context manager lending a cached reader to TiTiler without closing it afterwards."""
+class BudgetedReader:
+    """A cached reader lent to TiTiler: not closed afterwards, and every read checks the time budget.
+
+    The checks before and after each read (``services.guard.check_deadline``) cancel a
+    request that loops over many reads (statistics over many polygons) at the next read
+    past its budget, instead of letting it run on after the client has gone.
+    """
 
     def __init__(self, reader: Reader) -> None:
-        self.reader = reader
+        self._reader = reader
 
-    def __enter__(self) -> Reader:
-        return self.reader
+    def __enter__(self) -> BudgetedReader:
+        return self
 
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._reader, name)
+        if name not in READ_METHODS or not callable(attr):
+            return attr
 
-def mount_titiler(app: FastAPI, store: CatalogStore) -> TilerFactory:
-    """Add the TiTiler routes for catalog layers to ``app`` under ``PREFIX``."""
+        def read(*args: Any, **kwargs: Any) -> Any:
+            check_deadline()
+            result = attr(*args, **kwargs)
+            check_deadline()
+            return result
+
+        return read
+
+
+def _query_lists(request: Request) -> dict[str, list[str]]:
+    return {name: request.query_params.getlist(name) for name in request.query_params}
+
+
+async def _limited_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) beyond ``limit`` bytes without reading more than that."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"body: at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"body: at most {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # Starlette's cache of the body: FastAPI parses it from there
+    return body
+
+
+def mount_titiler(app: FastAPI, store: CatalogStore, limits: RequestLimits) -> TilerFactory:
+    """Add the TiTiler routes for catalog layers to ``app`` under ``PREFIX``.
+
+    Every request is checked (``services.request_checks``) against ``limits`` and the
+    raster it reads before TiTiler sees it.
+    """
+    facts: dict[str, RasterFacts] = {}
 
     def layer_file(
         request: Request,
@@ -211,8 +162,39 @@ def mount_titiler(app: FastAPI, store: CatalogStore) -> TilerFactory:
         entry = store.layer(layer, store.keys.caller_from_headers(request.headers))
         return LayerFile(entry, store.raster_file(entry, output))
 
-    def reader(source: LayerFile, tms: TileMatrixSet | None = None, **_: Any) -> _Borrowed:
-        return _Borrowed(store.raster_reader(source.file, str(tms.id) if tms is not None else WEB_MERCATOR_QUAD))
+    def raster_facts(source: LayerFile) -> RasterFacts:
+        hit = facts.get(source.file.path)
+        if hit is None:
+            dataset = store.raster_reader(source.file, WEB_MERCATOR_QUAD).dataset
+            hit = RasterFacts(bands=dataset.count, dtype=str(dataset.dtypes[0]), crs=dataset.crs.to_string())
+            facts[source.file.path] = hit
+        return hit
+
+    async def check_request(request: Request, source: LayerFile = Depends(layer_file)) -> None:  # noqa: B008
+        raster = raster_facts(source)
+        query = _query_lists(request)
+        check_query(query, raster, limits)
+        path = request.path_params
+        tms_id = path.get("tileMatrixSetId")
+        if tms_id is not None:
+            tms = store.tms(str(tms_id))
+            for name in ZOOM_PARAMETERS:
+                for raw in query.get(name, []):
+                    check_zoom(name, raw, tms.minzoom, tms.maxzoom)
+            if "z" in path:
+                check_tile_address(tms, str(path["z"]), str(path["x"]), str(path["y"]))
+        coord_crs = request.query_params.get("coord_crs")
+        if "lon" in path:
+            try:
+                lon, lat = float(path["lon"]), float(path["lat"])
+            except ValueError:
+                return  # FastAPI's validation answers this with 422
+            check_position(lon, lat, coord_crs, "point")
+        if request.method == "POST":
+            check_geojson(await _limited_body(request, limits.max_body_bytes), coord_crs, raster, limits)
+
+    def reader(source: LayerFile, tms: TileMatrixSet | None = None, **_: Any) -> BudgetedReader:
+        return BudgetedReader(store.raster_reader(source.file, str(tms.id) if tms is not None else WEB_MERCATOR_QUAD))
 
     # Dependencies as default values: the annotations are strings here, and a local function named
     # inside ``Annotated`` could not be resolved by FastAPI.
@@ -222,13 +204,10 @@ def mount_titiler(app: FastAPI, store: CatalogStore) -> TilerFactory:
         colormap_name: ColormapName = None,  # type: ignore[valid-type]
         colormap: Annotated[str | None, Query(description="JSON encoded custom colour map")] = None,
     ) -> Any:
-        try:
-            requested = ColorMapParams(colormap_name=colormap_name, colormap=colormap)
-        except (TypeError, ValueError, KeyError, IndexError) as exc:
-            # TiTiler's parser answers 500 to JSON that is not a colour map (e.g. ``[1]``).
-            raise BadRequestError(f"colormap: not a colour map ({exc})") from None
-        if requested is not None:
-            return requested
+        if colormap_name:
+            return rio_colormaps.get(colormap_name)
+        if colormap:
+            return parse_colormap(colormap)
         if any(name in request.query_params for name in CUSTOM_RENDERING):
             return None
         return store.raster_style(source.entry, source.file.output).colormap()
@@ -237,7 +216,7 @@ def mount_titiler(app: FastAPI, store: CatalogStore) -> TilerFactory:
         reader=reader,  # type: ignore[arg-type]
         path_dependency=layer_file,
         colormap_dependency=colormap,
-        img_part_dependency=BoundedPartParams,
+        img_part_dependency=bounded_part_params(limits.default_feature_size),
         process_dependency=no_algorithm,
         supported_tms=tms_registry,
         router_prefix=PREFIX,
@@ -250,7 +229,24 @@ def mount_titiler(app: FastAPI, store: CatalogStore) -> TilerFactory:
         factory.router,
         prefix=PREFIX,
         tags=["Eigen weergave en analyse (TiTiler)"],
-        dependencies=[Depends(check_image_sizes), Depends(check_geojson_body)],
+        dependencies=[Depends(check_request)],
     )
     add_exception_handlers(app, TITILER_STATUS_CODES)
     return factory
+
+
+def check_tile_address(tms: TileMatrixSet, z: str, x: str, y: str) -> None:
+    """A tile address of ``tms``: a level it has, and a column and row inside that level's matrix.
+
+    Raises:
+        NotFoundError: the tile lies outside the tile matrix set (404, as for the default tiles).
+    """
+    try:
+        level, col, row = int(z), int(x), int(y)
+    except ValueError:
+        return  # FastAPI's validation answers this with 422
+    if not tms.minzoom <= level <= tms.maxzoom:
+        raise NotFoundError(f"tile matrix set {tms.id} has no level {level} (levels {tms.minzoom}-{tms.maxzoom})")
+    matrix = tms.matrix(level)
+    if not (0 <= col < matrix.matrixWidth and 0 <= row < matrix.matrixHeight):
+        raise NotFoundError(f"tile {level}/{col}/{row} is outside the tile matrix of {tms.id}")

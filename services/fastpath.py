@@ -61,13 +61,16 @@ class FastTilePath:
     """ASGI application answering tile URLs from a ``TileService`` and passing the rest to FastAPI.
 
     Args:
-        app: the FastAPI application.
+        app: the FastAPI application (its attributes are this object's).
+        downstream: what answers every other request: the FastAPI application behind its guard
+            (``services.guard.RequestGuard``).
         tiles: the tile service shared with the FastAPI routes.
         cors_origins: origins allowed to read tiles from a browser (``*``: any).
     """
 
-    def __init__(self, app: ASGIApp, tiles: TileService, cors_origins: list[str]) -> None:
+    def __init__(self, app: ASGIApp, downstream: ASGIApp, tiles: TileService, cors_origins: list[str]) -> None:
         self.app = app
+        self.downstream = downstream
         self.tiles = tiles
         self.any_origin = "*" in cors_origins
         self.origins = frozenset(cors_origins)
@@ -81,11 +84,11 @@ class FastTilePath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _METHODS or scope.get("query_string"):
-            await self.app(scope, receive, send)
+            await self.downstream(scope, receive, send)
             return
         path: str = scope["path"]
         if not path.endswith((".mvt", ".png")):
-            await self.app(scope, receive, send)
+            await self.downstream(scope, receive, send)
             return
         # Only the few headers the answer depends on are decoded.
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
@@ -104,7 +107,7 @@ class FastTilePath:
         raster = RASTER_URL.match(path) if vector is None and path.endswith(".png") else None
         match = vector or raster
         if match is None or int(match["z"]) > self.tiles.vector_max_zoom:
-            await self.app(scope, receive, send)
+            await self.downstream(scope, receive, send)
             return
         caller = self.tiles.store.keys.caller_from_headers(headers) if _KEY_HEADERS & headers.keys() else PUBLIC
         z, x, y = int(match["z"]), int(match["x"]), int(match["y"])

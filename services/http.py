@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from layers import catalog as cat
 from services.access import Caller
+from services.settings import LOOPBACK_HOSTS
 from services.store import CatalogStore
-from services.tiles import Answer, cache_headers, content_etag, etag_matches
+from services.tiles import KEY_VARY, Answer, access_headers, cache_headers, content_etag, etag_matches
 
 #: Layer ids as the catalog allows them (also the only thing a URL may name).
 LAYER_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -31,8 +32,29 @@ VERSION_PATH = "/layers/{layer_id}/v/{version}"
 
 
 def base_url(request: Request) -> str:
-    """The server's base URL as the client addressed it, without a trailing slash."""
-    return str(request.base_url).rstrip("/")
+    """The base of absolute URLs in answers (TileJSON, styles, WMTS, catalog), without a trailing slash.
+
+    The configured public URL (``KAARTLAAG_PUBLIC_URL``) when set. Otherwise the
+    request's scheme and ``Host`` only when that host is trusted (loopback, or listed
+    in ``KAARTLAAG_TRUSTED_HOSTS``); any other ``Host`` gives relative URLs
+    (``/layers/...``), so a forged header never ends up in a cacheable document.
+    """
+    settings = request.app.state.settings
+    root_path = str(request.scope.get("root_path", "")).rstrip("/")
+    if settings.public_url:
+        return str(settings.public_url)
+    host = request.headers.get("host", "")
+    if trusted_host(host, settings.trusted_hosts):
+        return f"{request.url.scheme}://{host}{root_path}"
+    return root_path
+
+
+def trusted_host(host: str, trusted: list[str]) -> bool:
+    """Whether a ``Host`` header value is trusted: loopback (any port), or listed (``host`` or ``host:port``)."""
+    if not host or host in trusted:
+        return bool(host)
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in LOOPBACK_HOSTS or name in trusted
 
 
 def get_store(request: Request) -> CatalogStore:
@@ -81,9 +103,9 @@ def conditional(
     if entry is not None:
         headers = cache_headers(entry, etag, versioned=versioned, max_age=max_age)
     else:
-        scope = "private" if internal else "public"
-        headers = {"ETag": etag, "Cache-Control": f"{scope}, max-age={max_age}"}
-        headers["Vary"] = "Authorization, X-API-Key"
+        access = "internal" if internal else "public"
+        headers = {"ETag": etag, **access_headers(access, versioned=False, max_age=max_age)}
+        headers["Vary"] = KEY_VARY
     headers.update(extra or {})
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)

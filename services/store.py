@@ -31,6 +31,7 @@ from geo.errors import NotFoundError
 from layers import catalog as cat
 from services.access import Caller, KeyRing
 from services.archive import TileArchive
+from services.guard import mark_internal
 from styles.raster import RasterStyle, resolve_raster_style
 from tiles.prerender import PRERENDER_TMS, STYLE_KEY, archive_name, zoom_reader
 from tiles.tms import TMS_IDS, get_tms
@@ -107,8 +108,14 @@ class CatalogStore:
         return entry.versions if entry else []
 
     def layers(self, caller: Caller) -> list[cat.LayerEntry]:
-        """The layers that exist for ``caller`` (internal ones only with a valid key whose scope has them)."""
-        return [e for e in self.catalog().layers.values() if caller.may_see(e.access, e.id)]
+        """The layers that exist for ``caller`` (internal ones only with a valid key whose scope has them).
+
+        A list holding an internal layer marks the request as serving one (``services.guard``).
+        """
+        visible = [e for e in self.catalog().layers.values() if caller.may_see(e.access, e.id)]
+        if any(e.access != "public" for e in visible):
+            mark_internal()
+        return visible
 
     def layer(self, layer_id: str, caller: Caller | None = None) -> cat.LayerEntry:
         """A published layer visible to ``caller`` (None: no access check), or ``NotFoundError``.
@@ -119,12 +126,15 @@ class CatalogStore:
         entry = self.catalog().layers.get(layer_id)
         if entry is None or (caller is not None and not caller.may_see(entry.access, entry.id)):
             raise NotFoundError(f"unknown layer {layer_id!r}")
+        if entry.access != "public":
+            mark_internal()
         return entry
 
     def layer_version(self, layer_id: str, version: str | None, caller: Caller) -> cat.LayerEntry:
         """The layer as published in ``version`` (None: the current one).
 
-        Access follows the current catalog entry, so hiding a layer hides its old versions too.
+        Access follows the current catalog entry, so hiding a layer hides its old versions too,
+        and a kept version is returned with the current access (its caching follows it).
 
         Raises:
             NotFoundError: unknown or invisible layer, or a version that is not kept.
@@ -138,7 +148,7 @@ class CatalogStore:
         key = (layer_id, version)
         hit = self._versions.get(key)
         if hit is not None:
-            return hit
+            return self._with_access(hit, current.access)
         meta = (self.root / kept.path / cat.METADATA_FILE).resolve()
         if not meta.is_relative_to(self.root):
             raise NotFoundError(f"layer {layer_id} has no version {version!r}")
@@ -150,7 +160,12 @@ class CatalogStore:
             self._versions[key] = entry
             while len(self._versions) > VERSION_CACHE_SIZE:
                 self._versions.popitem(last=False)
-        return entry
+        return self._with_access(entry, current.access)
+
+    @staticmethod
+    def _with_access(entry: cat.LayerEntry, access: str) -> cat.LayerEntry:
+        """``entry`` with the access the layer has now (a kept version's metadata holds the access it had)."""
+        return entry if entry.access == access else entry.model_copy(update={"access": access})
 
     # -- files -------------------------------------------------------------------------------------
 

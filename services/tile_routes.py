@@ -25,7 +25,7 @@ from services.http import (
     json_bytes,
     to_response,
 )
-from services.tiles import Answer, TileService
+from services.tiles import Answer, TileService, access_headers
 from tiles.tms import TMS_IDS, WEB_MERCATOR_QUAD
 
 #: Deepest zoom accepted in a tile URL (any tile matrix set).
@@ -182,7 +182,7 @@ def tile_router(tiles: TileService) -> APIRouter:
     def archive(layer_id: LayerId, caller: CallerDep, store: StoreDep) -> FileResponse:
         entry = store.layer(layer_id, caller)
         f = store.vector_archive_file(entry)
-        headers = {"Cache-Control": f"{'public' if entry.access == 'public' else 'private'}, max-age={max_age}"}
+        headers = access_headers(entry.access, versioned=False, max_age=max_age)
         return FileResponse(store.file_path(f), media_type=f.media_type, headers=headers)
 
     return router

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from geo.errors import NotFoundError
 from layers import catalog as cat
 from services.access import Caller
+from services.guard import KEY_HEADERS, PRIVATE
 from services.store import CatalogStore
 from tiles.prerender import TILE_MEDIA_TYPE, render_tile, transparent_png
 from tiles.tms import TMS_IDS
@@ -29,6 +30,8 @@ from tiles.tms import TMS_IDS
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 #: Cache-Control of versioned (immutable) URLs.
 IMMUTABLE = "max-age=31536000, immutable"
+#: ``Vary`` of answers that depend on the caller's key.
+KEY_VARY = ", ".join(KEY_HEADERS)
 #: Rendered (not pre-rendered) tiles kept in memory per process.
 RENDER_CACHE_SIZE = 4096
 
@@ -43,17 +46,21 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def cache_headers(entry: cat.LayerEntry, etag: str, *, versioned: bool, max_age: int) -> dict[str, str]:
-    """Caching headers: immutable for versioned URLs, short max-age plus ETag otherwise.
+def access_headers(access: str, *, versioned: bool, max_age: int) -> dict[str, str]:
+    """Cache-Control (and Vary) of an answer serving a layer with ``access`` (its access now).
 
-    Internal layers are ``private`` (a shared cache must not hand them to callers
-    without a key) and vary on the key headers.
+    Public layers: immutable for versioned URLs, short max-age otherwise. Internal
+    layers: ``private, no-store`` on every URL, versioned or not, so neither a shared
+    cache nor the browser's disk keeps them, and ``Vary`` on the key headers.
     """
-    scope = "public" if entry.access == "public" else "private"
-    headers = {"ETag": etag, "Cache-Control": f"{scope}, {IMMUTABLE if versioned else f'max-age={max_age}'}"}
-    if entry.access != "public":
-        headers["Vary"] = "Authorization, X-API-Key"
-    return headers
+    if access != "public":
+        return {"Cache-Control": PRIVATE, "Vary": KEY_VARY}
+    return {"Cache-Control": f"public, {IMMUTABLE if versioned else f'max-age={max_age}'}"}
+
+
+def cache_headers(entry: cat.LayerEntry, etag: str, *, versioned: bool, max_age: int) -> dict[str, str]:
+    """Caching headers of a layer's answer: ``access_headers`` plus the ETag (``entry.access`` is current)."""
+    return {"ETag": etag, **access_headers(entry.access, versioned=versioned, max_age=max_age)}
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

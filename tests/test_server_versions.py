@@ -46,7 +46,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A catalog copy whose ``hoogte`` is published twice; the first version's answers fetched before the second."""
     root = tmp_path_factory.mktemp("versions") / "catalog"
     shutil.copytree(built_catalog(tmp_path_factory.mktemp("versions-src")), root)
-    client = TestClient(create_app(ServerSettings(catalog=root, max_age=30)))
+    client = TestClient(create_app(ServerSettings(catalog=root, max_age=30, trusted_hosts=["testserver"])))
     first = cat.read_catalog(root).layers["hoogte"].version
     before = {name: client.get(f"/layers/hoogte/{name}").content for name in ("legend.json", "legend.png")}
     tile = client.get(TILE)  # the fast path keeps this answer ...

@@ -1,0 +1,547 @@
+"""Checks of every TiTiler query parameter we expose, before anything reaches rio-tiler.
+
+Each parameter has one checker in ``QUERY_CHECKS``; a checker parses the raw
+values the way FastAPI would (``+100000`` and ``100000.0`` are integers to it),
+and raises ``RequestInputError`` (400) naming the parameter, or
+``PayloadTooLargeError`` (413) when the value is simply more work than the
+limits allow (``services.limits``). Values FastAPI itself cannot parse are left
+to its validation (422). Checks that need the raster (band count, data type)
+get a ``RasterFacts``.
+
+Geometry bodies (statistics POST) are checked by ``check_geojson``: at most
+``max_features`` features and ``max_vertices`` positions, every polygon with
+finite coordinates inside the area of use of ``coord_crs`` and a positive area,
+and a total area (in the layer's CRS) of at most ``max_area_km2``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numexpr
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as ProjCRSError
+from rio_tiler.colormap import parse_color
+from rio_tiler.errors import InvalidExpression
+from rio_tiler.expression import get_expression_blocks, parse_expression
+from rio_tiler.models import ImageData
+from shapely.geometry import shape
+
+from services.errors import PayloadTooLargeError, RequestInputError
+from services.limits import RequestLimits
+
+#: Valid WGS84 coordinates (degrees): the default CRS of coordinates in TiTiler requests.
+MAX_LONGITUDE = 180.0
+MAX_LATITUDE = 90.0
+WGS84 = "EPSG:4326"
+#: Percentiles run from 0 to 100.
+MAX_PERCENTILE = 100
+#: Colour components run from 0 to 255; a colour has 3 or 4 of them.
+MAX_COLOUR = 255
+COLOUR_LENGTHS = (3, 4)
+#: Numbers in a ``color_formula`` (``gamma rgb 1.5``, ``sigmoidal rgb 7 0.5``, ``saturation 1.2``).
+FORMULA_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf(?:inity)?", re.IGNORECASE)
+#: Cells per side of the arrays a ``color_formula`` or ``expression`` is tried on.
+DRY_RUN_CELLS = 2
+#: Square metres per square kilometre.
+M2_PER_KM2 = 1e6
+#: Fraction by which the bounds of a CRS's area of use are widened before coordinates are tested
+#: against them (areas of use are drawn tightly around the land they cover).
+AREA_OF_USE_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class RasterFacts:
+    """What the checks need to know of the raster a request reads.
+
+    Attributes:
+        bands: number of bands.
+        dtype: numpy data type name of the bands (``uint8``, ``float32``).
+        crs: CRS of the raster (areas of polygons are measured in it; projected, metres).
+    """
+
+    bands: int
+    dtype: str
+    crs: str
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """Everything a query checker may look at: the limits, the raster and the request's other values."""
+
+    limits: RequestLimits
+    raster: RasterFacts
+    query: Mapping[str, list[str]]
+
+
+Checker = Callable[[str, list[str], QueryContext], None]
+
+
+def _number(name: str, raw: str) -> float | None:
+    """``raw`` as a number the way FastAPI parses it (None: FastAPI's validation will refuse it)."""
+    try:
+        return float(raw.strip())
+    except ValueError:
+        return None
+
+
+def _finite(name: str, raw: str) -> float | None:
+    value = _number(name, raw)
+    if value is not None and not math.isfinite(value):
+        raise RequestInputError(f"{name}={raw}: not a finite number")
+    return value
+
+
+def _integer(name: str, raw: str) -> int | None:
+    value = _finite(name, raw)
+    if value is None:
+        return None
+    if value != int(value):
+        raise RequestInputError(f"{name}={raw}: not a whole number")
+    return int(value)
+
+
+def _in_range(name: str, raw: str, low: float, high: float, *, too_large: bool = False) -> None:
+    value = _finite(name, raw)
+    if value is None:
+        return
+    if value > high and too_large:
+        raise PayloadTooLargeError(f"{name}={raw}: at most {high:g}")
+    if not low <= value <= high:
+        raise RequestInputError(f"{name}={raw}: must lie between {low:g} and {high:g}")
+
+
+def _at_most(name: str, values: Sequence[object], limit: int) -> None:
+    if len(values) > limit:
+        raise PayloadTooLargeError(f"{name}: at most {limit} values, got {len(values)}")
+
+
+def check_image_size(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``tilesize``, ``max_size``, ``width``, ``height``: whole pixels, 1 to ``max_image_size``."""
+    for raw in values:
+        if _integer(name, raw) is not None:
+            _in_range(name, raw, 1, ctx.limits.max_image_size, too_large=True)
+
+
+def check_cover_scale(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``cover_scale``: the coverage grid (image size x scale) stays within ``max_coverage_side``."""
+    sizes = [_integer(n, v) for n in ("max_size", "width", "height") for v in ctx.query.get(n, [])]
+    side = max([s for s in sizes if s is not None] or [ctx.limits.default_feature_size])
+    for raw in values:
+        scale = _integer(name, raw)
+        if scale is None:
+            continue
+        if scale < 1:
+            raise RequestInputError(f"{name}={raw}: at least 1")
+        if side * scale > ctx.limits.max_coverage_side:
+            raise PayloadTooLargeError(
+                f"{name}={raw} with images of {side} pixels: at most {ctx.limits.max_coverage_side} cells in all"
+            )
+
+
+def check_buffer(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``buffer``: 0 to ``max_buffer`` pixels."""
+    for raw in values:
+        _in_range(name, raw, 0, ctx.limits.max_buffer, too_large=True)
+
+
+def check_padding(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``padding``: whole pixels, 0 to ``max_padding``."""
+    for raw in values:
+        if _integer(name, raw) is not None:
+            _in_range(name, raw, 0, ctx.limits.max_padding, too_large=True)
+
+
+def check_bidx(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``bidx``: band numbers 1 to the raster's band count, at most ``max_bands`` of them."""
+    _at_most(name, values, ctx.limits.max_bands)
+    for raw in values:
+        if _integer(name, raw) is not None:
+            _in_range(name, raw, 1, ctx.raster.bands)
+
+
+def check_expression(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``expression``: band math over existing bands (``b1``..), allowed syntax, at most ``max_bands`` blocks.
+
+    The expression is also evaluated once on a tiny array, so anything numexpr would
+    refuse is refused here with the parameter named.
+    """
+    for raw in values:
+        if len(raw) > ctx.limits.max_expression_length:
+            raise PayloadTooLargeError(f"{name}: at most {ctx.limits.max_expression_length} characters")
+        try:
+            bands = parse_expression(raw)
+        except InvalidExpression as exc:
+            raise RequestInputError(f"{name}={raw!r}: {exc}") from None
+        missing = sorted(b for b in bands if not 1 <= b <= ctx.raster.bands)
+        if missing:
+            raise RequestInputError(
+                f"{name}={raw!r}: band(s) {', '.join(f'b{b}' for b in missing)} do not exist "
+                f"(the layer has {ctx.raster.bands})"
+            )
+        blocks = get_expression_blocks(raw)
+        if not blocks:
+            raise RequestInputError(f"{name}={raw!r}: empty expression")
+        _at_most(name, blocks, ctx.limits.max_bands)
+        cells = np.ones((DRY_RUN_CELLS, DRY_RUN_CELLS), dtype="float64")
+        local = {f"b{b}": cells for b in bands}
+        for block in blocks:
+            try:
+                with np.errstate(all="ignore"):
+                    numexpr.evaluate(block.strip(), local_dict=local)
+            except Exception as exc:  # numexpr documents no exception types (see rio_tiler.expression)
+                raise RequestInputError(f"{name}={raw!r}: {block.strip()!r} cannot be evaluated ({exc})") from None
+
+
+def check_nodata(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``nodata``: ``nan`` (float rasters) or a finite value the raster's data type can hold."""
+    for raw in values:
+        value = _number(name, raw)
+        if value is None:
+            continue
+        kind = np.dtype(ctx.raster.dtype)
+        if math.isnan(value):
+            if kind.kind != "f":
+                raise RequestInputError(f"{name}={raw}: the layer holds {kind.name} values, which cannot be NaN")
+            continue
+        if not math.isfinite(value):
+            raise RequestInputError(f"{name}={raw}: not a finite number")
+        if kind.kind in "iu":
+            info = np.iinfo(kind)
+            if value != int(value) or not info.min <= value <= info.max:
+                raise RequestInputError(f"{name}={raw}: not a {kind.name} value ({info.min} to {info.max})")
+
+
+def check_rescale(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``rescale``: ``min,max`` pairs of finite numbers with min < max, at most ``max_bands`` of them."""
+    _at_most(name, values, ctx.limits.max_bands)
+    for raw in values:
+        parts = raw.split(",")
+        numbers = [_number(name, p) for p in parts]
+        if len(parts) != 2 or any(n is None for n in numbers):
+            raise RequestInputError(f"{name}={raw!r}: expected 'min,max'")
+        low, high = (float(n) for n in numbers if n is not None)
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise RequestInputError(f"{name}={raw!r}: expected finite numbers with min < max")
+
+
+def _output_bands(ctx: QueryContext) -> int:
+    """Bands of the image a tile request renders: expression blocks, else ``bidx`` entries, else the raster's."""
+    expression = ctx.query.get("expression")
+    if expression:
+        return len(get_expression_blocks(expression[0])) or 1
+    bidx = ctx.query.get("bidx")
+    return len(bidx) if bidx else ctx.raster.bands
+
+
+def check_color_formula(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``color_formula``: rio-color operations with finite numbers of at most ``max_formula_value``.
+
+    The formula is also applied once to a tiny image with the band count the tile will
+    have, so an operation the image cannot take (``saturation`` on one band, ``gamma r 0``)
+    is refused here with the parameter named.
+    """
+    for raw in values:
+        if len(raw) > ctx.limits.max_expression_length:
+            raise PayloadTooLargeError(f"{name}: at most {ctx.limits.max_expression_length} characters")
+        for token in FORMULA_NUMBER.findall(raw):
+            number = float(token)
+            if not math.isfinite(number) or abs(number) > ctx.limits.max_formula_value:
+                raise RequestInputError(
+                    f"{name}={raw!r}: {token} is not a finite number of at most {ctx.limits.max_formula_value:g}"
+                )
+        data = np.zeros((_output_bands(ctx), DRY_RUN_CELLS, DRY_RUN_CELLS), dtype="uint8")
+        data[:, 0, 0] = MAX_COLOUR
+        try:
+            with np.errstate(all="ignore"):
+                ImageData(np.ma.MaskedArray(data)).apply_color_formula(raw)
+        except Exception as exc:  # color-operations raises ValueError, IndexError, KeyError, TypeError
+            raise RequestInputError(f"{name}={raw!r}: not a colour formula for this image ({exc})") from None
+
+
+def check_histogram_bins(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``histogram_bins``: a bin count 1 to ``max_histogram_bins``, or increasing finite bin edges."""
+    for raw in values:
+        parts = raw.split(",")
+        if len(parts) == 1:
+            if _integer(name, raw) is not None:
+                _in_range(name, raw, 1, ctx.limits.max_histogram_bins, too_large=True)
+            continue
+        _at_most(name, parts, ctx.limits.max_histogram_bins + 1)
+        edges = [_finite(name, p) for p in parts]
+        if any(e is None for e in edges):
+            raise RequestInputError(f"{name}={raw!r}: bin edges must be numbers")
+        if any(b <= a for a, b in itertools.pairwise(edges)):  # type: ignore[operator]
+            raise RequestInputError(f"{name}={raw!r}: bin edges must increase")
+
+
+def check_histogram_range(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``histogram_range``: ``min,max`` finite with min < max."""
+    check_rescale(name, values, ctx)
+
+
+def check_percentiles(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``p``: whole percentiles 0 to 100, at most ``max_percentiles`` of them."""
+    _at_most(name, values, ctx.limits.max_percentiles)
+    for raw in values:
+        if _integer(name, raw) is not None:
+            _in_range(name, raw, 0, MAX_PERCENTILE)
+
+
+def check_categories(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``c``: finite category values, at most ``max_percentiles`` of them."""
+    _at_most(name, values, ctx.limits.max_percentiles)
+    for raw in values:
+        _finite(name, raw)
+
+
+def check_crs_param(name: str, values: list[str], ctx: QueryContext) -> None:
+    """``coord_crs``, ``dst_crs``, ``crs``: a CRS PROJ knows."""
+    for raw in values:
+        crs_bounds(name, raw)
+
+
+#: The checker of every TiTiler query parameter that needs more than FastAPI's type check.
+QUERY_CHECKS: Mapping[str, Checker] = {
+    "tilesize": check_image_size,
+    "max_size": check_image_size,
+    "width": check_image_size,
+    "height": check_image_size,
+    "cover_scale": check_cover_scale,
+    "buffer": check_buffer,
+    "padding": check_padding,
+    "bidx": check_bidx,
+    "expression": check_expression,
+    "nodata": check_nodata,
+    "rescale": check_rescale,
+    "color_formula": check_color_formula,
+    "histogram_bins": check_histogram_bins,
+    "histogram_range": check_histogram_range,
+    "p": check_percentiles,
+    "c": check_categories,
+    "coord_crs": check_crs_param,
+    "dst_crs": check_crs_param,
+    "crs": check_crs_param,
+}
+
+
+def check_query(query: Mapping[str, list[str]], raster: RasterFacts, limits: RequestLimits) -> None:
+    """Check every parameter of ``query`` that ``QUERY_CHECKS`` knows.
+
+    Raises:
+        RequestInputError: a value is malformed or out of range (400).
+        PayloadTooLargeError: a value asks for more work than ``limits`` allow (413).
+    """
+    ctx = QueryContext(limits=limits, raster=raster, query=query)
+    for name, check in QUERY_CHECKS.items():
+        values = query.get(name)
+        if values:
+            check(name, values, ctx)
+
+
+def check_zoom(name: str, raw: str, minzoom: int, maxzoom: int) -> None:
+    """A zoom level (``z``, ``minzoom``, ``maxzoom``) of a tile matrix set with levels ``minzoom``..``maxzoom``."""
+    if _integer(name, raw) is not None:
+        _in_range(name, raw, minzoom, maxzoom)
+
+
+@lru_cache(maxsize=64)
+def crs_bounds(name: str, value: str) -> tuple[str, tuple[float, float, float, float]]:
+    """The normalised name of a CRS and its area of use in its own coordinates (widened by a margin).
+
+    Raises:
+        RequestInputError: PROJ does not know the CRS.
+    """
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        crs = CRS.from_user_input(text)
+    except (ProjCRSError, ValueError, TypeError):
+        raise RequestInputError(f"{name}={value!r}: not a coordinate reference system PROJ knows") from None
+    area = crs.area_of_use
+    west, south, east, north = area.bounds if area else (-MAX_LONGITUDE, -MAX_LATITUDE, MAX_LONGITUDE, MAX_LATITUDE)
+    dx, dy = (east - west) * AREA_OF_USE_MARGIN, (north - south) * AREA_OF_USE_MARGIN
+    west, south = max(west - dx, -MAX_LONGITUDE), max(south - dy, -MAX_LATITUDE)
+    east, north = min(east + dx, MAX_LONGITUDE), min(north + dy, MAX_LATITUDE)
+    if crs.is_geographic:
+        return crs.to_string(), (west, south, east, north)
+    to_crs = Transformer.from_crs(WGS84, crs, always_xy=True)
+    bounds = to_crs.transform_bounds(west, south, east, north)
+    if not all(math.isfinite(b) for b in bounds):
+        raise RequestInputError(f"{name}={value!r}: its area of use cannot be expressed in its own coordinates")
+    return crs.to_string(), bounds
+
+
+def check_position(x: float, y: float, crs_param: str | None, what: str) -> None:
+    """A position in ``crs_param`` (None: WGS84 longitude, latitude) is finite and inside the CRS's area of use."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise RequestInputError(f"{what} ({x}, {y}): not a finite number")
+    if crs_param is None:
+        if not (-MAX_LONGITUDE <= x <= MAX_LONGITUDE and -MAX_LATITUDE <= y <= MAX_LATITUDE):
+            raise RequestInputError(f"{what} ({x}, {y}): outside -180..180, -90..90 degrees")
+        return
+    name, (west, south, east, north) = crs_bounds("coord_crs", crs_param)
+    if not (west <= x <= east and south <= y <= north):
+        raise RequestInputError(
+            f"{what} ({x:g}, {y:g}): outside the area of use of {name} "
+            f"({west:.6g}..{east:.6g}, {south:.6g}..{north:.6g})"
+        )
+
+
+def _features(data: Any) -> list[Any]:
+    """The features of a GeoJSON Feature or FeatureCollection (anything else: an error naming it)."""
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        features = data.get("features")
+        if not isinstance(features, list):
+            raise RequestInputError("body: a FeatureCollection needs a 'features' list")
+        return features
+    if isinstance(data, dict) and data.get("type") == "Feature":
+        return [data]
+    raise RequestInputError("body: expected a GeoJSON Feature or FeatureCollection")
+
+
+def _positions(node: Any) -> Iterator[tuple[float, float]]:
+    """Every (x, y) position in GeoJSON coordinates (any nesting); non-numbers are skipped."""
+    if isinstance(node, list):
+        if len(node) >= 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in node[:2]):
+            yield float(node[0]), float(node[1])
+        else:
+            for item in node:
+                yield from _positions(item)
+
+
+def check_geojson(body: bytes, coord_crs: str | None, raster: RasterFacts, limits: RequestLimits) -> None:
+    """Check the GeoJSON body of a statistics POST against ``limits``.
+
+    Args:
+        body: the raw request body (JSON).
+        coord_crs: the ``coord_crs`` query value (None: WGS84 longitude, latitude).
+        raster: the raster the statistics are computed on (areas are measured in its CRS).
+        limits: the server's request limits.
+
+    Raises:
+        RequestInputError: malformed GeoJSON, an empty polygon, a polygon without area,
+            coordinates that are not finite or lie outside the CRS's area of use (400).
+        PayloadTooLargeError: more features, positions or area than allowed, or a larger body (413).
+    """
+    if len(body) > limits.max_body_bytes:
+        raise PayloadTooLargeError(f"body: at most {limits.max_body_bytes} bytes")
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return  # FastAPI's validation answers malformed JSON with 422
+    features = _features(data)
+    _at_most("features", features, limits.max_features)
+    total_positions = 0
+    geometries = []
+    for i, feature in enumerate(features):
+        what = f"feature {i}"
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            raise RequestInputError(f"{what}: the geometry must be a Polygon or MultiPolygon")
+        positions = list(_positions(geometry.get("coordinates")))
+        total_positions += len(positions)
+        if total_positions > limits.max_vertices:
+            raise PayloadTooLargeError(f"body: at most {limits.max_vertices} positions over all features")
+        if not positions:
+            raise RequestInputError(f"{what}: the polygon is empty")
+        for x, y in positions:
+            check_position(x, y, coord_crs, f"{what}, coordinate")
+        try:
+            geom = shape(geometry)
+        except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
+            raise RequestInputError(f"{what}: not a valid polygon ({exc})") from None
+        if geom.is_empty:
+            raise RequestInputError(f"{what}: the polygon is empty")
+        geometries.append(geom)
+    if not geometries:
+        return
+    area_m2 = _area_in(geometries, coord_crs or WGS84, raster.crs)
+    for i, area in enumerate(area_m2):
+        if not area > 0:
+            raise RequestInputError(f"feature {i}: the polygon has no area (all coordinates on one line or point)")
+    if sum(area_m2) > limits.max_area_km2 * M2_PER_KM2:
+        raise PayloadTooLargeError(
+            f"body: the polygons cover {sum(area_m2) / M2_PER_KM2:.1f} km2 in all; at most {limits.max_area_km2:g}"
+        )
+
+
+def _area_in(geometries: list[shapely.Geometry], source_crs: str, target_crs: str) -> list[float]:
+    """Areas (m2) of geometries given in ``source_crs``, measured in the projected ``target_crs``."""
+    transformer = Transformer.from_crs(CRS.from_user_input(source_crs.strip("[]")), target_crs, always_xy=True)
+    projected = shapely.transform(np.asarray(geometries, dtype=object), lambda xy: _project(transformer, xy))
+    return [float(a) for a in shapely.area(projected)]
+
+
+def _project(transformer: Transformer, xy: np.ndarray) -> np.ndarray:
+    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    out = np.column_stack([x, y])
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+#: Longest JSON colour map accepted (characters): 256 entries of ``"255":[255,255,255,255]`` fit easily.
+MAX_COLORMAP_CHARS = 65_536
+
+
+def _colour(name: str, value: Any) -> tuple[int, int, int, int]:
+    """One colour of a colour map: ``[r, g, b]``, ``[r, g, b, a]`` (0-255) or a hex string."""
+    if isinstance(value, list):
+        if len(value) not in COLOUR_LENGTHS or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COLOUR for v in value
+        ):
+            raise RequestInputError(f"{name}: colour {value!r} is not 3 or 4 whole numbers from 0 to 255")
+    elif not isinstance(value, str):
+        raise RequestInputError(f"{name}: colour {value!r} is neither a list nor a hex string")
+    try:
+        return tuple(int(c) for c in parse_color(value))  # type: ignore[return-value]
+    except (ValueError, TypeError, AttributeError, IndexError):
+        raise RequestInputError(f"{name}: colour {value!r} is not a colour") from None
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_colormap(raw: str, name: str = "colormap") -> Any:
+    """A JSON colour map as rio-tiler takes it: ``{"value": colour}`` or ``[[[min, max], colour], ...]``.
+
+    Raises:
+        RequestInputError: not JSON, not one of the two shapes, a key that is not a whole number, or a colour
+            that is not 3 or 4 components of 0-255 (or a hex string).
+    """
+    if len(raw) > MAX_COLORMAP_CHARS:
+        raise PayloadTooLargeError(f"{name}: at most {MAX_COLORMAP_CHARS} characters")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise RequestInputError(f"{name}: not valid JSON") from None
+    if isinstance(data, dict) and data:
+        out: dict[int, tuple[int, int, int, int]] = {}
+        for key, colour in data.items():
+            try:
+                value = int(key)
+            except ValueError:
+                raise RequestInputError(f"{name}: key {key!r} is not a whole number") from None
+            out[value] = _colour(name, colour)
+        return out
+    if isinstance(data, list) and data:
+        intervals = []
+        for item in data:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], list) and len(item[0]) == 2):
+                raise RequestInputError(f"{name}: interval {item!r} is not [[min, max], colour]")
+            low, high = item[0]
+            if not all(_is_finite_number(v) for v in (low, high)):
+                raise RequestInputError(f"{name}: interval {item[0]!r} needs two finite numbers")
+            intervals.append(((float(low), float(high)), _colour(name, item[1])))
+        return intervals
+    raise RequestInputError(f"{name}: expected a non-empty object of value: colour, or a list of intervals")
