@@ -24,6 +24,7 @@ from pydantic import (
 from pyproj import CRS
 
 from geo.canonical import CANONICAL, RASTER_SOURCES
+from geo.cbs_landuse import DEFAULT_PARK_CODES
 from geo.crs import parse_crs
 from geo.errors import ConfigError
 
@@ -33,6 +34,7 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "bag": ("buildings", "addresses"),
     "ahn": ("dsm", "dtm"),
     "cbs": ("neighbourhoods",),
+    "cbs_landuse": ("parks",),
 }
 
 DEFAULT_AHN_RESOLUTION_M = 0.5
@@ -79,7 +81,12 @@ class SourceSpec(_Strict):
 
 
 class BgtSpec(_Strict):
-    """``sources.bgt``: a PDOK BGT extract (zip or folder of IMGeo CityGML)."""
+    """``sources.bgt``: a PDOK BGT extract (zip or folder of IMGeo CityGML), or a BGT database.
+
+    A database is a folder of SpatiaLite/SQLite files, one per object type
+    (``bgt_pand.sqlite``, as ogr2ogr or NLExtract write them), or a GeoPackage
+    with one layer per object type (``geo.bgt_sqlite``).
+    """
 
     path: Path
 
@@ -96,6 +103,22 @@ class CbsSpec(_Strict):
 
     path: Path
     layer: str | None = None
+    crs: CrsStr | None = None
+
+
+class CbsLanduseSpec(_Strict):
+    """``sources.cbs_landuse``: CBS Bestand Bodemgebruik (GeoPackage/shapefile) -> ``parks``.
+
+    Attributes:
+        path: the BBG file.
+        layer: layer inside a multi-layer file.
+        codes: BBG class codes read as parks (default 40 Park en plantsoen, 43 Dagrecreatief terrein).
+        crs: CRS of a file that carries none, or to confirm one.
+    """
+
+    path: Path
+    layer: str | None = None
+    codes: list[int] = Field(default_factory=lambda: list(DEFAULT_PARK_CODES), min_length=1)
     crs: CrsStr | None = None
 
 
@@ -126,6 +149,7 @@ class SourcesSpec(_Strict):
     bag: BagSpec | None = None
     ahn: AhnSpec | None = None
     cbs: CbsSpec | None = None
+    cbs_landuse: CbsLanduseSpec | None = None
     landcover: SourceSpec | None = None
     buildings: SourceSpec | None = None
     addresses: SourceSpec | None = None
@@ -290,6 +314,7 @@ sources:
   # bag: {path: bag.zip}                 # buildings and addresses (BAG 2.0 Extract or PDOK GeoPackage)
   # ahn: {dsm: dsm.tif, dtm: dtm.tif}    # or: {laz: [a.laz, b.laz], resolution_m: 0.5}
   # cbs: {path: wijkenbuurten.gpkg}      # neighbourhoods (buurten)
+  # cbs_landuse: {path: BBG2017.gpkg}    # parks: CBS Bestand Bodemgebruik classes 40 and 43 (codes: [...])
 
   # Canonical sources by name override what an adapter filled:
   # trees: {path: bomen.csv, columns: {crown_diameter_m: kroondiameter, x: X, y: Y}, crs: "EPSG:28992"}

@@ -9,10 +9,10 @@ Method (docs/method-cool-places.md gives the choices and limitations):
   tree crown stands over it (DSM at least ``canopy_min_height_m`` above the DTM).
 * Eligible ground: land cover of the ``place_classes`` (public green and paved
   space: parks, squares, plantsoenen) or road parts whose BGT function is one
-  of ``place_road_functions`` (voetgangersgebied), known to be public
-  (``public_unknown``), not an erf or another ``excluded_source_classes`` entry
-  and not a carriageway (``excluded_source_pattern`` on ``source_class`` and
-  ``function``).
+  of ``place_road_functions`` (voetgangersgebied), public (``public_unknown``:
+  by default the BGT proxy of ``geo.parks``, not erf, not farmland), not an
+  erf or another ``excluded_source_classes`` entry and not a carriageway
+  (``excluded_source_pattern`` on ``source_class`` and ``function``).
 * Shaded eligible cells are grouped into contiguous patches (``connectivity``,
   4 by default); patches of at least ``min_area_m2`` (200 m2) are the cool
   places (``geo.cool``).
@@ -41,7 +41,7 @@ from geo.errors import ConfigError, LayerError
 from geo.fractions import public_flags
 from geo.grid import Grid
 from geo.heat import dsm_on_grid
-from geo.parks import PARK_CLASSES
+from geo.parks import PARK_CLASSES, PUBLIC_PROXY, PUBLIC_UNKNOWN_CHOICES, PUBLIC_UNKNOWN_SOURCE, public_mask
 from geo.rasterize import polygon_index
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Windowed
@@ -244,9 +244,8 @@ def _eligible(
     # Road parts are places to stay only where the BGT function says so (pedestrian areas, squares).
     in_class = (landcover["class"].isin(list(params["place_classes"]))
                 | function.isin(list(params["place_road_functions"]))).to_numpy(dtype=bool)
-    public = landcover["public"] if "public" in landcover.columns else None
-    known, is_public = public_flags(public, len(landcover))
-    public_ok = is_public | (~known & (params["public_unknown"] == "include"))
+    public_ok, public_counts = public_mask(landcover, params["public_unknown"])
+    known, is_public = public_flags(landcover["public"] if "public" in landcover.columns else None, len(landcover))
     source = landcover["source_class"].astype("string").fillna("")
     excluded = source.isin(list(params["excluded_source_classes"])).to_numpy(dtype=bool, copy=True)
     if pattern is not None:
@@ -256,6 +255,8 @@ def _eligible(
     counts["landcover_in_place_classes"] = int(in_class.sum())
     counts["landcover_private"] = int((in_class & known & ~is_public).sum())
     counts["landcover_public_unknown"] = int((in_class & ~known).sum())
+    counts["landcover_public_by_proxy"] = int((in_class & ~known & public_ok).sum()) if public_counts[
+        "public_by_proxy"] else 0
     counts["landcover_excluded_source_class"] = int((in_class & public_ok & excluded).sum())
     eligible = in_class & public_ok & ~excluded
     counts["landcover_eligible"] = int(eligible.sum())
@@ -390,9 +391,9 @@ PARAMS: tuple[Param, ...] = (
     Param("place_road_functions", ["voetgangersgebied"], "",
           "BGT road functions (landcover.function) of road parts that are places to stay",
           "pedestrian areas and squares registered as wegdeel; footpaths and carriageways are for passing"),
-    Param("public_unknown", "exclude", "", "land cover whose 'public' is unknown: counted as public or not",
-          "private gardens are registered like public green; give public flags for a fair answer",
-          choices=("exclude", "include")),
+    Param("public_unknown", PUBLIC_PROXY, "", "land cover whose 'public' is unknown: public by the BGT proxy "
+          "(not erf, not farmland), never (exclude) or always (include)", PUBLIC_UNKNOWN_SOURCE,
+          choices=PUBLIC_UNKNOWN_CHOICES),
     Param("excluded_source_classes", ["onbegroeidterreindeel:erf"], "", "source classes that are never a "
           "cool place", "erven are yards and gardens, mostly private"),
     Param("excluded_source_pattern", "rijbaan|ov-baan|spoorbaan|baan voor vliegverkeer|parkeervlak|inrit", "",
@@ -430,7 +431,7 @@ LAYER = LayerDef(
         Output("neighbourhoods", "vector", "per buurt: dwellings, dwellings_within_300, share_pct"),
     ),
     style_id="cool-places",
-    code_version="3",
+    code_version="4",
     compute=compute,
     windowed=WINDOWED,
     references=(KLUCK, RATTI),

@@ -189,6 +189,11 @@ class SourceSet:
             return module.read_cbs(  # type: ignore[no-any-return]
                 self.cfg.resolve(spec.path), self.crs, report, layer=spec.layer, declared_crs=declared
             )
+        if provider == "cbs_landuse":
+            return module.read_cbs_landuse(  # type: ignore[no-any-return]
+                self.cfg.resolve(spec.path), self.crs, report, layer=spec.layer, codes=spec.codes,
+                declared_crs=declared,
+            )
         return module.read_ahn(  # type: ignore[no-any-return]
             dsm=self.cfg.resolve(spec.dsm) if spec.dsm else None,
             dtm=self.cfg.resolve(spec.dtm) if spec.dtm else None,
@@ -238,4 +243,5 @@ class SourceSet:
         return self._region
 
 
-_ADAPTER_MODULES = {"bgt": "geo.bgt", "bag": "geo.bag", "cbs": "geo.cbs", "ahn": "geo.ahn"}
+_ADAPTER_MODULES = {"bgt": "geo.bgt", "bag": "geo.bag", "cbs": "geo.cbs", "ahn": "geo.ahn",
+                    "cbs_landuse": "geo.cbs_landuse"}

@@ -222,7 +222,7 @@ def _parks(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[gpd.GeoDataF
     return derive_parks(
         inputs.vector("landcover"),
         classes=PARK_CLASSES,
-        include_unknown_public=params["park_public_unknown"] == "include",
+        public_unknown=params["park_public_unknown"],
         merge_gap_m=params["park_merge_gap_m"],
         min_area_m2=params["min_park_area_m2"],
     )
@@ -329,7 +329,7 @@ LAYER = LayerDef(
         Output("parks", "vector", "public green spaces >= min_park_area_m2 used as targets, with dwellings served"),
     ),
     style_id="tree-3-30-300",
-    code_version="1",
+    code_version="2",
     compute=compute,
     references=REFERENCES,
     minzoom=12,

@@ -7,6 +7,13 @@ column names (``meets_3`` ...) stay the same whatever the thresholds.
 
 from __future__ import annotations
 
+from geo.parks import (
+    DEFAULT_MERGE_GAP_M,
+    DEFAULT_MIN_PARK_AREA_M2,
+    PUBLIC_PROXY,
+    PUBLIC_UNKNOWN_CHOICES,
+    PUBLIC_UNKNOWN_SOURCE,
+)
 from layers.base import Param
 from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM
 
@@ -79,7 +86,7 @@ PARAMS: tuple[Param, ...] = (
     Param("max_park_distance_m", 300.0, "m", "walking distance to a park ('300')", KONIJNENDIJK_2023, 0.0, 5000.0),
     Param(
         "min_park_area_m2",
-        5000.0,
+        DEFAULT_MIN_PARK_AREA_M2,
         "m2",
         "smallest public green space that counts as a park",
         WHO_2017 + ": 0.5 ha",
@@ -96,18 +103,21 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "park_public_unknown",
-        "exclude",
+        PUBLIC_PROXY,
         "",
-        "derived parks: whether green land cover whose 'public' is unknown counts as public",
-        "the BGT does not record ownership; give a parks source or public flags for a fair answer",
-        choices=("exclude", "include"),
+        "derived parks: green land cover whose 'public' is unknown counts as public by the BGT proxy (not erf, "
+        "not farmland), never (exclude) or always (include)",
+        PUBLIC_UNKNOWN_SOURCE,
+        choices=PUBLIC_UNKNOWN_CHOICES,
     ),
     Param(
         "park_merge_gap_m",
-        0.0,
+        DEFAULT_MERGE_GAP_M,
         "m",
-        "derived parks: green polygons closer than this form one park (0 = only touching ones)",
-        "issue 3: touching public green polygons are merged",
+        "derived parks: green polygons closer than this form one park, closed across the gap (paths, ditches "
+        "inside it count as park; 0 = only touching ones, no closing)",
+        "issue 10: wider than a 3 m park path; a two-way cycle path is 2.5-4 m (CROW Ontwerpwijzer fietsverkeer "
+        "2016); morphological closing, Serra 1982",
         minimum=0.0,
         maximum=50.0,
     ),

@@ -257,7 +257,7 @@ def test_without_streets_distance_is_straight_and_said_so() -> None:
 def test_parks_derived_from_touching_public_green() -> None:
     sources = scene()
     del sources["parks"]
-    out = run(sources)
+    out = run(sources, park_public_unknown="exclude")
     parks = out.vectors["parks"]
     # Two touching public strips of 3,200 m2 make one park of 6,400 m2; private green is left out.
     assert parks["area_m2"].tolist() == [6400.0]
@@ -266,9 +266,10 @@ def test_parks_derived_from_touching_public_green() -> None:
     )
     counts = out.metadata["log"]["counts"]
     assert counts["green_polygons_public_unknown"] == 1
-    # Green whose owner is unknown (90 x 100 m) becomes a park when asked for.
+    # Green whose owner is unknown (90 x 100 m) becomes a park when asked for, and by the BGT proxy (default).
     more = run(sources, park_public_unknown="include").vectors["parks"]
     assert sorted(more["area_m2"].tolist()) == [6400.0, 9000.0]
+    assert sorted(run(sources).vectors["parks"]["area_m2"].tolist()) == [6400.0, 9000.0]
 
 
 def test_visibility_kernel_batches_give_the_same_answer() -> None:
