@@ -18,7 +18,7 @@ from services.catalog_routes import catalog_router
 from services.dynamic import mount_titiler
 from services.errors import add_exception_handlers
 from services.fastpath import FastTilePath
-from services.guard import RequestGuard
+from services.guard import RequestGuard, limit_worker_memory
 from services.index_page import index_router
 from services.settings import ServerSettings
 from services.store import CatalogStore
@@ -33,6 +33,21 @@ DESCRIPTION = (
     "stijlen en legenda's. Interne lagen vragen een API-sleutel (`Authorization: Bearer SLEUTEL` "
     "of `X-API-Key`)."
 )
+
+
+#: Seconds a worker gets to finish its requests on SIGTERM before it is killed.
+SHUTDOWN_GRACE_S = 3
+
+
+def create_worker_app() -> FastTilePath:
+    """The application of one server worker process: ``create_app`` with the worker's memory ceiling applied.
+
+    ``kaartlaag serve`` starts workers with this factory; tests and embedding code use
+    ``create_app``, which leaves the process's limits alone.
+    """
+    settings = ServerSettings()
+    limit_worker_memory(settings.limits.worker_memory_mb)
+    return create_app(settings)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastTilePath:

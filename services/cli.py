@@ -208,16 +208,36 @@ def serve(
     server: Annotated[
         str, typer.Option(help="HTTP server: granian (Rust, about twice uvicorn's request rate) or uvicorn.")
     ] = "granian",
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Public base URL of the server (https://geo.example.nl/kaartlaag) for absolute URLs in "
+            "TileJSON, styles and WMTS; without it only loopback Host headers are used, others get relative URLs."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the catalog: overview page, JSON catalog, vector and raster tiles, WMTS, styles, downloads."""
+    """Serve the catalog: overview page, JSON catalog, vector and raster tiles, WMTS, styles, downloads.
+
+    Request limits and the worker memory ceiling come from KAARTLAAG_LIMIT_* (docs/serving.md).
+    A worker that dies is started again; on SIGTERM workers stop within a few seconds.
+    """
     import json
     import os
+
+    from services.app import SHUTDOWN_GRACE_S
+    from services.settings import ServerSettings
 
     if server not in ("granian", "uvicorn"):
         raise ConfigError(f"--server: {server!r} is not one of granian, uvicorn")
     os.environ["KAARTLAAG_CATALOG"] = str(catalog.resolve())
     if cors_origin:
         os.environ["KAARTLAAG_CORS_ORIGINS"] = json.dumps(cors_origin)
+    if public_url:
+        os.environ["KAARTLAAG_PUBLIC_URL"] = public_url
+    try:
+        settings = ServerSettings()  # checked here, so a bad setting is one line, not a worker traceback
+    except ValueError as exc:
+        raise ConfigError(f"server settings: {exc}") from None
     base = f"http://{host}:{port}"
     out.print(
         f"kaartlaag serving {catalog.resolve()}\n  layers:   {base}/\n  catalog:  {base}/layers\n"
@@ -229,7 +249,7 @@ def serve(
         from granian.log import LogLevels
 
         Granian(
-            "services.app:create_app",
+            "services.app:create_worker_app",
             address=host,
             port=port,
             workers=workers,
@@ -240,12 +260,21 @@ def serve(
             runtime_mode=RuntimeModes.st,
             factory=True,
             log_level=LogLevels.warning,
+            respawn_failed_workers=True,
+            workers_kill_timeout=SHUTDOWN_GRACE_S,
+            workers_max_rss=settings.limits.worker_memory_mb or None,
         ).serve()
     else:
         import uvicorn
 
         uvicorn.run(
-            "services.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
+            "services.app:create_worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
 
 
