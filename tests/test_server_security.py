@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,16 @@ from hypothesis import HealthCheck, settings
 
 from services.access import create_key
 from services.app import create_app
+from services.limits import RequestLimits
 from services.settings import ServerSettings
 from tests.test_server_support import built_catalog, running_server
 
 SECRET = "SECRET-OUTSIDE-THE-CATALOG"
 #: Fuzzing budget per API operation (the whole run stays under two minutes on two cores).
 FUZZ_EXAMPLES = 12
+LIMITS = RequestLimits()
+#: Largest answer body any request may produce: an RGBA image of the largest allowed side.
+MAX_BODY = LIMITS.max_image_size**2 * 4
 
 
 @pytest.fixture(scope="module")
@@ -156,21 +161,37 @@ _PROXY = _AppProxy()
 fuzzed = schemathesis.openapi.from_asgi("/openapi.json", _PROXY)
 
 
+#: What the fuzzing saw: cases sent, 5xx answers, the slowest case (s, operation).
+FUZZ_STATS: dict[str, Any] = {"cases": 0, "server_errors": 0, "slowest": (0.0, "")}
+
+
 @pytest.fixture(scope="module")
 def fuzz_target(catalog_dir: Path) -> Iterator[None]:
     previous = _PROXY.target
     _PROXY.target = create_app(ServerSettings(catalog=catalog_dir, cache_dir=catalog_dir.parent / "cache"))
     yield
     _PROXY.target = previous
+    slowest = FUZZ_STATS["slowest"]
+    print(
+        f"\nschemathesis: {FUZZ_STATS['cases']} cases, {FUZZ_STATS['server_errors']} answers 5xx, "
+        f"slowest {slowest[0]:.2f} s ({slowest[1]})"
+    )
 
 
 @pytest.mark.slow
 @fuzzed.parametrize()
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_openapi_fuzzing_finds_no_server_error(case: schemathesis.Case, fuzz_target: None) -> None:
-    """Every operation of ``/openapi.json`` (examples, coverage and fuzzing phases): no 5xx."""
+    """Every operation of ``/openapi.json`` (examples, coverage and fuzzing phases): no 5xx, bounded answers."""
+    started = time.monotonic()
     response = case.call()
+    elapsed = time.monotonic() - started
+    FUZZ_STATS["cases"] += 1
+    FUZZ_STATS["server_errors"] += response.status_code >= 500
+    FUZZ_STATS["slowest"] = max(FUZZ_STATS["slowest"], (elapsed, f"{case.method} {case.formatted_path}"))
     assert response.status_code < 500, (case.method, case.formatted_path, case.query, response.text[:300])
+    assert len(response.content) <= MAX_BODY, (case.method, case.formatted_path, case.query)
+    assert elapsed < LIMITS.request_budget_s, (case.method, case.formatted_path, case.query, elapsed)
 
 
 BAD_POLYGONS = [
