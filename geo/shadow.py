@@ -37,8 +37,8 @@ DEFAULT_MAX_SHADOW_M = 100.0
 _ZENITH_DEG = 90.0
 
 
-def _as_angles(sun_positions: Iterable[SunPosition | Sequence[float]]) -> np.ndarray:
-    """(n, 2) array of (elevation_deg, azimuth_deg)."""
+def as_angles(sun_positions: Iterable[SunPosition | Sequence[float]]) -> np.ndarray:
+    """Sun positions as an (n, 2) array of (elevation_deg, azimuth_deg), checked (finite, -90..90 degrees)."""
     rows = [
         (p.elevation_deg, p.azimuth_deg) if isinstance(p, SunPosition) else (float(p[0]), float(p[1]))
         for p in sun_positions
@@ -144,7 +144,7 @@ def shadow_fraction(
     dsm = np.asarray(dsm, dtype=np.float32)
     if dsm.ndim != 2:
         raise ValueError(f"dsm must be a 2-D array, got shape {dsm.shape}")
-    angles = _as_angles(sun_positions)
+    angles = as_angles(sun_positions)
     below = int((angles[:, 0] <= 0).sum())
     above = angles[angles[:, 0] > 0]
     counts = np.zeros(dsm.shape, dtype=np.int32)

@@ -101,7 +101,7 @@ def horizon_offsets(directions: int, radius_px: int) -> tuple[np.ndarray, np.nda
 
 
 #: Samples between two checks whether a whole row's search may stop early.
-_STOP_CHECK_EVERY = 8
+STOP_CHECK_EVERY = 8
 
 
 @kernel_jit
@@ -145,7 +145,7 @@ def _svf_kernel(
             best[:] = 0.0
             for j in range(counts[k]):
                 w = inv_dist_m[k, j]
-                if j % _STOP_CHECK_EVERY == 0:
+                if j % STOP_CHECK_EVERY == 0:
                     done = True
                     for c in range(cols):
                         if headroom[c] * w > best[c]:

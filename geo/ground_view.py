@@ -1,0 +1,310 @@
+"""A person's view from the ground: sky view factor and cast shade at 1.5 m above the terrain.
+
+The surface-level SVF and shadows of ``geo.svf`` and ``geo.shadow`` are seen
+from the top of the DSM: a crown top sees the whole sky (SVF 1.00) and the
+ground under a crown is not in the DSM at all, so the shade that trees give a
+pedestrian is lost. Here the observer stands ``observer_height_m`` above the
+terrain (DTM) of every cell, and two kinds of obstacles surround them, as in
+SOLWEIG (Lindberg, Holmer & Thorsson 2008, *Int. J. Biometeorol.* 52:697-713;
+vegetation after Lindberg & Grimmond 2011, *Theor. Appl. Climatol.* 105:311-323):
+
+* **solid surfaces**: the DSM wherever it is not vegetation (buildings, walls,
+  the terrain itself); they block sun and sky completely;
+* **tree crowns**: a layer between the crown base and the crown top (the DSM on
+  canopy cells). The base is ``trunk_ratio`` of the canopy height above the
+  terrain (SOLWEIG's trunk zone, default 25 %). Light passes a crown with
+  ``transmissivity`` (SOLWEIG's default 3 %).
+
+**Shade.** Per sun position a ray leaves the observer towards the sun (the same
+ray steps as ``geo.shadow``). The observer is in full shade when a solid surface
+rises above the ray, else in crown shade when the ray passes through a crown
+layer (above its base and below its top), including the crown right above the
+observer's own cell. Shade counts 1 for full shade and ``1 - transmissivity``
+for crown shade, averaged over the sun positions.
+
+**SVF.** Horizon angles (the sampling of ``geo.svf``) are searched twice: over
+the solid surfaces (``svf_solid``) and over solid surfaces and crown tops
+together (``svf_all``). The sky behind crowns is seen through them with
+``transmissivity``: ``svf = svf_all + transmissivity * (svf_solid - svf_all)``,
+SOLWEIG's combination of its building and vegetation SVFs. Under a crown the
+crowns around rise steeply above the observer, so the SVF falls well below 1.
+
+Cells of a building footprint are roofs: nobody walks there, so they get NaN
+(the layers flag them and leave them out of street and neighbourhood figures).
+Heights in metres on a north-up grid with square cells; NaN in the DSM or DTM
+is a hole, which blocks nothing and gets NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numba import prange
+
+from geo.chunked import highest_cell, kernel_jit, launch
+from geo.shadow import DEFAULT_MAX_SHADOW_M, as_angles, ray_steps
+from geo.solar import SunPosition
+from geo.svf import DEFAULT_DIRECTIONS, DEFAULT_MAX_DISTANCE_M, STOP_CHECK_EVERY, horizon_offsets, search_radius_px
+
+#: Height of the observer above the terrain (m): a standing person's head, the height of the
+#: Klimaateffectatlas PET map is 1 m and SOLWEIG's standard person's centre of gravity 1.1 m;
+#: 1.5 m is the height air temperature is measured at (WMO) and the one issue 10 asks for.
+OBSERVER_HEIGHT_M = 1.5
+#: Share of light passing through a tree crown (SOLWEIG's default, Lindberg & Grimmond 2011).
+CROWN_TRANSMISSIVITY = 0.03
+#: Crown base as a share of canopy height above the terrain (SOLWEIG's default trunk zone).
+TRUNK_RATIO = 0.25
+
+
+@dataclass(frozen=True)
+class GroundView:
+    """What a person standing on each cell sees.
+
+    Attributes:
+        svf: sky view factor 0..1 (Oke's cos^2 definition) at the observer, NaN on roofs and holes.
+        shade: share of the sun positions for which the observer is shaded, 0..1 (crown shade
+            counts ``1 - transmissivity``), NaN on roofs and holes.
+        roof: True on building footprints (no street value).
+    """
+
+    svf: np.ndarray
+    shade: np.ndarray
+    roof: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Surfaces:
+    """Padded, flattened surfaces the kernels read (float32, NaN border of ``pad`` cells)."""
+
+    solid: np.ndarray
+    crown_top: np.ndarray
+    crown_base: np.ndarray
+    observer: np.ndarray
+    pad: int
+    width: int
+
+
+def _surfaces(
+    dsm: np.ndarray, dtm: np.ndarray, canopy: np.ndarray, observer_height_m: float, trunk_ratio: float, pad: int
+) -> _Surfaces:
+    canopy = canopy & np.isfinite(dsm) & np.isfinite(dtm)
+    solid = np.where(canopy, dtm, dsm).astype(np.float32)
+    top = np.where(canopy, dsm, np.nan).astype(np.float32)
+    base = np.where(canopy, dtm + trunk_ratio * (dsm - dtm), np.nan).astype(np.float32)
+    observer = (dtm + observer_height_m).astype(np.float32)
+
+    def padded(a: np.ndarray) -> np.ndarray:
+        return np.pad(a, pad, mode="constant", constant_values=np.nan).ravel()
+
+    return _Surfaces(padded(solid), padded(top), padded(base), observer, pad, dsm.shape[1] + 2 * pad)
+
+
+@kernel_jit
+def _ground_shade_kernel(
+    solid: np.ndarray,
+    crown_top: np.ndarray,
+    crown_base: np.ndarray,
+    observer: np.ndarray,
+    own_crown: np.ndarray,
+    pad: int,
+    offsets: np.ndarray,
+    rises: np.ndarray,
+    counts: np.ndarray,
+    crown_weight: float,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    # ``out`` sums, per cell, the shade of every sun position (1 full, crown_weight under crowns).
+    rows, cols = out.shape
+    width = cols + 2 * pad
+    hmax = max(highest_cell(solid), highest_cell(crown_top))
+    for r in prange(rows):
+        row_base = (r + pad) * width + pad
+        z0 = observer[r].copy()
+        lowest = np.float32(np.inf)
+        for c in range(cols):
+            if z0[c] < lowest:
+                lowest = z0[c]
+        full = np.zeros(cols, dtype=np.uint8)
+        crown = np.zeros(cols, dtype=np.uint8)
+        for p in range(offsets.shape[0]):
+            full[:] = 0
+            for c in range(cols):
+                crown[c] = own_crown[r, c]
+            for j in range(counts[p]):
+                rise = rises[p, j]
+                if lowest + rise >= hmax:
+                    break
+                start = row_base + offsets[p, j]
+                for c in range(cols):
+                    ray = z0[c] + rise
+                    full[c] |= np.uint8(solid[start + c] > ray)
+                    crown[c] |= np.uint8((crown_top[start + c] > ray) & (crown_base[start + c] < ray))
+            for c in range(cols):
+                if full[c]:
+                    out[r, c] += 1.0
+                elif crown[c]:
+                    out[r, c] += crown_weight
+
+
+@kernel_jit
+def _ground_svf_kernel(
+    solid: np.ndarray,
+    crown_top: np.ndarray,
+    observer: np.ndarray,
+    pad: int,
+    offsets: np.ndarray,
+    inv_dist_m: np.ndarray,
+    counts: np.ndarray,
+    transmissivity: float,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    rows, cols = out.shape
+    width = cols + 2 * pad
+    n_dir = offsets.shape[0]
+    hmax = max(highest_cell(solid), highest_cell(crown_top))
+    for r in prange(rows):
+        row_base = (r + pad) * width + pad
+        z0 = observer[r].copy()
+        headroom = np.empty(cols, dtype=np.float32)
+        for c in range(cols):
+            headroom[c] = np.float32(0.0) if np.isnan(z0[c]) else hmax - z0[c]
+        best_solid = np.empty(cols, dtype=np.float32)
+        best_all = np.empty(cols, dtype=np.float32)
+        sky_solid = np.zeros(cols, dtype=np.float64)
+        sky_all = np.zeros(cols, dtype=np.float64)
+        for k in range(n_dir):
+            best_solid[:] = 0.0
+            best_all[:] = 0.0
+            for j in range(counts[k]):
+                w = inv_dist_m[k, j]
+                if j % STOP_CHECK_EVERY == 0:
+                    done = True
+                    for c in range(cols):
+                        if headroom[c] * w > best_all[c]:
+                            done = False
+                            break
+                    if done:
+                        break
+                start = row_base + offsets[k, j]
+                for c in range(cols):
+                    s = (solid[start + c] - z0[c]) * w
+                    v = (crown_top[start + c] - z0[c]) * w
+                    if s > best_solid[c]:
+                        best_solid[c] = s
+                    if s > best_all[c]:
+                        best_all[c] = s
+                    if v > best_all[c]:
+                        best_all[c] = v
+            for c in range(cols):
+                ms = np.float64(best_solid[c])
+                ma = np.float64(best_all[c])
+                sky_solid[c] += 1.0 / (1.0 + ms * ms)
+                sky_all[c] += 1.0 / (1.0 + ma * ma)
+        for c in range(cols):
+            svf_all = sky_all[c] / n_dir
+            out[r, c] = svf_all + transmissivity * (sky_solid[c] / n_dir - svf_all)
+
+
+def _check(dsm: np.ndarray, dtm: np.ndarray, buildings: np.ndarray, canopy: np.ndarray) -> None:
+    for name, array in (("dtm", dtm), ("buildings", buildings), ("canopy", canopy)):
+        if array.shape != dsm.shape:
+            raise ValueError(f"{name} has shape {array.shape}, the DSM {dsm.shape}: they must share one grid")
+    if dsm.ndim != 2:
+        raise ValueError(f"dsm must be a 2-D array, got shape {dsm.shape}")
+
+
+def ground_view(
+    dsm: np.ndarray,
+    dtm: np.ndarray,
+    buildings: np.ndarray,
+    canopy: np.ndarray,
+    resolution_m: float,
+    sun_positions: Iterable[SunPosition | Sequence[float]],
+    *,
+    observer_height_m: float = OBSERVER_HEIGHT_M,
+    transmissivity: float = CROWN_TRANSMISSIVITY,
+    trunk_ratio: float = TRUNK_RATIO,
+    directions: int = DEFAULT_DIRECTIONS,
+    max_svf_distance_m: float = DEFAULT_MAX_DISTANCE_M,
+    max_shadow_m: float = DEFAULT_MAX_SHADOW_M,
+) -> GroundView:
+    """SVF and shade for a person standing on every cell (see the module docstring for the method).
+
+    Args:
+        dsm: surface heights (m, NAP), north up; NaN marks holes.
+        dtm: terrain heights (m) on the same grid.
+        buildings: True on building footprints (roofs: no street value).
+        canopy: True where the DSM is a tree crown (``geo.canopy``: DSM - DTM above the canopy
+            threshold, not a building, not water).
+        resolution_m: cell edge (m); cells are square.
+        sun_positions: sun positions (or ``(elevation_deg, azimuth_deg)`` pairs) to average the shade over.
+        observer_height_m: observer height above the terrain (m).
+        transmissivity: share of light passing a crown, 0..1.
+        trunk_ratio: crown base as a share of canopy height, 0..1.
+        directions: SVF search azimuths.
+        max_svf_distance_m: SVF search distance (m).
+        max_shadow_m: longest shadow followed (m).
+
+    Returns:
+        The ``GroundView`` of every cell; cells near the array edge see no obstacles beyond it
+        (read the inputs with a halo of the search distances).
+    """
+    dsm = np.asarray(dsm, dtype=np.float32)
+    dtm = np.asarray(dtm, dtype=np.float32)
+    buildings = np.asarray(buildings, dtype=bool)
+    canopy = np.asarray(canopy, dtype=bool) & ~buildings
+    _check(dsm, dtm, buildings, canopy)
+    if not 0 <= transmissivity <= 1 or not 0 <= trunk_ratio <= 1:
+        raise ValueError(f"transmissivity ({transmissivity}) and trunk_ratio ({trunk_ratio}) must lie in 0..1")
+    if resolution_m <= 0 or observer_height_m < 0:
+        raise ValueError(f"resolution_m must be positive and observer_height_m not negative, got "
+                         f"{resolution_m}, {observer_height_m}")
+    holes = ~(np.isfinite(dsm) & np.isfinite(dtm))
+    angles = as_angles(sun_positions)
+    below = int((angles[:, 0] <= 0).sum())
+    above = angles[angles[:, 0] > 0]
+    steps = [ray_steps(e, a, resolution_m, max_shadow_m) for e, a in above]
+    shadow_pad = max([1, *(int(max(np.abs(r).max(initial=0), np.abs(c).max(initial=0))) for r, c, _ in steps)])
+    radius = search_radius_px(max_svf_distance_m, resolution_m)
+    pad = max(shadow_pad, radius)
+    surfaces = _surfaces(dsm, dtm, canopy, observer_height_m, trunk_ratio, pad)
+    own_crown = (canopy & ~holes).astype(np.uint8)
+
+    total = np.zeros(dsm.shape, dtype=np.float32)
+    if steps and dsm.size:
+        longest = max(len(s[0]) for s in steps)
+        offsets = np.zeros((len(steps), longest), dtype=np.int64)
+        rises = np.zeros((len(steps), longest), dtype=np.float32)
+        lengths = np.zeros(len(steps), dtype=np.int64)
+        for i, (d_row, d_col, rise) in enumerate(steps):
+            offsets[i, : len(rise)] = d_row * surfaces.width + d_col
+            rises[i, : len(rise)] = rise
+            lengths[i] = len(rise)
+        launch(
+            _ground_shade_kernel, surfaces.solid, surfaces.crown_top, surfaces.crown_base, surfaces.observer,
+            own_crown, pad, offsets, rises, lengths, np.float32(1.0 - transmissivity), total,
+        )
+    shade = ((total + below) / len(angles)).astype(np.float32)
+
+    d_row, d_col, dist_px, counts = horizon_offsets(directions, radius)
+    svf_offsets = d_row * surfaces.width + d_col
+    inv_dist_m = np.zeros(dist_px.shape, dtype=np.float32)
+    np.divide(1.0, dist_px * resolution_m, out=inv_dist_m, where=dist_px > 0, casting="same_kind")
+    svf = np.empty(dsm.shape, dtype=np.float32)
+    if dsm.size:
+        launch(
+            _ground_svf_kernel, surfaces.solid, surfaces.crown_top, surfaces.observer, pad, svf_offsets,
+            inv_dist_m, counts, np.float64(transmissivity), svf,
+        )
+    no_value = holes | buildings
+    shade[no_value] = np.nan
+    svf[no_value] = np.nan
+    return GroundView(svf=svf, shade=shade, roof=buildings.copy())
+
+
+def reach_m(max_svf_distance_m: float = DEFAULT_MAX_DISTANCE_M, max_shadow_m: float = DEFAULT_MAX_SHADOW_M) -> float:
+    """How far (m) around a cell ``ground_view`` reads: the halo a window needs for exact results."""
+    return math.ceil(max(max_svf_distance_m, max_shadow_m))

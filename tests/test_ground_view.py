@@ -1,0 +1,107 @@
+"""A person's view from the ground (geo.ground_view): hand-built cases with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from geo.ground_view import CROWN_TRANSMISSIVITY, OBSERVER_HEIGHT_M, ground_view
+from geo.shadow import shadow_fraction
+from geo.svf import sky_view_factor
+
+RES = 0.5
+N = 80
+#: A sun in the south-west at 45 degrees: shadows fall to the north-east, as long as the object is high.
+SW_45 = (45.0, 225.0)
+SOUTH_30 = (30.0, 180.0)
+
+
+def _flat() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    dtm = np.zeros((N, N), dtype=np.float32)
+    return dtm.copy(), dtm, np.zeros((N, N), dtype=bool), np.zeros((N, N), dtype=bool)
+
+
+def _disc(row: int, col: int, radius_cells: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:N, 0:N]
+    return (yy - row) ** 2 + (xx - col) ** 2 <= radius_cells**2
+
+
+def test_one_tree_over_paving_shades_the_ground_under_its_crown() -> None:
+    dsm, dtm, buildings, canopy = _flat()
+    crown = _disc(40, 40, 8)  # a crown of 8 m across, 10 m high
+    dsm[crown], canopy[crown] = 10.0, True
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [SW_45])
+    assert view.shade[40, 40] == pytest.approx(1 - CROWN_TRANSMISSIVITY)  # under the crown: shaded
+    assert view.shade[5, 5] == 0.0 and view.shade[75, 5] == 0.0  # open paving in the sun
+    # The surface-level view puts the crown top in full sun and sees no ground under it.
+    assert shadow_fraction(dsm, RES, [SW_45])[40, 40] == 0.0
+    assert sky_view_factor(dsm, RES)[40, 40] > 0.99
+    # Below the crown the sky is hidden by the crown around: SVF far below the open ground's.
+    assert view.svf[40, 40] < 0.1 < 0.95 < view.svf[5, 5]
+    # The crown's shadow on the ground, to the north-east: the ray from 1.5 m meets the crown layer
+    # (base 2.5 m, top 10 m) up to (10 - 1.5) / tan 45 = 8.5 m beyond the crown's far edge.
+    edge = 40 - round(8 / math.sqrt(2))  # the crown's north-east edge along the diagonal (row = col mirror)
+    inside = round((8.5 - 1.0) / RES / math.sqrt(2))
+    assert view.shade[edge - inside, 80 - (edge - inside)] == pytest.approx(1 - CROWN_TRANSMISSIVITY)
+    beyond = round((8.5 + 2.0) / RES / math.sqrt(2))
+    assert view.shade[edge - beyond, 80 - (edge - beyond)] == 0.0
+
+
+def test_a_wall_shades_the_person_up_to_the_hand_computed_distance() -> None:
+    dsm, dtm, buildings, canopy = _flat()
+    wall_row = 60  # a 10 m block along the south: rows 60.. (row 0 is north)
+    dsm[wall_row:, :], buildings[wall_row:, :] = 10.0, True
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [SOUTH_30])
+    # From 1.5 m the block hides the sun up to (10 - 1.5) / tan 30 = 14.7 m north of its face;
+    # the surface-level shadow of the ground reaches 10 / tan 30 = 17.3 m.
+    reach = (10 - OBSERVER_HEIGHT_M) / math.tan(math.radians(30))
+    column = view.shade[:wall_row, 40]
+    shaded_m = (column[::-1] == 1.0).sum() * RES
+    assert shaded_m == pytest.approx(reach, abs=RES)
+    ground_shadow_m = (shadow_fraction(dsm, RES, [SOUTH_30])[:wall_row, 40][::-1] == 1.0).sum() * RES
+    assert ground_shadow_m == pytest.approx(10 / math.tan(math.radians(30)), abs=RES)
+    assert np.isnan(view.shade[wall_row:, :]).all() and view.roof[wall_row:, :].all()  # roofs: no street value
+
+
+def test_a_crown_over_a_roof_gives_no_street_value_and_over_the_street_shade() -> None:
+    dsm, dtm, buildings, canopy = _flat()
+    buildings[:, :30] = True
+    dsm[:, :30] = 6.0
+    crown = _disc(40, 30, 6)  # half over the roof, half over the street
+    dsm[crown] = np.maximum(dsm[crown], 9.0)
+    canopy[crown] = True
+    # A sun in the south-east: the building (west of the street) casts no shade on the street.
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [(45.0, 135.0)])
+    assert view.shade[10, 40] == 0.0
+    assert np.isnan(view.shade[40, 27]) and np.isnan(view.svf[40, 27]) and view.roof[40, 27]
+    assert view.shade[40, 33] == pytest.approx(1 - CROWN_TRANSMISSIVITY) and not view.roof[40, 33]
+    assert view.svf[40, 33] < 0.2
+
+
+def test_without_crowns_and_at_ground_height_the_view_is_the_surface_view() -> None:
+    rng = np.random.default_rng(3)
+    dtm = rng.uniform(0, 1, (N, N)).astype(np.float32)
+    dsm = dtm.copy()
+    buildings = np.zeros((N, N), dtype=bool)
+    for _ in range(6):
+        r, c = rng.integers(5, N - 15, 2)
+        buildings[r : r + 10, c : c + 8] = True
+    dsm[buildings] += rng.uniform(4, 15)
+    canopy = np.zeros((N, N), dtype=bool)
+    suns = [SW_45, SOUTH_30, (20.0, 260.0)]
+    view = ground_view(dsm, dtm, buildings, canopy, RES, suns, observer_height_m=0.0, transmissivity=0.0)
+    street = ~buildings
+    np.testing.assert_allclose(view.svf[street], sky_view_factor(dsm, RES)[street], atol=1e-6)
+    np.testing.assert_array_equal(view.shade[street], shadow_fraction(dsm, RES, suns)[street])
+
+
+def test_a_sun_below_the_horizon_shades_everything_and_bad_grids_are_refused() -> None:
+    dsm, dtm, buildings, canopy = _flat()
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [(-5.0, 300.0), SW_45])
+    assert np.all(view.shade == 0.5)
+    with pytest.raises(ValueError, match="dtm has shape"):
+        ground_view(dsm, dtm[:-1], buildings, canopy, RES, [SW_45])
+    with pytest.raises(ValueError, match="transmissivity"):
+        ground_view(dsm, dtm, buildings, canopy, RES, [SW_45], transmissivity=1.5)
