@@ -32,14 +32,8 @@ from layers import catalog as cat
 from services.errors import PayloadTooLargeError
 from services.guard import check_deadline
 from services.limits import RequestLimits
-from services.request_checks import (
-    RasterFacts,
-    check_geojson,
-    check_position,
-    check_query,
-    check_zoom,
-    parse_colormap,
-)
+from services.request_checks import RasterFacts, check_query, check_zoom, parse_colormap
+from services.request_geometry import check_geojson, check_position
 from services.store import CatalogStore
 from tiles.tms import WEB_MERCATOR_QUAD, tms_registry
 
@@ -166,6 +160,7 @@ def mount_titiler(app: FastAPI, store: CatalogStore, limits: RequestLimits) -> T
         hit = facts.get(source.file.path)
         if hit is None:
             dataset = store.raster_reader(source.file, WEB_MERCATOR_QUAD).dataset
+            assert dataset is not None  # a reader opens its dataset when it is made
             hit = RasterFacts(bands=dataset.count, dtype=str(dataset.dtypes[0]), crs=dataset.crs.to_string())
             facts[source.file.path] = hit
         return hit
@@ -191,7 +186,7 @@ def mount_titiler(app: FastAPI, store: CatalogStore, limits: RequestLimits) -> T
                 return  # FastAPI's validation answers this with 422
             check_position(lon, lat, coord_crs, "point")
         if request.method == "POST":
-            check_geojson(await _limited_body(request, limits.max_body_bytes), coord_crs, raster, limits)
+            check_geojson(await _limited_body(request, limits.max_body_bytes), coord_crs, raster.crs, limits)
 
     def reader(source: LayerFile, tms: TileMatrixSet | None = None, **_: Any) -> BudgetedReader:
         return BudgetedReader(store.raster_reader(source.file, str(tms.id) if tms is not None else WEB_MERCATOR_QUAD))

@@ -43,7 +43,7 @@ class ServerSettings(BaseSettings):
     licence: str = ""
     public_url: str | None = None
     trusted_hosts: list[str] = []
-    limits: RequestLimits = Field(default_factory=RequestLimits)
+    limits: RequestLimits = Field(default_factory=lambda: RequestLimits())
 
     @field_validator("public_url")
     @classmethod
