@@ -20,6 +20,7 @@ a DSM cell below the DTM is raised to it and counted (``dsm_clamped_to_dtm``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ import laspy
 import numpy as np
 import rasterio
 from affine import Affine
+from lazrs import LazrsError
 from pyproj import CRS, Transformer
 from rasterio.crs import CRS as RioCRS
 from rasterio.errors import RasterioIOError
@@ -35,7 +37,7 @@ from rasterio.transform import array_bounds
 from rasterio.warp import Resampling, reproject, transform_bounds
 from rasterio.windows import Window
 
-from geo.crs import RD_NEW
+from geo.crs import RD_NEW, check_area_of_use
 from geo.errors import ConfigError, CRSError, SourceError
 from geo.lidar import SurfaceGridder, snap_bounds
 from geo.raster import Raster
@@ -55,6 +57,25 @@ WARP_MARGIN_PX = 2
 _DENSIFY_POINTS = 21
 #: Tolerance (in pixels) for treating a computed pixel coordinate as whole.
 _PIXEL_EPS = 1e-6
+
+#: What reading a broken (truncated, corrupt, not LAS) point cloud raises; lazrs, the LAZ
+#: backend installed with ``laspy[lazrs]``, raises its own ``LazrsError`` (a RuntimeError).
+_LAZ_READ_ERRORS: tuple[type[Exception], ...] = (laspy.LaspyException, LazrsError, OSError, ValueError, EOFError)
+#: laspy functions that log a read failure at ERROR before raising it or returning fewer points.
+_LASPY_FAILURE_LOGGERS = frozenset({"_create_laz_backend", "read_points"})
+
+
+class _DropLaspyReadErrors(logging.Filter):
+    """Drop laspy's ERROR lines about a broken file (a failed LAZ backend, a short read).
+
+    ``_read_laz`` turns both into one ``SourceError`` naming the file, so they would only repeat it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.funcName not in _LASPY_FAILURE_LOGGERS
+
+
+logging.getLogger("laspy.lasreader").addFilter(_DropLaspyReadErrors())
 
 Bounds = tuple[float, float, float, float]
 
@@ -107,9 +128,12 @@ def read_ahn(
 
     Raises:
         ConfigError: neither or both of GeoTIFFs and LAZ given.
-        CRSError: naming the file when it has no CRS and none is declared, or
-            when the declared CRS contradicts the file's.
-        SourceError: naming the file(s) when a file cannot be read, does not
+        CRSError: naming the file when it has no CRS and none is declared,
+            when the declared CRS contradicts the file's, or when the CRS used
+            (declared or the file's own) puts the file's extent outside its
+            area of use or the region CRS's (:func:`geo.crs.check_area_of_use`).
+        SourceError: naming the file(s) when a file cannot be read or is
+            truncated (fewer points than its header announces), does not
             overlap ``bounds``, the DSM and DTM do not overlap, or a point
             cloud has no ground point.
     """
@@ -197,13 +221,16 @@ def _read_geotiff(
     with src:
         file_crs = CRS.from_wkt(src.crs.to_wkt()) if src.crs else None
         crs = _resolve_crs(file_crs, declared_crs, path)
+        # A wrong CRS (declared, or the file's own) misplaces every cell.
+        what = "the declared crs" if file_crs is None else "the file's crs"
+        check_area_of_use(tuple(src.bounds), crs, path, region_crs=region_crs, what=what)
         if src.count > 1:
             report.note(f"{name}: {path.name} has {src.count} bands; band 1 is used")
         t = src.transform
         north_up = t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0
         if north_up and crs.equals(region_crs, ignore_axis_order=True):
             window = _window(src, bounds, path)
-            data = _read_band(src, window)
+            data = _read_band(src, window, path)
             transform = src.window_transform(window) if window is not None else t
         else:
             src_bounds = (
@@ -212,7 +239,7 @@ def _read_geotiff(
                 else transform_bounds(_rio(region_crs), _rio(crs), *bounds, densify_pts=_DENSIFY_POINTS)
             )
             window = _window(src, src_bounds, path, margin=WARP_MARGIN_PX)
-            src_data = _read_band(src, window)
+            src_data = _read_band(src, window, path)
             src_transform = src.window_transform(window) if window is not None else t
             data, transform = _warp(src_data, src_transform, crs, region_crs, resolution_m, bounds, path)
             report.count(f"{name}_warped")
@@ -255,9 +282,12 @@ def _window(src: rasterio.DatasetReader, bounds: Bounds | None, path: Path, marg
     return Window(col0, row0, col1 - col0, row1 - row0)
 
 
-def _read_band(src: rasterio.DatasetReader, window: Window | None) -> np.ndarray:
+def _read_band(src: rasterio.DatasetReader, window: Window | None, path: Path) -> np.ndarray:
     """Band 1 as float32 with every nodata cell (declared, masked, or AHN sentinel) as NaN."""
-    band = src.read(1, window=window, masked=True)
+    try:
+        band = src.read(1, window=window, masked=True)
+    except RasterioIOError as exc:
+        raise SourceError(path, f"cannot read the raster (truncated or corrupt?): {exc}") from None
     data = np.ma.filled(band.astype(np.float32), np.nan)
     with np.errstate(invalid="ignore"):
         data[~np.isfinite(data) | (np.abs(data) >= NODATA_SENTINEL_ABS)] = np.nan
@@ -390,6 +420,10 @@ def _read_laz(
         except Exception as exc:  # laspy raises several types for malformed GeoKeys/WKT VLRs
             raise CRSError(path, f"the CRS record of the file cannot be parsed: {exc}") from None
         crs = _resolve_crs(file_crs, declared_crs, path)
+        if header.point_count > 0:  # a wrong CRS (declared or in the header) misplaces every point
+            extent = (*header.mins[:2], *header.maxs[:2])
+            what = "the declared crs" if file_crs is None else "the file's crs"
+            check_area_of_use(extent, crs, path, region_crs=region_crs, what=what)
         transformer = None
         if not crs.equals(region_crs, ignore_axis_order=True):
             transformer = Transformer.from_crs(crs, region_crs, always_xy=True)
@@ -418,6 +452,7 @@ def _read_laz(
     total = 0
     for path, header, transformer in headers:
         used = 0
+        in_file = 0
         try:
             with laspy.open(path) as reader:
                 for chunk in reader.chunk_iterator(LAZ_CHUNK_POINTS):
@@ -425,11 +460,16 @@ def _read_laz(
                     if transformer is not None:
                         x, y = transformer.transform(x, y)
                     used += gridder.add(x, y, np.asarray(chunk.z), np.asarray(chunk.classification))
+                    in_file += len(chunk)
                     total += len(chunk)
                     if progress is not None:
                         progress(total)
-        except (laspy.LaspyException, OSError, ValueError) as exc:
-            raise SourceError(path, f"cannot read the point cloud: {exc}") from None
+        except _LAZ_READ_ERRORS as exc:
+            raise SourceError(path, f"cannot read the point cloud (truncated or corrupt?): {exc}") from None
+        if in_file != header.point_count:
+            raise SourceError(
+                path, f"truncated: the header announces {header.point_count} points but the file holds {in_file}"
+            )
         report.note(f"{path.name}: {header.point_count} points, {used} gridded")
     surface = gridder.finish()
     counts = surface.counts
@@ -463,7 +503,7 @@ def _open_header(path: Path) -> laspy.LasHeader:
     try:
         with laspy.open(path) as reader:
             return reader.header
-    except (laspy.LaspyException, OSError, ValueError) as exc:
+    except _LAZ_READ_ERRORS as exc:
         raise SourceError(path, f"cannot open as a LAS/LAZ point cloud: {exc}") from None
 
 

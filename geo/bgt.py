@@ -14,6 +14,13 @@ CompositeSurface and Surface/PolygonPatch (patches of one surface are dissolved)
 Ring/Curve made of LineStringSegment, Arc, ArcString or Circle segments (densified
 on their circle, chord error <= :data:`ARC_TOLERANCE_M`), posList with
 srsDimension 2 or 3.
+Rings that break GML's rules are counted and reported, never fixed silently:
+an unclosed ring is closed (``rings_unclosed``), a degenerate ring (too few
+positions for an area) is dropped (``rings_degenerate``), and an object left
+without any polygon is skipped (``degenerate_skipped``). The first
+:data:`MAX_FEATURE_NOTES` of each kind are noted with file, feature id and the
+number of positions written in the file. A coordinate that is not a finite
+number (``NaN``) is a ``SourceError`` naming file and feature.
 CRS: each geometry's ``srsName``, else the file's boundedBy envelope; geometries
 without either (PDOK's ``bgt_pand.gml``) take the single CRS the rest of the
 delivery declares, and when it declares none that is a ``CRSError``.
@@ -41,7 +48,15 @@ from pyproj.exceptions import CRSError as _ProjCRSError
 from geo import bgt_mapping as bm
 from geo import bgt_sqlite
 from geo.bgt_gml import ARC_TOLERANCE_M as ARC_TOLERANCE_M  # re-exported: docs/bgt-mapping.md names it here
-from geo.bgt_gml import GEOMETRIES, SURFACES, GmlGeometryError, local_name, read_geometry
+from geo.bgt_gml import (
+    GEOMETRIES,
+    SURFACES,
+    DegenerateSurfaceError,
+    GmlGeometryError,
+    RingIssue,
+    local_name,
+    read_geometry,
+)
 from geo.bgt_gml import MAX_ARC_SEGMENTS as MAX_ARC_SEGMENTS
 from geo.canonical import validate_canonical
 from geo.crs import RD_NEW, to_region_crs
@@ -49,6 +64,8 @@ from geo.errors import CRSError, SourceError
 from geo.report import AdapterResult, SourceReport
 from geo.vector import repair_polygons
 
+#: Features noted by id per kind of ring problem; the rest are counted only.
+MAX_FEATURE_NOTES = 10
 _FILE_RE = re.compile(r"^bgt_([a-z0-9]+)\.gml$", re.IGNORECASE)
 _WANTED = frozenset((*bm.LANDCOVER_TYPES, bm.BUILDING_TYPE, bm.TREE_TYPE))
 _GML_ID = "{http://www.opengis.net/gml}id"
@@ -95,8 +112,9 @@ def read_bgt(
 
     Raises:
         SourceError: unreadable/truncated zip, no ``bgt_*.gml`` files, malformed
-            XML (file and line), a geometry that cannot be read or repaired
-            (file and feature id).
+            XML (file and line), a geometry that cannot be read (a non-finite
+            coordinate, a posList that does not split into positions) or
+            repaired (file and feature id).
         CRSError: geometries without a CRS in a delivery that declares none.
     """
     report = report if report is not None else SourceReport("bgt")
@@ -111,6 +129,9 @@ def read_bgt(
             file_features = _read_member(opener, label, obj_type, report)
             features.extend(_repair(file_features, label, report))
     _resolve_crs(features, path, report)
+    for key in ("rings_unclosed", "rings_degenerate", "degenerate_skipped"):
+        if report.counts[key] > MAX_FEATURE_NOTES:
+            report.note(f"{key}: {report.counts[key]} in all; only the first {MAX_FEATURE_NOTES} are noted by feature")
     sources = _assemble(features, region_crs, path, report)
     report.note(
         f"read {report.counts['read']} objects, kept {report.counts['kept']}; "
@@ -229,11 +250,40 @@ def _read_feature(
     feature.srs = chosen.get("srsName") or next(
         (e.get("srsName") for e in chosen.iter() if e.get("srsName")), None
     ) or file_srs
+    issues: list[RingIssue] = []
     try:
-        feature.kind, feature.geom = read_geometry(chosen)
+        feature.kind, feature.geom = read_geometry(chosen, issues)
+    except DegenerateSurfaceError as exc:
+        _report_rings(exc.issues, label, obj_type, source_id, report, skipped=True)
+        return None
     except (GmlGeometryError, ValueError, shapely.errors.GEOSException) as exc:
         raise SourceError(label, f"cannot read gml:{local_name(chosen.tag)}: {exc}", feature=source_id) from None
+    _report_rings(issues, label, obj_type, source_id, report, skipped=False)
     return feature
+
+
+def _report_rings(
+    issues: list[RingIssue], label: str, obj_type: str, source_id: str, report: SourceReport, *, skipped: bool
+) -> None:
+    """Count unclosed and degenerate rings (and a skipped object); note the first few by feature id."""
+    if not issues:
+        return
+    noted = False
+    for kind in ("unclosed", "degenerate"):
+        n = sum(i.kind == kind for i in issues)
+        report.count(f"rings_{kind}", n)
+        report.count(f"rings_{kind}_{obj_type}", n)
+        noted = noted or (n > 0 and report.counts[f"rings_{kind}"] - n < MAX_FEATURE_NOTES)
+    if skipped:
+        report.count("degenerate_skipped")
+        report.count(f"degenerate_skipped_{obj_type}")
+        outcome = "; no polygon with an area is left, so the object is skipped"
+    elif any(i.kind == "degenerate" for i in issues):
+        outcome = "; the degenerate ring is dropped, the rest of the object kept"
+    else:
+        outcome = ""
+    if noted:
+        report.note(f"{label}, feature {source_id}: {'; '.join(i.describe() for i in issues)}{outcome}")
 
 
 # --- repair, CRS and output -------------------------------------------------------------------

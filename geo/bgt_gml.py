@@ -7,12 +7,22 @@ chord error <= :data:`ARC_TOLERANCE_M`), posList with srsDimension 2 or 3
 (heights are dropped). Coordinates stay in the geometry's own CRS; arcs follow
 GML 3.2 (ISO 19136): the circle through three positions. Curves are recognised
 but not built, as the adapter keeps only surfaces and points.
+
+Rings that break GML's rules are recorded as :class:`RingIssue` (the caller
+counts and reports them): a ring whose last position differs from its first
+is closed by repeating the first (``unclosed``); a ring of fewer than
+:data:`MIN_RING_POSITIONS` positions once closed has no area (``degenerate``)
+and is dropped: a hole is left out, a polygon without its exterior is left
+out, and a surface left without any polygon raises :class:`DegenerateSurfaceError`.
+Position counts in issues are those written in the file, before closing.
+A position that is not a finite number (``NaN``, ``INF``, text) is an error.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import shapely
@@ -41,6 +51,42 @@ class GmlGeometryError(ValueError):
     """A geometry that cannot be read; :mod:`geo.bgt` turns it into a SourceError naming file and feature."""
 
 
+@dataclass(frozen=True)
+class RingIssue:
+    """A ring that breaks GML's rules, as written in the file.
+
+    Attributes:
+        kind: ``"unclosed"`` (closed by repeating its first position) or
+            ``"degenerate"`` (too few positions for an area; dropped).
+        role: ``"exterior"`` or ``"interior"`` (a hole).
+        positions: number of positions in the file, before any closing.
+    """
+
+    kind: Literal["unclosed", "degenerate"]
+    role: Literal["exterior", "interior"]
+    positions: int
+
+    def describe(self) -> str:
+        """One phrase for a person: ``"exterior ring with 2 positions, not closed"``."""
+        what = f"{self.role} ring with {self.positions} position{'s' if self.positions != 1 else ''}"
+        if self.kind == "unclosed":
+            return f"{what}, not closed (closed by repeating its first position)"
+        return f"{what} (a ring needs {MIN_RING_POSITIONS - 1} distinct positions plus the first repeated)"
+
+
+class DegenerateSurfaceError(GmlGeometryError):
+    """A surface whose every polygon has a degenerate exterior ring: it has no area.
+
+    Args:
+        issues: the ring issues of the surface (at least one degenerate exterior).
+    """
+
+    def __init__(self, issues: list[RingIssue]) -> None:
+        self.issues = list(issues)
+        worst = next(i for i in self.issues if i.kind == "degenerate" and i.role == "exterior")
+        super().__init__(f"surface without area: {worst.describe()}")
+
+
 def local_name(tag: str) -> str:
     """Tag without its ``{namespace}``: ``"{http://www.opengis.net/gml}Polygon"`` -> ``"Polygon"``."""
     return tag.rpartition("}")[2]
@@ -50,19 +96,27 @@ def _children(elem: etree._Element) -> list[etree._Element]:
     return [c for c in elem if isinstance(c.tag, str)]
 
 
-def read_geometry(elem: etree._Element) -> tuple[str, Any]:
+def read_geometry(elem: etree._Element, issues: list[RingIssue] | None = None) -> tuple[str, Any]:
     """GML geometry element -> ``(kind, shapely geometry)``; curves are not built (kind only).
+
+    Args:
+        elem: the geometry element (``gml:Polygon``, ``gml:MultiSurface``, ``gml:Point``, ...).
+        issues: list that unclosed and degenerate rings are appended to.
 
     Returns:
         ``("surface", Polygon | MultiPolygon)``, ``("point", Point | MultiPoint)`` or ``("curve", None)``.
 
     Raises:
-        GmlGeometryError: a geometry that cannot be read (no polygons, too short a ring, bad posList).
+        DegenerateSurfaceError: every polygon of the surface has a degenerate exterior ring.
+        GmlGeometryError: a geometry that cannot be read (no polygons, bad or non-finite posList).
     """
+    issues = issues if issues is not None else []
     name = local_name(elem.tag)
     if name in SURFACES:
-        parts = _surface_parts(elem)
+        parts = _surface_parts(elem, issues)
         if not parts:
+            if any(i.kind == "degenerate" and i.role == "exterior" for i in issues):
+                raise DegenerateSurfaceError(issues)
             raise GmlGeometryError("surface without polygons")
         return "surface", parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
     if name == "Point":
@@ -73,35 +127,49 @@ def read_geometry(elem: etree._Element) -> tuple[str, Any]:
     return "curve", None
 
 
-def _surface_parts(elem: etree._Element) -> list[shapely.Polygon]:
+def _surface_parts(elem: etree._Element, issues: list[RingIssue]) -> list[shapely.Polygon]:
     name = local_name(elem.tag)
     if name in ("Polygon", "PolygonPatch"):
-        return [_polygon(elem)]
+        polygon = _polygon(elem, issues)
+        return [] if polygon is None else [polygon]
     members = [g for prop in _children(elem) for g in _children(prop)]
-    parts = [p for m in members for p in _surface_parts(m)]
+    parts = [p for m in members for p in _surface_parts(m, issues)]
     if name in ("CompositeSurface", "Surface") and len(parts) > 1 and all(p.is_valid for p in parts):
         # Patches of one surface share edges: dissolve them into the surface they describe.
         return list(shapely.get_parts(shapely.union_all(parts)))
     return parts
 
 
-def _polygon(elem: etree._Element) -> shapely.Polygon:
+def _polygon(elem: etree._Element, issues: list[RingIssue]) -> shapely.Polygon | None:
+    """The polygon, or None when its exterior ring is degenerate (recorded in ``issues``)."""
     shell = None
     holes = []
+    degenerate_shell = False
     for boundary in _children(elem):
         rings = _children(boundary)
         if not rings:
             continue
+        role: Literal["exterior", "interior"] = (
+            "exterior" if local_name(boundary.tag) in ("exterior", "outerBoundaryIs") else "interior"
+        )
         coords = _ring(rings[0])
-        if len(coords) and not np.array_equal(coords[0], coords[-1]):
-            coords = np.vstack([coords, coords[:1]])  # GML rings are closed; tolerate one that is not
+        given = len(coords)
+        unclosed = given > 0 and not np.array_equal(coords[0], coords[-1])
+        if unclosed:
+            coords = np.vstack([coords, coords[:1]])  # GML rings are closed; close one that is not
         if len(coords) < MIN_RING_POSITIONS:
-            raise GmlGeometryError(f"ring with only {len(coords)} positions (a closed ring needs 4)")
-        if local_name(boundary.tag) in ("exterior", "outerBoundaryIs"):
+            issues.append(RingIssue("degenerate", role, given))
+            degenerate_shell = degenerate_shell or role == "exterior"
+            continue
+        if unclosed:
+            issues.append(RingIssue("unclosed", role, given))
+        if role == "exterior":
             shell = coords
         else:
             holes.append(coords)
     if shell is None:
+        if degenerate_shell:
+            return None
         raise GmlGeometryError("polygon without exterior ring")
     return shapely.Polygon(shell, holes)
 
@@ -142,14 +210,37 @@ def _positions(elem: etree._Element) -> np.ndarray:
     pos_list = elem.find("{*}posList")
     if pos_list is not None:
         dim = int(pos_list.get("srsDimension") or _inherited_dimension(elem))
-        values = np.array((pos_list.text or "").split(), dtype=np.float64)
+        values = _numbers(pos_list.text, "posList")
         if dim < 2 or values.size % dim:
             raise GmlGeometryError(f"posList of {values.size} numbers does not split into {dim}D positions")
         return values.reshape(-1, dim)[:, :2]
-    rows = [np.array((p.text or "").split(), dtype=np.float64)[:2] for p in elem.findall("{*}pos")]
+    rows = [_numbers(p.text, "pos")[:2] for p in elem.findall("{*}pos")]
     if not rows or any(r.size < 2 for r in rows):
         raise GmlGeometryError(f"gml:{local_name(elem.tag)} without (2D) positions")
     return np.vstack(rows)
+
+
+def _numbers(text: str | None, element: str) -> np.ndarray:
+    """The whitespace-separated numbers of a ``gml:posList``/``gml:pos``; NaN, INF or text is an error."""
+    tokens = (text or "").split()
+    try:
+        values = np.array(tokens, dtype=np.float64)
+    except ValueError:
+        values = np.array([_to_float(t) for t in tokens])
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        first = int(bad[0])
+        raise GmlGeometryError(
+            f"gml:{element} holds {tokens[first]!r} at number {first + 1} of {len(tokens)}, not a finite coordinate"
+        )
+    return values
+
+
+def _to_float(token: str) -> float:
+    try:
+        return float(token)
+    except ValueError:
+        return math.nan
 
 
 def _inherited_dimension(elem: etree._Element) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _ProjCRSError
+from pyproj.exceptions import ProjError
 
 from geo.errors import ConfigError, CRSError
 
@@ -14,6 +17,17 @@ from geo.errors import ConfigError, CRSError
 RD_NEW = CRS.from_epsg(28992)
 #: Longitude/latitude used for catalog bounds and web clients.
 WGS84 = CRS.from_epsg(4326)
+#: Degrees an area of use is widened by on each side before data counts as outside it.
+#: Areas of use are coarse boxes around a territory, and synthetic or test data sits near
+#: the RD origin (0, 0), about 2.8 degrees south of RD's box. A CRS mix-up lands much
+#: further off: RD metres read as degrees are thousands of degrees out of range, RD metres
+#: read as Web Mercator or UTM land near the equator (over 45 degrees south of the Netherlands).
+AREA_OF_USE_MARGIN_DEG = 5.0
+#: Points sampled along each edge when transforming data bounds to longitude/latitude.
+_DENSIFY_POINTS = 21
+#: Longitude and latitude limits (degrees) of valid geographic coordinates.
+_LON_LIMIT_DEG = 180.0
+_LAT_LIMIT_DEG = 90.0
 
 
 def parse_crs(value: object, what: str = "crs") -> CRS:
@@ -35,10 +49,13 @@ def to_region_crs(
     A file with its own CRS is reprojected when it differs; a file without one
     is accepted only when the config declares its CRS (``declared_crs``).
     A declared CRS that contradicts the file's own is an error, since one of
-    them is wrong and guessing would silently misplace every feature.
+    them is wrong and guessing would silently misplace every feature. So is a
+    declared CRS that puts the features outside its area of use or the region
+    CRS's (:func:`check_area_of_use`).
 
     Raises:
-        CRSError: naming the file when the CRS is missing or contradictory.
+        CRSError: naming the file when the CRS is missing, contradictory or
+            puts the data outside an area of use.
     """
     file_crs = frame.crs
     if file_crs is None:
@@ -47,6 +64,7 @@ def to_region_crs(
                 path,
                 'the file has no CRS; add `crs:` (for example "EPSG:28992") to this source in the config',
             )
+        check_area_of_use(frame.total_bounds, declared_crs, path, region_crs=region_crs)
         frame = frame.set_crs(declared_crs)
     elif declared_crs is not None and not CRS(file_crs).equals(declared_crs, ignore_axis_order=True):
         raise CRSError(
@@ -56,3 +74,96 @@ def to_region_crs(
     if not CRS(frame.crs).equals(region_crs, ignore_axis_order=True):
         frame = frame.to_crs(region_crs)
     return frame
+
+
+def _fmt(values: Sequence[float], digits: int = 1) -> str:
+    """Bounds as plain numbers: ``(84808.3, 447412.8, 85072.3, 447641.3)``."""
+    return "(" + ", ".join(f"{float(v):.{digits}f}" for v in values) + ")"
+
+
+def _area_label(crs: CRS) -> str:
+    area = crs.area_of_use
+    if area is None:
+        return "no area of use declared"
+    name = area.name.split(" - ")[0].rstrip(".")
+    return f"{name}, lon/lat {_fmt(area.bounds, 2)}"
+
+
+def _valid_lonlat(lonlat: Sequence[float]) -> bool:
+    west, south, east, north = lonlat
+    finite = all(math.isfinite(v) for v in lonlat)
+    lon_ok = -_LON_LIMIT_DEG <= west <= _LON_LIMIT_DEG and -_LON_LIMIT_DEG <= east <= _LON_LIMIT_DEG
+    return finite and lon_ok and -_LAT_LIMIT_DEG <= south <= north <= _LAT_LIMIT_DEG
+
+
+def _within(lonlat: Sequence[float], crs: CRS) -> bool:
+    area = crs.area_of_use
+    if area is None:  # nothing declared: nothing to check against
+        return True
+    west, south, east, north = area.bounds
+    m = AREA_OF_USE_MARGIN_DEG
+    if east < west:  # an area that crosses the antimeridian: check latitude only
+        return south - m <= lonlat[1] and lonlat[3] <= north + m
+    return west - m <= lonlat[0] and south - m <= lonlat[1] and lonlat[2] <= east + m and lonlat[3] <= north + m
+
+
+def check_area_of_use(
+    bounds: Sequence[float],
+    crs: CRS,
+    path: str | Path,
+    *,
+    region_crs: CRS | None = None,
+    what: str = "the declared crs",
+) -> tuple[float, float, float, float] | None:
+    """Refuse a CRS that puts data outside its own area of use or the region CRS's.
+
+    Call it where a CRS from the config is applied to coordinates of a file
+    that carries none: a wrong ``crs:`` (EPSG:4326 or EPSG:3857 declared on RD
+    metres) otherwise passes silently and misplaces every feature. Areas of
+    use (``pyproj.CRS.area_of_use``, longitude/latitude in degrees) are
+    widened by :data:`AREA_OF_USE_MARGIN_DEG` on each side.
+
+    Args:
+        bounds: data extent (minx, miny, maxx, maxy) in ``crs`` units.
+        crs: the CRS the coordinates are said to be in.
+        path: the file, named in the error.
+        region_crs: the region CRS; the data must lie in its area of use too.
+        what: how the CRS is named in the error.
+
+    Returns:
+        The data extent in longitude/latitude (degrees, WGS 84), or None when
+        ``bounds`` is empty (NaN, no features) and nothing was checked.
+
+    Raises:
+        CRSError: naming the file, the CRS, the data bounds and the area of use.
+    """
+    values = [float(v) for v in bounds]
+    if not all(math.isfinite(v) for v in values):
+        return None
+    west, south, east, north = values
+    name = crs.to_string()
+    try:
+        to_lonlat = Transformer.from_crs(crs, WGS84, always_xy=True)
+        lonlat = tuple(to_lonlat.transform_bounds(west, south, east, north, densify_pts=_DENSIFY_POINTS))
+    except ProjError:
+        lonlat = (math.inf,) * 4
+    if not _valid_lonlat(lonlat):
+        raise CRSError(
+            path,
+            f"{what} {name} puts the data (bounds {_fmt(values)}) outside its area of use "
+            f"({_area_label(crs)}): they are not valid coordinates in it; check `crs:` in the config",
+        )
+    if not _within(lonlat, crs):
+        raise CRSError(
+            path,
+            f"{what} {name} puts the data (bounds {_fmt(values)}, lon/lat {_fmt(lonlat, 2)}) outside its "
+            f"area of use ({_area_label(crs)}); check `crs:` in the config",
+        )
+    if region_crs is not None and not _within(lonlat, region_crs):
+        raise CRSError(
+            path,
+            f"{what} {name} puts the data (bounds {_fmt(values)}, lon/lat {_fmt(lonlat, 2)}) outside the "
+            f"area of use of the region crs {region_crs.to_string()} ({_area_label(region_crs)}); "
+            "check `crs:` in the config",
+        )
+    return lonlat  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ from rasterio.errors import RasterioIOError, WindowError
 from rasterio.windows import Window, from_bounds
 
 from geo.canonical import CANONICAL, id_column, validate_canonical
-from geo.crs import to_region_crs
+from geo.crs import check_area_of_use, to_region_crs
 from geo.errors import CRSError, SourceError
 from geo.raster import Raster
 from geo.report import SourceReport
@@ -55,8 +56,11 @@ def read_vector_source(
         A frame validated against the canonical schema (``geo.canonical``).
 
     Raises:
-        SourceError: unreadable file, missing columns or coordinates, bad geometry.
-        CRSError: no CRS and none declared, or a contradictory one.
+        SourceError: unreadable or empty file (a CSV without rows), missing
+            columns or coordinates, bad geometry.
+        CRSError: no CRS and none declared, a contradictory one, or a declared
+            one that puts the features outside its area of use or the region
+            CRS's (:func:`geo.crs.check_area_of_use`).
     """
     path = Path(path)
     if not path.exists():
@@ -120,11 +124,19 @@ def _rename(frame: pd.DataFrame, columns: Mapping[str, str], path: Path) -> pd.D
 
 
 def _read_csv(path: Path, columns: Mapping[str, str], needs_geometry: bool) -> pd.DataFrame:
+    """Read a CSV as text columns; an empty file or one with a header but no rows is an error."""
     try:
+        if not path.read_bytes().strip():
+            raise SourceError(path, "the CSV is empty (no header, no rows)")
         # Text first: 16-digit BAG ids and codes with leading zeros must not become numbers.
         table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, csv.Error, OSError) as exc:
         raise SourceError(path, f"cannot read CSV: {exc}") from None
+    if table.empty:
+        raise SourceError(
+            path, f"the CSV has a header ({', '.join(map(str, table.columns))}) but no rows; "
+            "leave the source out of the config when there is nothing to read"
+        )
     xcol = columns.get("x") or next((c for c in _X_COLUMNS if c in table.columns), None)
     ycol = columns.get("y") or next((c for c in _Y_COLUMNS if c in table.columns), None)
     wkt = next((c for c in _WKT_COLUMNS if c in table.columns), None)
@@ -166,13 +178,15 @@ def read_raster_source(
     With ``bounds`` (region CRS) only the whole cells of the file that cover
     them are read, so a build in windows holds one window of the file at a time.
 
-    A raster without CRS is refused unless the config declares one; a raster
-    in another CRS than the region is refused too, because resampling heights
-    silently would change them: use the ``ahn`` adapter, which warps on purpose.
+    A raster without CRS is refused unless the config declares one (which
+    must put the raster inside its area of use and the region CRS's, see
+    :func:`geo.crs.check_area_of_use`); a raster in another CRS than the
+    region is refused too, because resampling heights silently would change
+    them: use the ``ahn`` adapter, which warps on purpose.
 
     Raises:
         SourceError: unreadable file.
-        CRSError: missing or different CRS.
+        CRSError: missing or different CRS, or a declared one that does not fit the raster.
     """
     path = Path(path)
     try:
@@ -182,11 +196,13 @@ def read_raster_source(
             crs = ds.crs
             transform = ds.transform if window is None else ds.window_transform(window)
             nodata = ds.nodata
+            extent = tuple(ds.bounds)
     except RasterioIOError as exc:
         raise SourceError(path, f"cannot read raster: {exc}") from None
     if crs is None:
         if declared_crs is None:
             raise CRSError(path, "the raster has no CRS; add `crs:` to this source in the config")
+        check_area_of_use(extent, declared_crs, path, region_crs=region_crs)
         crs = declared_crs
     if not CRS.from_user_input(crs).equals(region_crs, ignore_axis_order=True):
         raise CRSError(

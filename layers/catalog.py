@@ -189,6 +189,22 @@ def new_staging_dir(root: Path, layer_id: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{layer_id}-", dir=staging))
 
 
+@contextlib.contextmanager
+def staging_dir(root: Path, layer_id: str) -> Iterator[Path]:
+    """A fresh staging folder for one layer version, removed again when the work in it fails.
+
+    On success the caller has renamed the folder into place (:func:`move_into_place`),
+    so nothing is left to remove; on any failure (an exception, Ctrl-C) the folder
+    and what was written into it are deleted before the error goes on. Published
+    versions live outside ``.staging`` and are never touched.
+    """
+    staged = new_staging_dir(root, layer_id)
+    try:
+        yield staged
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
 def clean_staging(root: Path) -> int:
     """Remove what killed builds left in ``.staging``; returns the number removed (hold the lock)."""
     staging = Path(root) / STAGING_DIR

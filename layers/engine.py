@@ -162,7 +162,8 @@ def build(
 
     Raises:
         KaartlaagError: config, source or publish problems; nothing already
-            published is changed then.
+            published is changed then, and the failed layer's staging folder
+            is removed.
     """
     ctx = ctx or BuildContext()
     console = console or Console(stderr=True)
@@ -215,16 +216,19 @@ def _build_windowed(
     cfg: RegionConfig, plan: LayerPlan, sources: SourceSet, deps: dict[str, LayerResult], ctx: BuildContext,
     progress: Progress, task: TaskID,
 ) -> str:
-    """Compute a windowed layer into the staging folder window by window, then publish it."""
+    """Compute a windowed layer into the staging folder window by window, then publish it.
+
+    The staging folder is removed when any window or the publishing fails.
+    """
     layer = plan.layer
-    staged = cat.new_staging_dir(cfg.catalog_dir, layer.id)
 
     def step(done: int, total: int) -> None:
         progress.update(task, description=f"{layer.id}: window {done}/{total}")
 
-    out = build_windowed(layer, plan.params, sources, list(plan.inputs), deps, ctx, staged, step)
-    progress.update(task, description=f"{layer.id}: publishing")
-    return _publish(cfg, plan, out.result, sources, staged=staged, raster_files=out.raster_files)
+    with cat.staging_dir(cfg.catalog_dir, layer.id) as staged:
+        out = build_windowed(layer, plan.params, sources, list(plan.inputs), deps, ctx, staged, step)
+        progress.update(task, description=f"{layer.id}: publishing")
+        return _publish(cfg, plan, out.result, sources, staged=staged, raster_files=out.raster_files)
 
 
 def _dependency(root: Path, layer_id: str, results: dict[str, LayerResult]) -> LayerResult:
@@ -276,6 +280,14 @@ def _publish(
     cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: SourceSet, *,
     staged: Path | None = None, raster_files: dict[str, Path] | None = None,
 ) -> str:
+    """Write ``result`` into a staging folder and publish it as a new version; returns the version.
+
+    Without ``staged`` a staging folder is made here and removed if publishing
+    fails; the caller that passes one removes it (see ``catalog.staging_dir``).
+    """
+    if staged is None:
+        with cat.staging_dir(cfg.catalog_dir, plan.layer.id) as own:
+            return _publish(cfg, plan, result, sources, staged=own, raster_files=raster_files)
     root = cfg.catalog_dir
     layer = plan.layer
     now = datetime.now(UTC)
@@ -288,7 +300,6 @@ def _publish(
     rel_dir = f"{layer.id}/{version}"
     providers = {sources.providers[s] for s in plan.inputs}
     attribution = "; ".join(sorted(ATTRIBUTION.get(p, f"{p}: {cfg.region.name}") for p in providers))
-    staged = staged or cat.new_staging_dir(root, layer.id)
     bounds = _bounds(result, cfg, sources.region().bounds, raster_files)
     files = write_result(layer, result, staged, rel_dir, attribution, raster_files=raster_files)
     catalog = cat.read_catalog(root)

@@ -109,16 +109,20 @@ def check(config: ConfigOpt = Path("kaartlaag.yaml")) -> None:
     for name in sorted(sources.available()):
         data = sources.load(name)
         size = (
-            f"{data.width} x {data.height} @ {data.resolution[0]} m"
+            f"{data.width} x {data.height} @ {float(data.resolution[0]):g} m"
             if hasattr(data, "band_names")
             else str(len(data))
         )
         table.add_row(name, sources.providers[name], size, cfg.region.crs)
     out.print(table)
     for report in sources.reports:
-        counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items()))
-        out.print(f"{report.source}: {counts}")
-    out.print(f"region {sources.region().name}: bounds {tuple(round(v, 1) for v in sources.region().bounds)}")
+        counts = ", ".join(f"{k}: {int(v)}" for k, v in sorted(report.counts.items()))
+        # One line each, however long: counts and notes are read (and grepped) line by line.
+        out.print(f"{report.source}: {counts}", highlight=False, markup=False, soft_wrap=True)
+        for note in report.notes:
+            out.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
+    bounds = ", ".join(f"{float(v):.1f}" for v in sources.region().bounds)
+    out.print(f"region {sources.region().name}: bounds ({bounds})", highlight=False)
 
 
 @app.command("layers")

@@ -350,6 +350,47 @@ def test_geotiff_without_crs(tmp_path):
     np.testing.assert_array_equal(result.sources["dsm"].data[0], _field(4, 4, 1.0))
 
 
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        (CRS.from_epsg(4326), r"EPSG:4326 puts the data \(bounds \(85000\.0, 447098\.0, 85002\.0, 447100\.0\)\) "
+                              r"outside its area of use"),
+        (WEB_MERCATOR, r"EPSG:3857 puts the data .* outside the area of use of the region crs EPSG:28992"),
+    ],
+)
+def test_geotiff_declared_crs_outside_its_area_of_use(tmp_path, declared, expected):
+    path = _write_tif(tmp_path / "nocrs.tif", _field(4, 4, 1.0), _rd_grid(85000.0, 447100.0), crs=None)
+    with pytest.raises(CRSError, match=expected) as err:
+        read_ahn(dsm=path, declared_crs=declared)
+    assert err.value.path == str(path)
+
+
+@pytest.mark.parametrize("declared", [CRS.from_epsg(4326), WEB_MERCATOR])
+def test_laz_declared_crs_outside_its_area_of_use(tmp_path, declared):
+    path = _write_las(tmp_path / "rd.laz", *_scene())  # RD coordinates, no CRS in the file
+    with pytest.raises(CRSError, match=rf"rd\.laz: the declared crs {declared.to_string()} puts the data") as err:
+        read_ahn(laz=[path], declared_crs=declared)
+    assert "area of use" in err.value.problem and "85000.0, 447000.0" in err.value.problem
+
+
+def test_truncated_laz_is_a_source_error(tmp_path):
+    cut = tmp_path / "cut.laz"
+    data = DELFT[1].read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SourceError, match=r"cut\.laz: cannot read the point cloud \(truncated or corrupt\?\)"):
+        read_ahn(laz=[cut], declared_crs=RD_NEW)
+
+
+def test_short_uncompressed_las_is_truncated(tmp_path):
+    full = _write_las(tmp_path / "full.las", *_scene())
+    data = full.read_bytes()
+    record = laspy.open(full).header.point_format.size
+    cut = tmp_path / "cut.las"
+    cut.write_bytes(data[: len(data) - 10 * record])  # the last ten points are gone
+    with pytest.raises(SourceError, match=r"cut\.las: truncated: the header announces \d+ points but the file holds"):
+        read_ahn(laz=[cut], declared_crs=RD_NEW)
+
+
 def test_geotiff_declared_crs_contradicting_file(tmp_path):
     path = _write_tif(tmp_path / "rd.tif", _field(4, 4, 1.0), _rd_grid(85000.0, 447100.0))
     with pytest.raises(CRSError, match=r"rd\.tif"):

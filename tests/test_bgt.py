@@ -377,11 +377,58 @@ def test_unrepairable_polygon_names_zip_member_and_feature(tmp_path: Path) -> No
     assert err.value.feature == "T.flat"
 
 
-def test_ring_with_too_few_positions_names_the_feature(tmp_path: Path) -> None:
-    folder = _write(tmp_path / "bgt", "wegdeel", _wegdeel("T.short", _polygon([(0, 0), (10, 0), (0, 0)])))
+def test_ring_with_too_few_positions_is_skipped_and_named(tmp_path: Path) -> None:
+    # Closed, but only two distinct positions: no area. The object is skipped, counted and named.
+    square = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)]
+    folder = _write(tmp_path / "bgt", "wegdeel", _wegdeel("T.short", _polygon([(0, 0), (10, 0), (0, 0)])),
+                    _wegdeel("T.fine", _polygon(square)))
+    result = read_bgt(folder)
+    counts = result.report.counts
+    assert result.sources["landcover"]["source_id"].tolist() == ["T.fine"]
+    assert (counts["rings_degenerate"], counts["degenerate_skipped"], counts["kept"]) == (1, 1, 1)
+    assert counts["rings_unclosed"] == 0
+    note = next(n for n in result.report.notes if "T.short" in n)
+    assert "bgt_wegdeel.gml" in note and "exterior ring with 3 positions" in note and "skipped" in note
+
+
+def test_unclosed_and_two_position_rings_are_counted_with_their_real_size(tmp_path: Path) -> None:
+    open_square = [(0, 0), (10, 0), (10, 10), (0, 10)]  # the closing (0, 0) is missing
+    folder = _write(tmp_path / "bgt", "wegdeel", _wegdeel("T.open", _polygon(open_square)),
+                    _wegdeel("T.two", _polygon([(20, 0), (30, 0)])))
+    result = read_bgt(folder)
+    counts = result.report.counts
+    lc = result.sources["landcover"]
+    assert lc["source_id"].tolist() == ["T.open"]
+    assert lc.geometry.iloc[0].area == pytest.approx(100.0)  # closed by repeating (0, 0)
+    assert (counts["rings_unclosed"], counts["rings_unclosed_wegdeel"]) == (1, 1)
+    assert (counts["rings_degenerate"], counts["degenerate_skipped_wegdeel"]) == (1, 1)
+    notes = result.report.notes
+    assert any("T.open" in n and "exterior ring with 4 positions, not closed" in n for n in notes)
+    # Counted as written (2 positions), not after closing (3).
+    assert any("T.two" in n and "exterior ring with 2 positions" in n for n in notes)
+    assert not any("3 positions" in n for n in notes)
+
+
+def test_degenerate_hole_is_dropped_and_the_polygon_kept(tmp_path: Path) -> None:
+    shell = _pos([(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)])
+    hole = _pos([(2, 2), (4, 4), (2, 2)])
+    polygon = (f"<gml:Polygon {RD}><gml:exterior><gml:LinearRing>{shell}</gml:LinearRing></gml:exterior>"
+               f"<gml:interior><gml:LinearRing>{hole}</gml:LinearRing></gml:interior></gml:Polygon>")
+    result = read_bgt(_write(tmp_path / "bgt", "wegdeel", _wegdeel("T.hole", polygon)))
+    assert result.sources["landcover"].geometry.iloc[0].area == pytest.approx(100.0)
+    assert result.report.counts["rings_degenerate"] == 1 and result.report.counts["degenerate_skipped"] == 0
+    assert any("T.hole" in n and "interior ring with 3 positions" in n and "dropped" in n
+               for n in result.report.notes)
+
+
+@pytest.mark.parametrize("token", ["NaN", "inf", "abc"])
+def test_non_finite_coordinate_is_an_error_naming_the_feature(tmp_path: Path, token: str) -> None:
+    ring = _pos([(0, 0), (10, 0), (10, 10), (0, 0)]).replace(f"{X0 + 10:.3f}", token, 1)
+    polygon = f"<gml:Polygon {RD}><gml:exterior><gml:LinearRing>{ring}</gml:LinearRing></gml:exterior></gml:Polygon>"
     with pytest.raises(SourceError) as err:
-        read_bgt(folder)
-    assert err.value.feature == "T.short" and "bgt_wegdeel.gml" in err.value.path
+        read_bgt(_write(tmp_path / "bgt", "wegdeel", _wegdeel("T.nan", polygon)))
+    assert err.value.feature == "T.nan" and "bgt_wegdeel.gml" in err.value.path
+    assert f"holds '{token}' at number 3 of 8" in err.value.problem
 
 
 def test_curves_arcs_circles_composites_and_3d(tmp_path: Path) -> None:
