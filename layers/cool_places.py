@@ -43,11 +43,11 @@ from geo.grid import Grid
 from geo.heat import dsm_on_grid
 from geo.parks import PARK_CLASSES, PUBLIC_PROXY, PUBLIC_UNKNOWN_CHOICES, PUBLIC_UNKNOWN_SOURCE, public_mask
 from geo.rasterize import polygon_index
-from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
+from geo.solar import SunPosition
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Windowed
 from layers.green_inputs import Laps, log_metadata, percent, region_area, zones
 from layers.landcover import clip_to_region
-from layers.sun import region_centre_lat_lon, shade_day
+from layers.sun import SHADE_DATE, SHADE_HOUR, shade_day, sun_at_moment
 from layers.tree_3_30_300 import _buurt_index, _dwellings
 from layers.tree_rule_params import PARAMS as TREE_RULE_PARAMS
 from layers.walking import nearest_by_walking
@@ -66,8 +66,6 @@ MAJORITY_PCT = 50.0
 GREEN_CLASSES: tuple[str, ...] = PARK_CLASSES
 #: Decimals of distances (m) and shares (%).
 DECIMALS = 1
-#: One sun position: the step between moments does not matter.
-_ONE_MOMENT_STEP_MIN = 60.0
 
 
 def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
@@ -226,13 +224,13 @@ def _pattern(text: str) -> re.Pattern[str] | None:
 
 
 def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[SunPosition, float, float]:
-    """The sun at ``shade_hour`` on ``shade_date`` (Dutch civil time) over the centre of the region boundary."""
+    """The sun at ``shade_hour`` on ``shade_date`` (Dutch civil time) over the centre of the region boundary.
+
+    The moment and day are the shared parameters of ``layers.sun`` (15:00 CEST on 1 July), the same as the
+    route shade of ``heat-stress``.
+    """
     day = shade_day(params["shade_date"], "layers.cool-places.shade_date")
-    lat, lon = region_centre_lat_lon(inputs.region)
-    hour = params["shade_hour"]
-    (moment,) = local_times(day, hour, hour, _ONE_MOMENT_STEP_MIN, DUTCH_TIME_ZONE)
-    (sun,) = sun_positions([moment], lat, lon)
-    return sun, float(lat), float(lon)
+    return sun_at_moment(inputs.region, day, params["shade_hour"])
 
 
 def _eligible(
@@ -371,9 +369,8 @@ PARAMS: tuple[Param, ...] = (
     Param("resolution_m", 1.0, "m", "cell size of the shade and patch rasters",
           "fine enough for a 200 m2 place (200 cells); the 0.5 m AHN DSM is coarsened by its highest value",
           minimum=0.25, maximum=5.0),
-    Param("shade_date", "2025-07-01", "", "day of the shade (YYYY-MM-DD)", KLUCK + ": a summer day"),
-    Param("shade_hour", 15.0, "h", "moment of the shade, Dutch civil (summer) time",
-          KLUCK + ": 15:00, the hottest part of the afternoon", minimum=0.0, maximum=24.0),
+    SHADE_DATE,
+    SHADE_HOUR,
     Param("min_area_m2", 200.0, "m2", "smallest contiguous shaded area that is a cool place", KLUCK, minimum=1.0),
     Param("max_distance_m", 300.0, "m", "walking distance to a cool place every home should have", KLUCK,
           minimum=0.0, maximum=5000.0),

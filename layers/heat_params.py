@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from geo.heat import DEFAULT_FRACTION_CELL_M
 from layers.base import Param
+from layers.sun import KLUCK_SHADE_GUIDELINE, SHADE_DATE, SHADE_HOUR
 
-KLUCK = (
-    "Kluck, J. et al. (2020): De hittebestendige stad. Een koele kijk op de inrichting van de buitenruimte. "
-    "Hogeschool van Amsterdam / Klimaatverbond"
+#: The shade targets and the moment they are judged at (``layers.sun``).
+KLUCK = KLUCK_SHADE_GUIDELINE
+#: The afternoon window of the national heat map, kept as the second shade figure.
+KOOPMANS = (
+    "Koopmans, S., Heusinkveld, B.G., Steeneveld, G.J. (2020): A standardized Physical Equivalent Temperature "
+    "urban heat map at 1-m spatial resolution to facilitate climate stress tests in the Netherlands. Building "
+    "and Environment 181:106984; the Klimaateffectatlas 'hittekaart gevoelstemperatuur' is its mean over "
+    "12:00-18:00 local time on a hot summer day"
 )
+#: BGT wegdeel functions of walking space: where people walk, cycle and linger. Carriageways (``rijbaan ...``),
+#: parking bays, driveways, bus lanes, rails and horse paths are not; pavements beside a carriageway are
+#: wegdelen of their own (``voetpad``), so leaving the carriageway out keeps them.
+WALKING_FUNCTIONS = ["voetpad", "voetpad op trap", "voetgangersgebied", "woonerf", "fietspad"]
 
 PARAMS: tuple[Param, ...] = (
     Param("resolution_m", 1.0, "m", "cell size of the output raster",
@@ -35,27 +45,33 @@ PARAMS: tuple[Param, ...] = (
           "RVT default (Zaksek et al. 2011)", minimum=4, maximum=64),
     Param("svf_max_distance_m", 100.0, "m", "horizon search distance of the sky view factor",
           "covers the buildings that close the sky of a street", minimum=5.0, maximum=500.0),
-    Param("shade_date", "2025-07-01", "", "day of the shade computation (YYYY-MM-DD)",
-          "a summer day as in the issue; the year hardly matters (sun within 0.1 degree)"),
-    Param("shade_start_hour", 12.0, "h", "first moment, Dutch civil (summer) time", "Kluck et al. 2020: "
-          "the hottest part of the day", minimum=0.0, maximum=24.0),
-    Param("shade_end_hour", 18.0, "h", "last moment, Dutch civil (summer) time", "Kluck et al. 2020",
-          minimum=0.0, maximum=24.0),
-    Param("shade_step_minutes", 30.0, "min", "time between sun positions", "13 positions from 12:00 to 18:00",
-          minimum=1.0, maximum=360.0),
+    SHADE_DATE,
+    SHADE_HOUR,
+    Param("shade_start_hour", 12.0, "h", "first moment of the afternoon window (second figure, "
+          "shade_pct_afternoon), Dutch civil (summer) time",
+          KOOPMANS, minimum=0.0, maximum=24.0),
+    Param("shade_end_hour", 18.0, "h", "last moment of the afternoon window, Dutch civil (summer) time",
+          KOOPMANS, minimum=0.0, maximum=24.0),
+    Param("shade_step_minutes", 30.0, "min", "time between sun positions of the afternoon window",
+          "13 positions from 12:00 to 18:00", minimum=1.0, maximum=360.0),
     Param("shadow_max_distance_m", 100.0, "m", "longest shadow followed",
           "a 50 m building at the lowest sun (33 degrees at 18:00 on 1 July) casts 76 m",
           minimum=5.0, maximum=500.0),
-    Param("walking_classes", ["road_paved", "paved_other"], "", "land-cover classes of paved walking space",
-          "footpaths, squares and residential streets are paved"),
+    Param("walking_classes", ["road_paved", "paved_other", "road_unpaved"], "",
+          "land-cover classes that can be walking space",
+          "footpaths, squares, pedestrian areas and cycle paths are paved; park and forest footpaths are often "
+          "half-paved or unpaved (BGT wegdeel 'halfverhard', 'onverhard')"),
     Param("walking_excluded_source_classes", ["onbegroeidterreindeel:erf"], "",
           "source classes left out of walking space", "erven are yards and gardens, mostly private"),
-    Param("walking_functions", ["voetpad", "voetpad op trap", "voetgangersgebied", "woonerf", "fietspad",
-                                "rijbaan lokale weg"], "",
-          "BGT road functions (wegdeel functie) that are walking space; road parts with another function "
-          "(regional carriageways, bus lanes, parking bays, driveways) are not",
-          "Kluck et al. 2020: shade on footpaths, squares and residential streets; land cover without a "
-          "function (squares, other sources) counts by its class alone"),
+    Param("walking_functions", WALKING_FUNCTIONS, "",
+          "BGT road functions (landcover.function, wegdeel functie) that are walking space: footpaths, stairs, "
+          "pedestrian areas (most squares), home zones and cycle paths. Carriageways, 'rijbaan lokale weg' "
+          "included, are not: add 'rijbaan lokale weg' here only where streets have no pavements and people "
+          "walk on the carriageway",
+          KLUCK + ": the targets are for where people walk, cycle and linger; carriageways are where cars drive, "
+          "and the pavements beside them are wegdelen of their own; in a woonerf pedestrians may use the whole "
+          "street (RVV 1990, rules for an erf). Land cover without a function (squares as onbegroeidterreindeel, "
+          "other sources) counts by its class alone"),
     Param("main_route_functions", ["voetgangersgebied", "fietspad"], "",
           "BGT road functions that are main walking and cycling routes",
           "pedestrian areas (shopping streets) and cycle paths carry the main slow traffic"),

@@ -3,7 +3,9 @@
 A window of the heat-stress raster leaves behind, per buurt it touches and
 for the whole region, a histogram of ``uhi_max`` (bins of
 :data:`UHI_BIN_K`), its sum and count, and the shade sums and counts on the
-two kinds of walking area (main routes and neighbourhood streets). Sums,
+two kinds of walking area (main routes and neighbourhood streets), for both
+shade figures (:data:`SHADE_FIGURES`: the Kluck moment and the afternoon
+mean). Sums,
 counts and histograms add up over windows, so the per-buurt mean is exact and
 the 95th percentile is exact to half a bin (0.005 K), whatever the window
 size: the table of a municipality built in 100 windows equals the table of
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -29,6 +31,13 @@ UHI_PERCENTILE = 95
 DECIMALS = 2
 #: Walking-area kinds, in the order of the ``walk_*`` columns of a partial.
 ROUTE_KINDS = ("main_route", "neighbourhood")
+#: Suffix of the shade figure at the moment (``shade_pct_1500``), named after the default moment of
+#: ``layers.sun.SHADE_MOMENT_HOUR``; the Kluck targets are judged on it.
+MOMENT = "1500"
+#: Suffix of the 12:00-18:00 mean (``shade_pct_afternoon``), the afternoon window of the national heat map.
+AFTERNOON = "afternoon"
+#: The shade figures, in the order of the last axis of ``walk_shade`` and ``region_shade_sum``.
+SHADE_FIGURES = (MOMENT, AFTERNOON)
 #: Zone value of cells outside every buurt.
 NO_ZONE = 0
 
@@ -50,11 +59,12 @@ class HeatPartial:
         codes: buurt codes the arrays are indexed by.
         hist: ``(buurten, bins)`` counts of uhi_max per bin.
         uhi_sum: per buurt sum of uhi_max (K).
-        walk_n: ``(buurten, 2)`` walking cells per route kind (:data:`ROUTE_KINDS`).
-        walk_shade: ``(buurten, 2)`` sum of shade_pct over those cells.
+        walk_n: ``(buurten, kinds)`` walking cells with a shade value per route kind (:data:`ROUTE_KINDS`).
+        walk_shade: ``(buurten, kinds, figures)`` sum of the shade (%) over those cells per figure
+            (:data:`SHADE_FIGURES`).
         region_hist: uhi_max histogram of every valid cell of the region.
         region_uhi_sum: sum of uhi_max over those cells (K), for the exact region mean.
-        region_shade_sum: sum of shade_pct over valid cells.
+        region_shade_sum: ``(figures,)`` sum of the shade (%) over cells with a shade value.
         region_shade_n: number of cells with a shade value.
         nodata: cells without uhi_max.
     """
@@ -65,7 +75,7 @@ class HeatPartial:
     walk_n: np.ndarray
     walk_shade: np.ndarray
     region_hist: np.ndarray
-    region_shade_sum: float = 0.0
+    region_shade_sum: np.ndarray = field(default_factory=lambda: np.zeros(len(SHADE_FIGURES)))
     region_shade_n: int = 0
     nodata: int = 0
     region_uhi_sum: float = 0.0
@@ -75,7 +85,7 @@ def window_partial(
     zone: np.ndarray,
     codes: Sequence[str],
     uhi: np.ndarray,
-    shade: np.ndarray,
+    shades: Sequence[np.ndarray],
     route: np.ndarray,
     n_bins: int,
 ) -> HeatPartial:
@@ -85,10 +95,13 @@ def window_partial(
         zone: int raster, 1 + index into ``codes`` of each cell's buurt, :data:`NO_ZONE` outside.
         codes: buurt codes of the zones.
         uhi: uhi_max (K), NaN where unknown.
-        shade: shade_pct (%), NaN where unknown.
+        shades: one shade raster (%) per figure of :data:`SHADE_FIGURES`, NaN where unknown (the same
+            cells in each: where the DSM has no data).
         route: int8 raster, -1 for no walking area, else the index into :data:`ROUTE_KINDS`.
         n_bins: histogram bins (:func:`uhi_bins`).
     """
+    if len(shades) != len(SHADE_FIGURES):
+        raise ValueError(f"expected {len(SHADE_FIGURES)} shade rasters ({SHADE_FIGURES}), got {len(shades)}")
     k = len(codes)
     valid = np.isfinite(uhi)
     bins = _bin_of(np.where(valid, uhi, 0.0), n_bins)
@@ -96,13 +109,14 @@ def window_partial(
     z = zone[in_zone] - 1
     hist = np.bincount(z * n_bins + bins[in_zone], minlength=k * n_bins).reshape(k, n_bins)
     uhi_sum = np.bincount(z, weights=uhi[in_zone].astype(np.float64), minlength=k)
+    shaded = np.isfinite(shades[0])
     walk_n = np.zeros((k, len(ROUTE_KINDS)), dtype=np.int64)
-    walk_shade = np.zeros((k, len(ROUTE_KINDS)), dtype=np.float64)
+    walk_shade = np.zeros((k, len(ROUTE_KINDS), len(SHADE_FIGURES)), dtype=np.float64)
     for kind in range(len(ROUTE_KINDS)):
-        sel = (route == kind) & (zone != NO_ZONE) & np.isfinite(shade)
+        sel = (route == kind) & (zone != NO_ZONE) & shaded
         walk_n[:, kind] = np.bincount(zone[sel] - 1, minlength=k)
-        walk_shade[:, kind] = np.bincount(zone[sel] - 1, weights=shade[sel].astype(np.float64), minlength=k)
-    shaded = np.isfinite(shade)
+        for f, shade in enumerate(shades):
+            walk_shade[:, kind, f] = np.bincount(zone[sel] - 1, weights=shade[sel].astype(np.float64), minlength=k)
     return HeatPartial(
         codes=list(codes),
         hist=hist,
@@ -110,7 +124,7 @@ def window_partial(
         walk_n=walk_n,
         walk_shade=walk_shade,
         region_hist=np.bincount(bins[valid], minlength=n_bins),
-        region_shade_sum=float(shade[shaded].astype(np.float64).sum()),
+        region_shade_sum=np.array([float(s[shaded].astype(np.float64).sum()) for s in shades]),
         region_shade_n=int(shaded.sum()),
         nodata=int((~valid).sum()),
         region_uhi_sum=float(uhi[valid].astype(np.float64).sum()),
@@ -126,7 +140,7 @@ def merge(partials: Sequence[HeatPartial], codes: Sequence[str]) -> HeatPartial:
         hist=np.zeros((len(codes), n_bins), dtype=np.int64),
         uhi_sum=np.zeros(len(codes)),
         walk_n=np.zeros((len(codes), len(ROUTE_KINDS)), dtype=np.int64),
-        walk_shade=np.zeros((len(codes), len(ROUTE_KINDS))),
+        walk_shade=np.zeros((len(codes), len(ROUTE_KINDS), len(SHADE_FIGURES))),
         region_hist=np.zeros(n_bins, dtype=np.int64),
     )
     for p in partials:
@@ -161,10 +175,19 @@ def _rounded(values: np.ndarray) -> np.ndarray:
     return np.round(values.astype(np.float64), DECIMALS)
 
 
+def shade_column(prefix: str, figure: str) -> str:
+    """Column of a shade figure in the buurt table: ``<prefix>_shade_pct_<figure>``, e.g. ``walk_shade_pct_1500``."""
+    return f"{prefix}_shade_pct_{figure}"
+
+
 def buurt_table(
     buurten: gpd.GeoDataFrame, stats: HeatPartial, resolution_m: float, targets: Mapping[str, float]
 ) -> gpd.GeoDataFrame:
     """Per buurt: mean and p95 of uhi_max, shade on walking areas per route kind, against the Kluck targets.
+
+    Every shade figure of :data:`SHADE_FIGURES` gets a column per route kind and one over all walking
+    space (``walk_shade_pct_1500``, ``main_route_shade_pct_afternoon``, ...); ``meets_shade_<kind>``
+    judges the figure at the moment (:data:`MOMENT`) against the target, as the guideline asks.
 
     Args:
         buurten: ``code``, ``name`` and geometry, in the order of ``stats.codes``.
@@ -173,35 +196,41 @@ def buurt_table(
         targets: shade target (%) per route kind (:data:`ROUTE_KINDS`).
     """
     counts = stats.hist.sum(axis=1)
+    walk_all = stats.walk_n.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, stats.uhi_sum / counts, np.nan)
-        shade_kind = np.where(stats.walk_n > 0, stats.walk_shade / stats.walk_n, np.nan)
-        walk_all = stats.walk_n.sum(axis=1)
-        shade_all = np.where(walk_all > 0, stats.walk_shade.sum(axis=1) / walk_all, np.nan)
+        kind_n = stats.walk_n[:, :, None]
+        shade_kind = np.where(kind_n > 0, stats.walk_shade / kind_n, np.nan)
+        shade_all = np.where(walk_all[:, None] > 0, stats.walk_shade.sum(axis=1) / walk_all[:, None], np.nan)
     out = buurten[["code", "name", buurten.geometry.name]].copy()
     out["uhi_max_mean_k"] = _rounded(mean)
     out["uhi_max_p95_k"] = _rounded(np.array([hist_percentile(h, UHI_PERCENTILE) for h in stats.hist]))
     cell_m2 = resolution_m**2
     out["walk_area_m2"] = np.round(walk_all * cell_m2, 1)
-    out["shade_walk_pct"] = _rounded(shade_all)
+    for f, figure in enumerate(SHADE_FIGURES):
+        out[shade_column("walk", figure)] = _rounded(shade_all[:, f])
+    judged = SHADE_FIGURES.index(MOMENT)
     for i, kind in enumerate(ROUTE_KINDS):
         out[f"walk_{kind}_m2"] = np.round(stats.walk_n[:, i] * cell_m2, 1)
-        out[f"shade_{kind}_pct"] = _rounded(shade_kind[:, i])
+        for f, figure in enumerate(SHADE_FIGURES):
+            out[shade_column(kind, figure)] = _rounded(shade_kind[:, i, f])
         # No walking area of this kind in the buurt: the target is neither met nor missed.
         out[f"meets_shade_{kind}"] = pd.array(
-            [None if np.isnan(v) else bool(v >= targets[kind]) for v in shade_kind[:, i]], dtype="boolean"
+            [None if np.isnan(v) else bool(v >= targets[kind]) for v in shade_kind[:, i, judged]], dtype="boolean"
         )
     return out.reset_index(drop=True)
 
 
 def region_summary(stats: HeatPartial) -> dict[str, Any]:
-    """Region-wide mean and p95 of uhi_max, mean shade and nodata cells, for the layer metadata."""
+    """Region-wide mean and p95 of uhi_max, mean shade per figure and nodata cells, for the layer metadata."""
     n = int(stats.region_hist.sum())
-    return {
+    summary: dict[str, Any] = {
         "uhi_max_mean_k": round(stats.region_uhi_sum / n, DECIMALS) if n else None,
         "uhi_max_p95_k": round(hist_percentile(stats.region_hist, UHI_PERCENTILE), DECIMALS) if n else None,
-        "shade_mean_pct": (
-            round(stats.region_shade_sum / stats.region_shade_n, DECIMALS) if stats.region_shade_n else None
-        ),
-        "nodata_cells": stats.nodata,
     }
+    for f, figure in enumerate(SHADE_FIGURES):
+        summary[f"shade_mean_pct_{figure}"] = (
+            round(float(stats.region_shade_sum[f]) / stats.region_shade_n, DECIMALS) if stats.region_shade_n else None
+        )
+    summary["nodata_cells"] = stats.nodata
+    return summary

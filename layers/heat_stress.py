@@ -1,4 +1,4 @@
-"""Layer ``heat-stress``: urban heat island (Theeuwes et al. 2017) and afternoon shade, per cell and per buurt.
+"""Layer ``heat-stress``: urban heat island (Theeuwes et al. 2017) and shade, per cell and per buurt.
 
 Method (docs/method-heat-stress.md):
 
@@ -9,15 +9,23 @@ Method (docs/method-heat-stress.md):
   cover (green_low, green_shrub, green_trees, agriculture) within 500 m
   (``geo.heat.focal_fraction``), and S, DTR, U the weather of a reference
   hot day (parameters).
-* ``shade_pct`` (%): share of the sun positions from 12:00 to 18:00 every 30
-  minutes (Dutch summer time) on 1 July for which the cell lies in a cast
-  shadow of buildings or trees in the DSM (``geo.shadow``), sun positions by
-  ``geo.solar`` at the centre of the region.
+* ``shade_pct_1500`` (%): whether the cell lies in a cast shadow of buildings
+  or trees in the DSM (``geo.shadow``) at the Kluck moment, ``shade_hour``
+  (15:00 Dutch summer time, CEST) on ``shade_date`` (1 July), the moment and
+  day shared with ``cool-places`` (``layers.sun``); 0 or 100.
+* ``shade_pct_afternoon`` (%), the second figure: share of the sun positions
+  from 12:00 to 18:00 every 30 minutes on the same day for which the cell is
+  in a cast shadow (the afternoon window of the Klimaateffectatlas heat map,
+  Koopmans et al. 2020). Sun positions by ``geo.solar`` at the centre of the
+  region.
 * With ``neighbourhoods``: per buurt the mean and 95th percentile of
-  ``uhi_max`` and the shade share on public walking areas, split into main
-  routes and neighbourhood streets, against the targets of the guideline for
-  a heat-resilient city (Kluck et al. 2020: 40 % shade on main walking
-  routes, 30 % in neighbourhoods).
+  ``uhi_max`` and both shade figures on public walking space
+  (``layers.walking.walking_space``: footpaths, pedestrian areas and squares,
+  home zones, cycle paths; never carriageways), split into main routes and
+  neighbourhood streets. The figure at the moment is judged against the
+  targets of the guideline for a heat-resilient city (Kluck et al. 2020: 40 %
+  shade on main walking routes, 30 % in neighbourhoods, at the hottest part of
+  the day).
 
 The layer is *windowed* (``layers.base.Windowed``): ``compute_window``
 computes any rectangle exactly, reading the DSM up to the kernels' reach and
@@ -51,9 +59,10 @@ from geo.svf import sky_view_factor_raster
 from geo.uhi import CP_AIR_J_KG_K, RHO_AIR_KG_M3, kinematic_radiation, uhi_max
 from layers import heat_stats as hs
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Windowed
-from layers.heat_params import KLUCK, PARAMS
+from layers.heat_params import KLUCK, KOOPMANS, PARAMS
 from layers.landcover import clip_to_region
-from layers.sun import region_centre_lat_lon, shade_day
+from layers.sun import SHADE_MOMENT_HOUR, shade_day, sun_at_moment
+from layers.walking import walking_space
 
 THEEUWES = (
     "Theeuwes, N.E., Steeneveld, G.J., Ronda, R.J., Holtslag, A.A.M. (2017): A diagnostic equation for the "
@@ -71,19 +80,27 @@ _ROUTE_NEIGHBOURHOOD = hs.ROUTE_KINDS.index("neighbourhood")
 _PARTIAL = "heat"
 
 
+#: Raster of the shade at the moment and of the afternoon mean, in the order of ``hs.SHADE_FIGURES``.
+SHADE_RASTERS = tuple(f"shade_pct_{figure}" for figure in hs.SHADE_FIGURES)
+
+
 # -- parameters -------------------------------------------------------------------------------------------
-def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[list[SunPosition], float, float]:
-    """Sun positions of the shade hours, at the centre of the region (its boundary when windowed)."""
+def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[SunPosition, list[SunPosition], float, float]:
+    """The sun at the moment and at the afternoon's positions, over the centre of the region (its boundary).
+
+    Returns:
+        the sun at ``shade_hour``, the suns of the afternoon window, and the latitude and longitude used.
+    """
     day = shade_day(params["shade_date"], "layers.heat-stress.shade_date")
     # Windows of one build share the region boundary, so every window sees the same sun.
-    lat, lon = region_centre_lat_lon(inputs.region)
+    moment, lat, lon = sun_at_moment(inputs.region, day, params["shade_hour"])
     try:
         moments = local_times(
             day, params["shade_start_hour"], params["shade_end_hour"], params["shade_step_minutes"], DUTCH_TIME_ZONE
         )
     except ValueError as exc:
         raise ConfigError(f"layers.heat-stress.shade_start_hour/shade_end_hour/shade_step_minutes: {exc}") from None
-    return sun_positions(moments, lat, lon), float(lat), float(lon)
+    return moment, sun_positions(moments, lat, lon), lat, lon
 
 
 def _kernel_reach_m(params: Mapping[str, Any]) -> float:
@@ -128,23 +145,22 @@ def _near(frame: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
 def route_kinds(landcover: gpd.GeoDataFrame, params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Per land-cover polygon: its walking-space kind by attributes, and whether it is a through road.
 
-    Walking space is public paved land cover (``walking_classes``, not private,
-    not an excluded source class) whose BGT road function, when known, is one
-    of ``walking_functions``. It is a main route when its function is one of
-    ``main_route_functions``, else neighbourhood walking space (Kluck et al.
-    2020); :func:`route_raster` adds the cells near through roads.
+    Walking space is ``layers.walking.walking_space`` with ``walking_classes``,
+    ``walking_functions`` and ``walking_excluded_source_classes``: public land
+    cover whose BGT road function, when known, is a walking function
+    (carriageways, ``rijbaan lokale weg`` included, are not). It is a main
+    route when its function is one of ``main_route_functions``, else
+    neighbourhood walking space (Kluck et al. 2020); :func:`route_raster` adds
+    the cells near through roads.
 
     Returns:
         int8 kind per polygon (-1 no walking space, else the index in
         ``heat_stats.ROUTE_KINDS``) and a bool per polygon: a road part with a
         function in ``main_route_along_functions``.
     """
-    paved = landcover["class"].isin(params["walking_classes"]).to_numpy()
-    private = landcover["public"].astype("boolean").fillna(True).eq(False).to_numpy()
-    excluded = landcover["source_class"].isin(params["walking_excluded_source_classes"]).to_numpy()
+    walking = walking_space(landcover, classes=params["walking_classes"], functions=params["walking_functions"],
+                            excluded_source_classes=params["walking_excluded_source_classes"])
     function = landcover["function"] if "function" in landcover else pd.Series(None, index=landcover.index)
-    known = function.notna().to_numpy()
-    walking = paved & ~private & ~excluded & (~known | function.isin(params["walking_functions"]).to_numpy())
     main = walking & function.isin(params["main_route_functions"]).to_numpy()
     kinds = np.where(~walking, _NOT_WALKING, np.where(main, _ROUTE_MAIN, _ROUTE_NEIGHBOURHOOD)).astype(np.int8)
     return kinds, function.isin(params["main_route_along_functions"]).to_numpy()
@@ -178,7 +194,7 @@ def route_raster(
 
 # -- computation ------------------------------------------------------------------------------------------------
 def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
-    """uhi_max and shade_pct of exactly ``inputs.region.bounds``, plus the window's mergeable statistics.
+    """uhi_max and both shade figures of exactly ``inputs.region.bounds``, plus the window's mergeable statistics.
 
     Args:
         inputs: ``dsm`` (metres NAP, region CRS; read up to ``halo_m`` beyond the
@@ -187,13 +203,13 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         ctx: chunk size and Dask scheduler for the kernels.
 
     Returns:
-        rasters ``uhi_max`` (K) and ``shade_pct`` (%) (float32, NaN nodata) on the
-        window grid, and partials for :func:`finish`.
+        rasters ``uhi_max`` (K), ``shade_pct_1500`` and ``shade_pct_afternoon`` (%) (float32, NaN
+        nodata) on the window grid, and partials for :func:`finish`.
     """
     res = params["resolution_m"]
     core = Grid.from_bounds(inputs.region.bounds, res, inputs.region.crs)
     # Parameters first, so a wrong date fails before minutes of raster work.
-    positions, _, _ = _sun(inputs, params)
+    moment, afternoon, _, _ = _sun(inputs, params)
     dsm_source = inputs.raster("dsm")
     if not dsm_source.crs.equals(inputs.region.crs, ignore_axis_order=True):
         raise LayerError(
@@ -203,16 +219,21 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     kgrid = core.grown(_kernel_reach_m(params), res)
     dsm = dsm_on_grid(dsm_source, kgrid)
     svf: np.ndarray
-    shade: np.ndarray
+    shades: list[np.ndarray]
     if np.isnan(_crop(dsm.data[0], kgrid, core)).all():
-        svf = shade = np.full(core.shape, np.nan, dtype=np.float32)
+        svf = np.full(core.shape, np.nan, dtype=np.float32)
+        shades = [svf] * len(hs.SHADE_FIGURES)
     else:
         svf = _crop(sky_view_factor_raster(
             dsm, params["svf_directions"], params["svf_max_distance_m"], "oke", chunk_size=ctx.chunk_size
         ).data[0], kgrid, core)
-        shade = _PERCENT * _crop(shadow_fraction_raster(
-            dsm, positions, params["shadow_max_distance_m"], chunk_size=ctx.chunk_size
-        ).data[0], kgrid, core)
+        # In the order of hs.SHADE_FIGURES: the moment, then the afternoon window.
+        shades = [
+            (_PERCENT * _crop(shadow_fraction_raster(
+                dsm, suns, params["shadow_max_distance_m"], chunk_size=ctx.chunk_size
+            ).data[0], kgrid, core)).astype(np.float32)
+            for suns in ([moment], afternoon)
+        ]
     del dsm
 
     vgrid = core.grown(_landcover_reach_m(params), _coarse_cell_m(params))
@@ -226,7 +247,6 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     f_veg = np.where(np.isnan(f_veg), np.float32(0.0), f_veg)
     s_kinematic, scale = _weather_scale(params)
     uhi = uhi_max(svf, f_veg, s_kinematic, params["dtr_k"], params["wind_m_s"]).astype(np.float32)
-    shade = shade.astype(np.float32)
 
     # Route kinds need only the main-route distance around the window, not the vegetation radius.
     rgrid = core.grown(params["main_route_along_m"] + res, res)
@@ -237,11 +257,12 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     else:
         buurten = gpd.GeoDataFrame({"code": []}, geometry=[], crs=inputs.region.crs)
     zone = polygon_index(buurten.geometry.values, core, ctx.chunk_size)
-    partial = hs.window_partial(zone, buurten["code"].astype(str).tolist(), uhi, shade, route,
+    partial = hs.window_partial(zone, buurten["code"].astype(str).tolist(), uhi, shades, route,
                                 hs.uhi_bins(_MAX_SKY_TERM * scale))
+    bands = [("uhi_max", uhi, "K"), *((name, shade, "%") for name, shade in zip(SHADE_RASTERS, shades, strict=True))]
     rasters = {
         name: Raster(band, core.crs, core.transform, nodata=float("nan"), band_names=(name,), units=(unit,))
-        for name, band, unit in (("uhi_max", uhi, "K"), ("shade_pct", shade, "%"))
+        for name, band, unit in bands
     }
     return LayerResult(rasters=rasters, partials={_PARTIAL: partial})
 
@@ -252,7 +273,7 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
     Raises:
         LayerError: no window had DSM data inside the region.
     """
-    positions, lat, lon = _sun(inputs, params)
+    moment, afternoon, lat, lon = _sun(inputs, params)
     if "neighbourhoods" in inputs.sources:
         buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)
     else:
@@ -266,20 +287,32 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
         "formula": FORMULA,
         "reference": THEEUWES,
         "shade_reference": KLUCK,
+        "shade_afternoon_reference": KOOPMANS,
         "S_k_m_s": round(s_kinematic, 5),
         "weather": {"global_radiation_w_m2": params["global_radiation_w_m2"], "dtr_k": params["dtr_k"],
                     "wind_m_s": params["wind_m_s"], "air_density_kg_m3": RHO_AIR_KG_M3,
                     "cp_j_kg_k": CP_AIR_J_KG_K},
         "shade_date": params["shade_date"],
-        "shade_times": [p.when.isoformat() for p in positions if p.when is not None],
-        "sun_positions_deg": [[round(p.elevation_deg, 2), round(p.azimuth_deg, 2)] for p in positions],
+        "shade_moment": moment.when.isoformat() if moment.when is not None else None,
+        "sun_position_moment_deg": {"elevation": round(moment.elevation_deg, 2),
+                                    "azimuth": round(moment.azimuth_deg, 2)},
+        "shade_afternoon_times": [p.when.isoformat() for p in afternoon if p.when is not None],
+        "sun_positions_afternoon_deg": [[round(p.elevation_deg, 2), round(p.azimuth_deg, 2)] for p in afternoon],
         "sun_at": {"lat": round(lat, 5), "lon": round(lon, 5)},
+        "shade_figures": {
+            SHADE_RASTERS[0]: "cast shadow at shade_moment (0 or 100 %); the Kluck targets are judged on it",
+            SHADE_RASTERS[1]: f"share of the {len(afternoon)} afternoon sun positions in cast shadow (second figure)",
+        },
+        "walking_functions": list(params["walking_functions"]),
         "svf": {"formula": "oke (mean cos^2 of the horizon angle)", "directions": params["svf_directions"],
                 "max_distance_m": params["svf_max_distance_m"]},
         "percentiles": f"p{hs.UHI_PERCENTILE} from {hs.UHI_BIN_K} K histograms (exact to half a bin)",
         "windows": len(parts),
         **hs.region_summary(stats),
     }
+    if params["shade_hour"] != SHADE_MOMENT_HOUR:
+        metadata["notes"] = [f"{SHADE_RASTERS[0]} and the *_shade_pct_{hs.MOMENT} columns hold the shade at "
+                             f"{metadata['shade_moment']}, not at the default 15:00 their names give"]
     result = LayerResult(metadata=metadata)
     if buurten is not None:
         targets = {"main_route": params["shade_target_main_route_pct"],
@@ -298,17 +331,17 @@ WINDOWED = Windowed(
 
 
 def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
-    """Urban heat island and afternoon shade of the whole region in one window, plus the per-buurt table.
+    """Urban heat island and shade of the whole region in one window, plus the per-buurt table.
 
     Args:
         inputs: ``dsm`` (metres NAP, region CRS) and ``landcover``; optional ``neighbourhoods``.
-        params: see the layer's parameters (weather of the reference day, shade day and hours,
-            kernel settings, walking-area classes, Kluck targets).
+        params: see the layer's parameters (weather of the reference day, shade day, moment and
+            afternoon window, kernel settings, walking space, Kluck targets).
         ctx: chunk size and Dask scheduler for the kernels.
 
     Returns:
-        rasters ``uhi_max`` (K) and ``shade_pct`` (%) (float32, NaN nodata) and, with
-        neighbourhoods, vector ``neighbourhoods``.
+        rasters ``uhi_max`` (K), ``shade_pct_1500`` and ``shade_pct_afternoon`` (%) (float32, NaN
+        nodata) and, with neighbourhoods, vector ``neighbourhoods``.
     """
     return WINDOWED.compute(inputs, params, ctx)
 
@@ -317,10 +350,12 @@ LAYER = LayerDef(
     id="heat-stress",
     title={"nl": "Hittestress", "en": "Heat stress"},
     description={
-        "nl": "Maximaal stedelijk hitte-eilandeffect (Theeuwes e.a. 2017) en schaduw tussen 12 en 18 uur "
-        "op 1 juli, per cel en per buurt, met de schaduwnormen uit De hittebestendige stad (Kluck e.a. 2020).",
-        "en": "Maximum urban heat island (Theeuwes et al. 2017) and shade between 12:00 and 18:00 on 1 July, "
-        "per cell and per neighbourhood, against the shade targets of Kluck et al. (2020).",
+        "nl": "Maximaal stedelijk hitte-eilandeffect (Theeuwes e.a. 2017) en schaduw om 15 uur op 1 juli, "
+        "per cel en per buurt op looproutes getoetst aan de schaduwnormen uit De hittebestendige stad (Kluck "
+        "e.a. 2020); daarnaast de schaduw gemiddeld over 12 tot 18 uur (venster van de Klimaateffectatlas).",
+        "en": "Maximum urban heat island (Theeuwes et al. 2017) and shade at 15:00 on 1 July, per cell and per "
+        "neighbourhood on walking routes against the shade targets of Kluck et al. (2020); besides, the shade "
+        "averaged over 12:00-18:00 (the Klimaateffectatlas window).",
     },
     kind="raster",
     inputs=("dsm", "landcover"),
@@ -328,15 +363,17 @@ LAYER = LayerDef(
     params=PARAMS,
     outputs=(
         Output("uhi_max", "raster", "maximum urban heat island per cell (K), float32"),
-        Output("shade_pct", "raster", "share of the afternoon in shade per cell (%), float32"),
+        Output(SHADE_RASTERS[0], "raster", "cast shadow per cell at the moment, 15:00 CEST (0 or 100 %), float32"),
+        Output(SHADE_RASTERS[1], "raster", "share of 12:00-18:00 in shade per cell (%), float32"),
         Output("neighbourhoods", "vector",
-               "per buurt: mean and p95 of uhi_max, shade on main-route and neighbourhood walking areas vs targets"),
+               "per buurt: mean and p95 of uhi_max; shade on main-route and neighbourhood walking space at "
+               "15:00 (judged against the targets) and over 12:00-18:00"),
     ),
     style_id="heat-stress",
-    code_version="3",
+    code_version="4",
     compute=compute,
     windowed=WINDOWED,
-    references=(THEEUWES, KLUCK, "Zaksek, K., Ostir, K., Kokalj, Z. (2011): Sky-view factor as a relief "
+    references=(THEEUWES, KLUCK, KOOPMANS, "Zaksek, K., Ostir, K., Kokalj, Z. (2011): Sky-view factor as a relief "
                 "visualization technique. Remote Sensing 3:398-415"),
     minzoom=12,
     maxzoom=16,

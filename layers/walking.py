@@ -1,18 +1,26 @@
-"""Walking distance from homes to the nearest target (park, cool place) over the street network.
+"""Walking: the distance from homes to the nearest target, and which land cover is walking space.
 
-Shared by ``tree-3-30-300`` (parks) and ``cool-places``: the distance is
-straight from the address to the nearest street point, then along the streets
-(``geo.network.StreetNetwork``) to the nearest street point within
-``access_m`` of a target. Without a street network it is the straight-line
-distance to the target's edge, and a note says so.
+* :func:`nearest_by_walking`, shared by ``tree-3-30-300`` (parks) and
+  ``cool-places``: the distance is straight from the address to the nearest
+  street point, then along the streets (``geo.network.StreetNetwork``) to the
+  nearest street point within ``access_m`` of a target. Without a street
+  network it is the straight-line distance to the target's edge, and a note
+  says so.
+* :func:`walking_space`, used by ``heat-stress`` for route shade (Kluck et al.
+  2020): public land cover of the walking classes whose BGT road function,
+  where known, is a walking function (footpaths, pedestrian areas, home zones,
+  cycle paths), never a carriageway (docs/method-heat-stress.md).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo.network import StreetNetwork
@@ -79,3 +87,38 @@ def nearest_by_walking(
     who = none.copy()
     who[pi] = ki
     return np.round(shapely.distance(points, targets[who]), decimals), who, method
+
+
+def walking_space(
+    landcover: gpd.GeoDataFrame,
+    *,
+    classes: Collection[str],
+    functions: Collection[str],
+    excluded_source_classes: Collection[str],
+) -> np.ndarray:
+    """Per land-cover polygon: whether it is walking space.
+
+    A polygon is walking space when its ``class`` is one of ``classes``, it is
+    not marked private (``public`` false; unknown counts as public), its
+    ``source_class`` is not in ``excluded_source_classes`` (yards), and its
+    BGT road function (``function``, wegdeel ``functie``), where known, is one
+    of ``functions``. A carriageway (``rijbaan lokale weg``) is therefore left
+    out while the ``voetpad`` beside it, a BGT wegdeel of its own, counts.
+    Land cover without a function (squares mapped as onbegroeidterreindeel,
+    sources without functions) counts by its class alone.
+
+    Args:
+        landcover: polygons with ``class``, ``public``, ``source_class`` and optionally ``function``.
+        classes: land-cover classes that can be walking space.
+        functions: BGT road functions that are walking space.
+        excluded_source_classes: source classes that never are (``onbegroeidterreindeel:erf``).
+
+    Returns:
+        bool per polygon, in the order of ``landcover``.
+    """
+    in_class = landcover["class"].isin(list(classes)).to_numpy()
+    private = landcover["public"].astype("boolean").fillna(True).eq(False).to_numpy()
+    excluded = landcover["source_class"].isin(list(excluded_source_classes)).to_numpy()
+    function = landcover["function"] if "function" in landcover else pd.Series(None, index=landcover.index)
+    by_function = function.isna().to_numpy() | function.isin(list(functions)).to_numpy()
+    return np.asarray(in_class & ~private & ~excluded & by_function, dtype=bool)

@@ -29,6 +29,7 @@ from layers import catalog as cat
 from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
+from layers.heat_stress import SHADE_RASTERS
 from tests.conftest import ORIGIN, SIZE_M, small_landcover
 
 DASK = Path(sys.executable).parent / "dask"
@@ -91,7 +92,7 @@ def _both(uhi: Path, shade: Path) -> Iterator[rasterio.DatasetReader]:
                           transform=a.transform, nodata=float("nan")) as out:
                 out.write(a.read(1), 1)
                 out.write(b.read(1), 2)
-                out.descriptions = ("uhi_max", "shade_pct")
+                out.descriptions = ("uhi_max", "shade_pct_1500")
                 out.units = (a.units[0], b.units[0])
             with mem.open() as ds:
                 yield ds
@@ -109,13 +110,20 @@ def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
     assert summary.built == ["heat-stress"]
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
-    with rasterio.open(root / entry.file("shade_pct", "raster").path) as ds:
-        assert ds.res == (1.0, 1.0) and ds.count == 1 and ds.descriptions == ("shade_pct",) and ds.units == ("%",)
-        shade = ds.read(1)
-    # Both rasters have their fixed-class default style, so they are pre-rendered for the tile server.
-    assert {f.output for f in entry.files if f.format == "pmtiles" and f.kind == "raster"} == {"uhi_max", "shade_pct"}
-    with _both(root / entry.file("uhi_max", "raster").path, root / entry.file("shade_pct", "raster").path) as ds:
-        assert ds.res == (1.0, 1.0) and ds.count == 2 and ds.descriptions == ("uhi_max", "shade_pct")
+    shades = {}
+    for name in SHADE_RASTERS:
+        with rasterio.open(root / entry.file(name, "raster").path) as ds:
+            assert ds.res == (1.0, 1.0) and ds.count == 1 and ds.descriptions == (name,) and ds.units == ("%",)
+            shades[name] = ds.read(1)
+    moment, afternoon = (shades[name] for name in SHADE_RASTERS)
+    # At one moment a cell is in a cast shadow or not.
+    assert set(np.unique(moment[np.isfinite(moment)])) <= {0.0, 100.0}
+    # Every raster has its fixed-class default style, so it is pre-rendered for the tile server.
+    assert {f.output for f in entry.files if f.format == "pmtiles" and f.kind == "raster"} == {
+        "uhi_max", *SHADE_RASTERS
+    }
+    with _both(root / entry.file("uhi_max", "raster").path, root / entry.file("shade_pct_1500", "raster").path) as ds:
+        assert ds.res == (1.0, 1.0) and ds.count == 2 and ds.descriptions == ("uhi_max", "shade_pct_1500")
         assert ds.units == ("K", "%")
         # Open water far (> 100 m) from the block: SVF 1, and F_veg 0.25 everywhere (one green quadrant of four,
         # all inside 500 m), so uhi_max = (2 - 1 - 0.25) * (S * DTR^3 / U)^(1/4) with the default weather.
@@ -123,15 +131,18 @@ def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
         expected = 0.75 * (s * 12.0**3 / 2.5) ** 0.25
         assert _pixel(ds, 1, X0 + 170.5, Y0 + 20.5) == pytest.approx(expected, rel=1e-5)  # 2.71 K
         assert _pixel(ds, 2, X0 + 170.5, Y0 + 20.5) == 0.0
-        # The 4 m courtyard inside the 30 m block is in shade all afternoon and sees little sky.
+        # The 4 m courtyard inside the 30 m block is in shade at 15:00 and all afternoon, and sees little sky.
         assert _pixel(ds, 2, X0 + 40.5, Y0 + 140.5) == 100.0
+        row, col = ds.index(X0 + 40.5, Y0 + 140.5)
+        assert afternoon[row, col] == 100.0 and afternoon[ds.index(X0 + 170.5, Y0 + 20.5)] == 0.0
         assert _pixel(ds, 1, X0 + 40.5, Y0 + 140.5) > expected + 1.0
         # The nodata hole stays a 5 x 5 m hole.
         uhi = ds.read(1)
         assert int(np.isnan(uhi).sum()) == 25 and math.isnan(_pixel(ds, 1, X0 + 152.5, Y0 + 62.5))
     meta = entry.metadata
     assert meta["formula"].startswith("uhi_max = (2 - SVF - F_veg)") and "Theeuwes" in meta["reference"]
-    assert len(meta["shade_times"]) == 13 and meta["shade_times"][0].endswith("T12:00:00+02:00")
+    assert meta["shade_moment"] == "2025-07-01T15:00:00+02:00"
+    assert len(meta["shade_afternoon_times"]) == 13 and meta["shade_afternoon_times"][0].endswith("T12:00:00+02:00")
     assert meta["nodata_cells"] == 25
 
     table = gpd.read_parquet(root / entry.file("neighbourhoods", "vector").path).set_index("code")
@@ -139,11 +150,16 @@ def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
     assert west["uhi_max_p95_k"] >= west["uhi_max_mean_k"] > east["uhi_max_mean_k"]
     assert east["uhi_max_mean_k"] == pytest.approx(np.nanmean(uhi[:, 100:]), abs=0.01)
     # Walking areas: only the public road quadrant (north-east), 100 x 100 m.
-    assert west["walk_area_m2"] == 0.0 and math.isnan(west["shade_walk_pct"])
+    assert west["walk_area_m2"] == 0.0 and math.isnan(west["walk_shade_pct_1500"])
     assert pd.isna(west["meets_shade_neighbourhood"])  # no walking area: neither met nor missed
     assert east["walk_area_m2"] == 10_000.0
-    assert east["shade_walk_pct"] == pytest.approx(float(shade[:100, 100:].mean()), abs=0.01)
-    assert 0.0 < east["shade_walk_pct"] < 30.0 and not east["meets_shade_neighbourhood"]
+    assert east["walk_shade_pct_1500"] == pytest.approx(float(moment[:100, 100:].mean()), abs=0.01)
+    assert east["walk_shade_pct_afternoon"] == pytest.approx(float(afternoon[:100, 100:].mean()), abs=0.01)
+    assert east["neighbourhood_shade_pct_1500"] == east["walk_shade_pct_1500"]  # all of it neighbourhood space
+    # At 15:00 (sun 57 deg high in the SSW) the 30 m block's shadow reaches 30 / tan 57 * sin 36 = 11 m east of
+    # it, short of the road quadrant 40 m away; the low evening sun from the west does reach it.
+    assert east["walk_shade_pct_1500"] == 0.0 and not east["meets_shade_neighbourhood"]
+    assert 0.0 < east["walk_shade_pct_afternoon"] < 30.0
 
 
 def test_focal_fraction_is_the_mapped_share_within_the_disc() -> None:
@@ -173,7 +189,7 @@ def _pixels(config: Path) -> bytes:
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
     digest = hashlib.sha256()
-    for output in ("uhi_max", "shade_pct"):
+    for output in ("uhi_max", *SHADE_RASTERS):
         with rasterio.open(root / entry.file(output, "raster").path) as ds:
             digest.update(ds.read().tobytes())
     return digest.digest()

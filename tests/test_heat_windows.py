@@ -19,7 +19,7 @@ from layers import heat_stats as hs
 from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
-from layers.heat_stress import LAYER, route_kinds, route_raster
+from layers.heat_stress import LAYER, SHADE_RASTERS, route_kinds, route_raster
 from layers.sources import SourceSet
 from layers.windowed import windows
 from tests.test_heat_stress import X0, Y0, _write_region
@@ -31,7 +31,7 @@ def _published(config: Path) -> tuple[np.ndarray, gpd.GeoDataFrame, dict[str, ob
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
     bands = []
-    for output in ("uhi_max", "shade_pct"):
+    for output in ("uhi_max", *SHADE_RASTERS):
         with rasterio.open(root / entry.file(output, "raster").path) as ds:
             bands.append(ds.read(1))
     data = np.stack(bands)
@@ -49,11 +49,13 @@ def test_a_build_in_many_windows_equals_a_build_in_one(tmp_path: Path) -> None:
     b, table_b, meta_b = _published(many)
     assert meta_a["windows"] == 1 and meta_b["windows"] == 25
     assert np.array_equal(np.isnan(a), np.isnan(b))
-    assert np.array_equal(a[1], b[1], equal_nan=True)  # shade: pixel-identical
+    assert np.array_equal(a[1:], b[1:], equal_nan=True)  # both shade figures: pixel-identical
     assert np.nanmax(np.abs(a[0] - b[0])) < UHI_TOLERANCE_K
     numeric = table_a.select_dtypes("number").columns
     assert np.allclose(table_a[numeric].to_numpy(float), table_b[numeric].to_numpy(float), equal_nan=True, atol=0.011)
-    for key in ("uhi_max_mean_k", "uhi_max_p95_k", "shade_mean_pct", "nodata_cells"):
+    assert table_a.columns.tolist() == table_b.columns.tolist()
+    assert table_a["meets_shade_neighbourhood"].equals(table_b["meets_shade_neighbourhood"])
+    for key in ("uhi_max_mean_k", "uhi_max_p95_k", "shade_mean_pct_1500", "shade_mean_pct_afternoon", "nodata_cells"):
         assert meta_a[key] == pytest.approx(meta_b[key], abs=0.011), key
 
 
@@ -76,6 +78,8 @@ def test_walking_areas_are_split_into_main_routes_and_neighbourhood_streets() ->
         ("road_paved", "parkeervlak", True, box(0, 40, 100, 45)),           # 6 parking bays: no
         ("green_low", None, True, box(0, 90, 100, 99)),                     # 7 grass: no
         ("road_paved", "woonerf", True, box(180, 30, 200, 100)),            # 8 home zone
+        ("road_paved", "rijbaan lokale weg", True, box(110, 50, 150, 56)),  # 9 local carriageway: no
+        ("road_unpaved", "voetpad", True, box(110, 56, 150, 58)),           # 10 unpaved footpath beside it
     ]
     frame = gpd.GeoDataFrame(
         {"class": [r[0] for r in rows], "function": [r[1] for r in rows], "public": [r[2] for r in rows],
@@ -85,11 +89,11 @@ def test_walking_areas_are_split_into_main_routes_and_neighbourhood_streets() ->
     params = LAYER.resolve_params({}, "layers.heat-stress")
     main, street, none = hs.ROUTE_KINDS.index("main_route"), hs.ROUTE_KINDS.index("neighbourhood"), -1
     kinds, through = route_kinds(frame, params)
-    assert kinds.tolist() == [none, street, street, main, street, none, none, none, street]
-    assert through.tolist() == [True] + [False] * 8
+    assert kinds.tolist() == [none, street, street, main, street, none, none, none, street, none, street]
+    assert through.tolist() == [True] + [False] * 10
     # Without a function column (a land-cover source other than BGT) the class alone decides.
     assert route_kinds(frame.drop(columns="function"), params)[0].tolist() == [
-        street, street, street, street, street, none, street, none, street
+        street, street, street, street, street, none, street, none, street, street, street
     ]
     # Per cell (1 m): neighbourhood space within 15 m of a through-road cell turns main.
     grid = Grid.from_bounds((0.0, 0.0, 200.0, 100.0), 1.0, frame.crs)
