@@ -96,15 +96,26 @@ def _valid_lonlat(lonlat: Sequence[float]) -> bool:
     return finite and lon_ok and -_LAT_LIMIT_DEG <= south <= north <= _LAT_LIMIT_DEG
 
 
-def _within(lonlat: Sequence[float], crs: CRS) -> bool:
+def area_of_use_box(crs: CRS) -> tuple[float, float, float, float] | None:
+    """The area of use of ``crs`` (lon/lat degrees, west, south, east, north) widened by
+    :data:`AREA_OF_USE_MARGIN_DEG`; None when the CRS declares none. An area crossing the
+    antimeridian spans all longitudes."""
     area = crs.area_of_use
-    if area is None:  # nothing declared: nothing to check against
-        return True
+    if area is None:
+        return None
     west, south, east, north = area.bounds
     m = AREA_OF_USE_MARGIN_DEG
-    if east < west:  # an area that crosses the antimeridian: check latitude only
-        return south - m <= lonlat[1] and lonlat[3] <= north + m
-    return west - m <= lonlat[0] and south - m <= lonlat[1] and lonlat[2] <= east + m and lonlat[3] <= north + m
+    if east < west:  # crosses the antimeridian: latitude only
+        west, east = -_LON_LIMIT_DEG - m, _LON_LIMIT_DEG + m
+    return west - m, south - m, east + m, north + m
+
+
+def _within(lonlat: Sequence[float], crs: CRS) -> bool:
+    box = area_of_use_box(crs)
+    if box is None:  # nothing declared: nothing to check against
+        return True
+    west, south, east, north = box
+    return west <= lonlat[0] and south <= lonlat[1] and lonlat[2] <= east and lonlat[3] <= north
 
 
 def check_area_of_use(

@@ -30,7 +30,7 @@ from rio_tiler.models import ImageData
 
 from services.errors import PayloadTooLargeError, RequestInputError
 from services.limits import RequestLimits
-from services.request_geometry import crs_bounds
+from services.request_geometry import request_crs
 
 #: Percentiles run from 0 to 100.
 MAX_PERCENTILE = 100
@@ -291,7 +291,7 @@ def check_categories(name: str, values: list[str], ctx: QueryContext) -> None:
 def check_crs_param(name: str, values: list[str], ctx: QueryContext) -> None:
     """``coord_crs``, ``dst_crs``, ``crs``: a CRS PROJ knows."""
     for raw in values:
-        crs_bounds(name, raw)
+        request_crs(name, raw)
 
 
 #: The checker of every TiTiler query parameter that needs more than FastAPI's type check.

@@ -11,7 +11,6 @@ the layer's CRS (``services.limits``).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -22,23 +21,23 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
 from shapely.geometry import shape
 
+from geo.crs import WGS84, area_of_use_box
 from services.errors import PayloadTooLargeError, RequestInputError
 from services.limits import RequestLimits
 
 #: Valid WGS84 coordinates (degrees): the default CRS of coordinates in TiTiler requests.
 MAX_LONGITUDE = 180.0
 MAX_LATITUDE = 90.0
-WGS84 = "EPSG:4326"
+#: Tolerance of the round trip of a position through longitude/latitude (relative, and absolute in CRS units).
+ROUND_TRIP_RTOL = 1e-6
+ROUND_TRIP_ATOL = 1e-3
 #: Square metres per square kilometre.
 M2_PER_KM2 = 1e6
-#: Fraction by which the bounds of a CRS's area of use are widened before coordinates are tested
-#: against them (areas of use are drawn tightly around the land they cover).
-AREA_OF_USE_MARGIN = 0.1
 
 
 @lru_cache(maxsize=64)
-def crs_bounds(name: str, value: str) -> tuple[str, tuple[float, float, float, float]]:
-    """The normalised name of a CRS and its area of use in its own coordinates (widened by a margin).
+def request_crs(name: str, value: str) -> tuple[CRS, Transformer, Transformer]:
+    """The CRS a request parameter names, and its transformers to and from WGS84 longitude/latitude.
 
     Raises:
         RequestInputError: PROJ does not know the CRS.
@@ -50,34 +49,47 @@ def crs_bounds(name: str, value: str) -> tuple[str, tuple[float, float, float, f
         crs = CRS.from_user_input(text)
     except (ProjCRSError, ValueError, TypeError):
         raise RequestInputError(f"{name}={value!r}: not a coordinate reference system PROJ knows") from None
-    area = crs.area_of_use
-    west, south, east, north = area.bounds if area else (-MAX_LONGITUDE, -MAX_LATITUDE, MAX_LONGITUDE, MAX_LATITUDE)
-    dx, dy = (east - west) * AREA_OF_USE_MARGIN, (north - south) * AREA_OF_USE_MARGIN
-    west, south = max(west - dx, -MAX_LONGITUDE), max(south - dy, -MAX_LATITUDE)
-    east, north = min(east + dx, MAX_LONGITUDE), min(north + dy, MAX_LATITUDE)
-    if crs.is_geographic:
-        return crs.to_string(), (west, south, east, north)
-    to_crs = Transformer.from_crs(WGS84, crs, always_xy=True)
-    bounds = to_crs.transform_bounds(west, south, east, north)
-    if not all(math.isfinite(b) for b in bounds):
-        raise RequestInputError(f"{name}={value!r}: its area of use cannot be expressed in its own coordinates")
-    return crs.to_string(), bounds
+    return crs, Transformer.from_crs(crs, WGS84, always_xy=True), Transformer.from_crs(WGS84, crs, always_xy=True)
+
+
+def check_positions(xy: np.ndarray, crs_param: str | None, what: str) -> None:
+    """Positions (n, 2) in ``crs_param`` (None: WGS84 longitude, latitude) are finite and inside its area of use.
+
+    The area of use is ``geo.crs.area_of_use_box`` (widened as for source files), tested on
+    the positions transformed to longitude/latitude.
+
+    Raises:
+        RequestInputError: naming the first position that fails and why.
+    """
+    finite = np.isfinite(xy).all(axis=1)
+    if not finite.all():
+        x, y = xy[~finite][0]
+        raise RequestInputError(f"{what} ({x}, {y}): not a finite number")
+    if crs_param is None:
+        lon, lat, name = xy[:, 0], xy[:, 1], "WGS84 longitude/latitude (-180..180, -90..90)"
+        box: tuple[float, float, float, float] | None = (-MAX_LONGITUDE, -MAX_LATITUDE, MAX_LONGITUDE, MAX_LATITUDE)
+    else:
+        crs, to_lonlat, from_lonlat = request_crs("coord_crs", crs_param)
+        with np.errstate(all="ignore"):
+            lon, lat = (np.asarray(v, dtype=float) for v in to_lonlat.transform(xy[:, 0], xy[:, 1], errcheck=False))
+            back = np.column_stack(from_lonlat.transform(lon, lat, errcheck=False))
+        name, box = crs.to_string(), area_of_use_box(crs)
+    inside = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= MAX_LONGITUDE) & (np.abs(lat) <= MAX_LATITUDE)
+    if crs_param is not None:
+        # PROJ clamps or wraps positions beyond a projection's domain (Web Mercator at -1e9 m gives
+        # latitude -90): such a position does not come back from longitude/latitude where it was.
+        inside &= np.isclose(back, xy, rtol=ROUND_TRIP_RTOL, atol=ROUND_TRIP_ATOL).all(axis=1)
+    if box is not None:
+        west, south, east, north = box
+        inside &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    if not inside.all():
+        x, y = xy[~inside][0]
+        raise RequestInputError(f"{what} ({x:g}, {y:g}): outside the area of use of {name}")
 
 
 def check_position(x: float, y: float, crs_param: str | None, what: str) -> None:
-    """A position in ``crs_param`` (None: WGS84 longitude, latitude) is finite and inside the CRS's area of use."""
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise RequestInputError(f"{what} ({x}, {y}): not a finite number")
-    if crs_param is None:
-        if not (-MAX_LONGITUDE <= x <= MAX_LONGITUDE and -MAX_LATITUDE <= y <= MAX_LATITUDE):
-            raise RequestInputError(f"{what} ({x}, {y}): outside -180..180, -90..90 degrees")
-        return
-    name, (west, south, east, north) = crs_bounds("coord_crs", crs_param)
-    if not (west <= x <= east and south <= y <= north):
-        raise RequestInputError(
-            f"{what} ({x:g}, {y:g}): outside the area of use of {name} "
-            f"({west:.6g}..{east:.6g}, {south:.6g}..{north:.6g})"
-        )
+    """One position: see :func:`check_positions`."""
+    check_positions(np.array([[x, y]], dtype=float), crs_param, what)
 
 
 def _features(data: Any) -> list[Any]:
@@ -138,8 +150,7 @@ def check_geojson(body: bytes, coord_crs: str | None, raster_crs: str, limits: R
             raise PayloadTooLargeError(f"body: at most {limits.max_vertices} positions over all features")
         if not positions:
             raise RequestInputError(f"{what}: the polygon is empty")
-        for x, y in positions:
-            check_position(x, y, coord_crs, f"{what}, coordinate")
+        check_positions(np.asarray(positions, dtype=float), coord_crs, f"{what}, coordinate")
         try:
             geom = shape(geometry)
         except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
@@ -149,7 +160,8 @@ def check_geojson(body: bytes, coord_crs: str | None, raster_crs: str, limits: R
         geometries.append(geom)
     if not geometries:
         return
-    area_m2 = _area_in(geometries, coord_crs or WGS84, raster_crs)
+    source = request_crs("coord_crs", coord_crs)[0] if coord_crs else WGS84
+    area_m2 = _area_in(geometries, source, raster_crs)
     for i, area in enumerate(area_m2):
         if not area > 0:
             raise RequestInputError(f"feature {i}: the polygon has no area (all coordinates on one line or point)")
@@ -159,9 +171,9 @@ def check_geojson(body: bytes, coord_crs: str | None, raster_crs: str, limits: R
         )
 
 
-def _area_in(geometries: list[shapely.Geometry], source_crs: str, target_crs: str) -> list[float]:
+def _area_in(geometries: list[shapely.Geometry], source_crs: CRS, target_crs: str) -> list[float]:
     """Areas (m2) of geometries given in ``source_crs``, measured in the projected ``target_crs``."""
-    transformer = Transformer.from_crs(CRS.from_user_input(source_crs.strip("[]")), target_crs, always_xy=True)
+    transformer = Transformer.from_crs(source_crs, target_crs, always_xy=True)
     projected = shapely.transform(np.asarray(geometries, dtype=object), lambda xy: _project(transformer, xy))
     return [float(a) for a in shapely.area(projected)]
 
