@@ -372,16 +372,51 @@ def disc_canopy_pct(
         float64 canopy percentage per point (NaN when the disc has no cell inside ``area``).
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    out = np.full(len(xy), np.nan)
     if len(xy) == 0:
-        return out
+        return np.full(0, np.nan)
     left = math.floor((xy[:, 0].min() - radius_m) / cell_m) * cell_m - cell_m
     top = math.ceil((xy[:, 1].max() + radius_m) / cell_m) * cell_m + cell_m
     width = math.ceil((xy[:, 0].max() + radius_m - left) / cell_m) + 2
     height = math.ceil((top - xy[:, 1].min() + radius_m) / cell_m) + 2
     transform = Affine(cell_m, 0.0, left, 0.0, -cell_m, top)
+    under = burn_discs(crowns.x, crowns.y, crowns.diameter_m / 2, transform, (height, width))
+    return disc_share_pct(under, transform, xy, radius_m, area, batch=batch)
+
+
+def disc_share_pct(
+    under: np.ndarray,
+    transform: Affine,
+    xy: np.ndarray,
+    radius_m: float,
+    area: shapely.Geometry,
+    *,
+    batch: int = DISC_BATCH,
+) -> np.ndarray:
+    """Share (%) of the cells of a disc around each point that are True in ``under`` (e.g. canopy cells).
+
+    The row-sum method of :func:`disc_canopy_pct` on a given grid (e.g. the 0.5 m AHN
+    canopy, ``geo.canopy``). Cells outside ``area`` or outside the grid count for
+    neither part nor whole.
+
+    Args:
+        under: bool grid (rows, cols), north-up with square cells.
+        transform: its transform (metres CRS).
+        xy: ``(k, 2)`` disc centres.
+        radius_m: disc radius (m).
+        area: the region.
+        batch: points per vectorised batch.
+
+    Returns:
+        float64 percentage per point (NaN when the disc has no cell inside ``area`` and the grid).
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    out = np.full(len(xy), np.nan)
+    if len(xy) == 0:
+        return out
+    height, width = under.shape
+    cell_m, left, top = transform.a, transform.c, transform.f
     inside = rasterize([(area, 1)], out_shape=(height, width), transform=transform, fill=0, dtype="uint8")
-    under = burn_discs(crowns.x, crowns.y, crowns.diameter_m / 2, transform, (height, width)).view("uint8")
+    under = np.asarray(under, dtype=bool).view("uint8")
     # Running sums per row with a leading 0, so a run of columns [c0, c1] sums to S[:, c1 + 1] - S[:, c0].
     run_area = np.zeros((height, width + 1), dtype=np.uint32)
     run_canopy = np.zeros((height, width + 1), dtype=np.uint32)
@@ -405,3 +440,4 @@ def disc_canopy_pct(
         with np.errstate(invalid="ignore", divide="ignore"):
             out[start : start + batch] = np.where(cells > 0, canopy / cells * 100.0, np.nan)
     return out
+

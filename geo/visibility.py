@@ -12,6 +12,13 @@ LineStrings and tested against the building STRtree with ``intersects``, in
 chunks of address points so that memory stays bounded; there is no loop over
 dwellings in Python.
 
+From facades (:func:`trees_seen_from_facades`, issue 10): a tree counts for a
+building when a sight line from *any* of its facade points (``geo.facades``,
+outside every footprint) reaches the tree within ``radius_m`` and passes
+through no building's interior, its own included. Each (building, tree) pair
+is tested from its nearest facade point first, then from the next nearest
+only while it is still unseen, so most pairs cost one line.
+
 Geometries are in a metres CRS (RD New).
 """
 
@@ -56,24 +63,56 @@ class SightScene:
             own_code: building code of each point's own building (``NO_BUILDING`` if none).
             radius_m: search radius around each point (m), inclusive.
         """
-        trees, blds = self._trees, self._blds
         points = shapely.points(xy)
-        pi, ti = trees.query(points, predicate="dwithin", distance=radius_m)
+        pi, ti = self._trees.query(points, predicate="dwithin", distance=radius_m)
         if len(pi) == 0:
             return np.zeros(len(xy), dtype=np.int64)
-        lines = shapely.linestrings(np.stack([xy[pi], self.tree_xy[ti]], axis=1))
-        # Bounding-box candidates, without the dwelling's own building, then the exact test
+        blocked = self.blocked(xy[pi], self.tree_xy[ti], own_code[pi])
+        return np.bincount(pi[~blocked], minlength=len(xy)).astype(np.int64)
+
+    def blocked(self, start: np.ndarray, end: np.ndarray, exempt: np.ndarray | None = None) -> np.ndarray:
+        """Whether each straight line ``start -> end`` passes through a building's interior.
+
+        Args:
+            start, end: ``(k, 2)`` coordinates.
+            exempt: per line, the building code that does not block it (its own), or None.
+        """
+        lines = shapely.linestrings(np.stack([start, end], axis=1))
+        # Bounding-box candidates, without the exempt building, then the exact test
         # against prepared footprints (much cheaper than a predicate query over all candidates).
-        li, bi = blds.query(lines)
-        other = self.building_code[bi] != own_code[pi[li]]
-        li, bi = li[other], bi[other]
+        li, bi = self._blds.query(lines)
+        if exempt is not None:
+            other = self.building_code[bi] != exempt[li]
+            li, bi = li[other], bi[other]
         hit = shapely.intersects(self.buildings[bi], lines[li])
         li, bi = li[hit], bi[hit]
         # Touching a footprint's outline only (a corner, a wall) does not block the view.
         through = ~shapely.touches(lines[li], self.buildings[bi])
-        blocked = np.zeros(len(pi), dtype=bool)
-        blocked[li[through]] = True
-        return np.bincount(pi[~blocked], minlength=len(xy)).astype(np.int64)
+        out = np.zeros(len(lines), dtype=bool)
+        out[li[through]] = True
+        return out
+
+    def seen_from_facades(self, fxy: np.ndarray, fcode: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (building code, tree) pairs seen from the facade points ``fxy`` of buildings ``fcode``."""
+        pi, ti = self._trees.query(shapely.points(fxy), predicate="dwithin", distance=radius_m)
+        empty = np.empty(0, dtype=np.int64)
+        if len(pi) == 0:
+            return empty, empty
+        key = fcode[pi] * len(self.tree_xy) + ti
+        dist = np.hypot(*(fxy[pi] - self.tree_xy[ti]).T)
+        order = np.lexsort((dist, key))
+        pi, ti, key = pi[order], ti[order], key[order]
+        pairs, group, size = np.unique(key, return_inverse=True, return_counts=True)
+        rank = np.arange(len(key)) - (np.cumsum(size) - size)[group]
+        seen = np.zeros(len(pairs), dtype=bool)
+        for k in range(int(size.max())):
+            sel = np.flatnonzero((rank == k) & ~seen[group])
+            if len(sel) == 0:
+                break
+            clear = ~self.blocked(fxy[pi[sel]], self.tree_xy[ti[sel]])
+            seen[group[sel[clear]]] = True
+        pairs = pairs[seen]
+        return pairs // len(self.tree_xy), pairs % len(self.tree_xy)
 
 
 #: Runs ``fn(shared, *batch)`` for every batch and returns the results in order.
@@ -125,3 +164,56 @@ def visible_trees(
 
 def _count(scene: SightScene, xy: np.ndarray, own: np.ndarray, radius_m: float) -> np.ndarray:
     return scene.count_visible(xy, own, radius_m)
+
+
+#: Buildings per batch of :func:`trees_seen_from_facades`.
+FACADE_BATCH_BUILDINGS = 2_000
+
+
+def trees_seen_from_facades(
+    fxy: np.ndarray,
+    fcode: np.ndarray,
+    scene: SightScene,
+    radius_m: float,
+    n_codes: int,
+    *,
+    batch: int = FACADE_BATCH_BUILDINGS,
+    run: Runner = run_in_order,
+) -> np.ndarray:
+    """Number of distinct trees seen from the facades of each building (see the module docstring).
+
+    Args:
+        fxy: ``(k, 2)`` facade points (``geo.facades.facade_points``), metres CRS.
+        fcode: building code of each point, ``0 <= code < n_codes``.
+        scene: trees and buildings (every footprint blocks).
+        radius_m: largest distance (m) from a facade point to a tree, inclusive.
+        n_codes: number of building codes.
+        batch: buildings per vectorised batch.
+        run: how batches are run (see :data:`Runner`).
+
+    Returns:
+        int64 count per building code.
+    """
+    fxy = np.asarray(fxy, dtype=float).reshape(-1, 2)
+    fcode = np.asarray(fcode, dtype=np.int64)
+    out = np.zeros(n_codes, dtype=np.int64)
+    if len(fxy) == 0 or len(scene.tree_xy) == 0:
+        return out
+    codes = np.unique(fcode)
+    # Batches of neighbouring buildings (ordered by their first facade point) keep STRtree hits local.
+    order = np.argsort(fcode, kind="stable")
+    start = np.searchsorted(fcode[order], codes)
+    anchor = fxy[order[start]]
+    codes = codes[np.lexsort((anchor[:, 0], np.floor(anchor[:, 1] / max(radius_m, 1.0))))]
+    chunks = [codes[i : i + batch] for i in range(0, len(codes), batch)]
+    batches = []
+    for chunk in chunks:
+        sel = np.isin(fcode, chunk)
+        batches.append((fxy[sel], fcode[sel], radius_m))
+    for bcode, _ in run(_seen, scene, batches):
+        out += np.bincount(bcode, minlength=n_codes)
+    return out
+
+
+def _seen(scene: SightScene, fxy: np.ndarray, fcode: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+    return scene.seen_from_facades(fxy, fcode, radius_m)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pyproj import CRS
 
+from geo.ahn_vegetation import VEGETATION_SOURCE
 from geo.canonical import CANONICAL, RASTER_SOURCES
 from geo.cbs_landuse import DEFAULT_PARK_CODES
 from geo.crs import parse_crs
@@ -32,7 +33,7 @@ from geo.errors import ConfigError
 ADAPTERS: dict[str, tuple[str, ...]] = {
     "bgt": ("landcover", "buildings", "trees"),
     "bag": ("buildings", "addresses"),
-    "ahn": ("dsm", "dtm"),
+    "ahn": ("dsm", "dtm", VEGETATION_SOURCE),  # vegetation: LAZ mode only (geo.ahn_vegetation)
     "cbs": ("neighbourhoods",),
     "cbs_landuse": ("parks",),
 }
@@ -236,6 +237,8 @@ class RegionConfig(_Strict):
 
 
 def _ahn_provides(spec: AhnSpec, name: str) -> bool:
+    if name == VEGETATION_SOURCE:  # the vegetation points exist only in a classified point cloud
+        return bool(spec.laz)
     return bool(spec.laz) or getattr(spec, name) is not None
 
 

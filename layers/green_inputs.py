@@ -1,8 +1,13 @@
-"""Input preparation shared by the ``green-paved`` and ``tree-3-30-300`` layers.
+"""Input preparation shared by the ``green-paved`` and ``tree-3-30-300`` layers (and the canopy for others).
 
 Both layers clip neighbourhoods to the region, keep only trees inside the
 region (counting the rest for the build log) and give trees without a crown
-diameter the default one.
+diameter one: from the AHN canopy around the trunk when AHN is given
+(``geo.canopy.crown_diameters``), else the default. :func:`ahn_canopy` is the
+one way a layer gets the canopy raster (docs/method-canopy.md): from the
+``dsm``, ``dtm`` and, in LAZ mode, ``vegetation`` sources, with buildings
+(BGT ``building`` land cover and the ``buildings`` footprints) and water
+masked.
 """
 
 from __future__ import annotations
@@ -16,7 +21,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.base import Param, Region
+from geo.ahn_vegetation import VEGETATION_SOURCE
+from geo.canopy import (
+    CANOPY_MIN_HEIGHT_M,
+    CANOPY_MIN_HEIGHT_SOURCE,
+    CROWN_SEARCH_RADIUS_M,
+    canopy_mask,
+    canopy_raster,
+    crown_diameters,
+)
+from geo.errors import LayerError
+from geo.fractions import burn_discs
+from geo.raster import Raster
+from layers.base import LayerInputs, Param, Region
 from layers.landcover import clip_to_region
 
 #: Crown diameter given to trees without one; a parameter of both layers, declared once so they agree.
@@ -29,6 +46,74 @@ DEFAULT_CROWN_DIAMETER_PARAM = Param(
     minimum=0.5,
     maximum=40.0,
 )
+
+
+#: Lowest canopy height above the terrain; a parameter of every layer that uses the AHN canopy.
+CANOPY_MIN_HEIGHT_PARAM = Param(
+    "canopy_min_height_m",
+    CANOPY_MIN_HEIGHT_M,
+    "m",
+    "AHN canopy: cells at least this high above the terrain (and not building, not water) are tree canopy",
+    CANOPY_MIN_HEIGHT_SOURCE,
+    minimum=0.5,
+    maximum=10.0,
+)
+#: Farthest a crown cell may lie from its tree when crowns come from the canopy.
+CROWN_SEARCH_PARAM = Param(
+    "crown_search_radius_m",
+    CROWN_SEARCH_RADIUS_M,
+    "m",
+    "AHN canopy: a tree without a crown size takes the canopy of its patch within this radius (Voronoi-split "
+    "with neighbouring trees); caps the crown diameter at twice this",
+    "project choice: a crown of up to 24 m across covers all but monumental trees",
+    minimum=1.0,
+    maximum=30.0,
+)
+#: Sources the AHN canopy is made of (``vegetation`` only in LAZ mode).
+CANOPY_SOURCES: tuple[str, ...] = ("dsm", "dtm", VEGETATION_SOURCE)
+
+
+def ahn_canopy(inputs: LayerInputs, min_height_m: float, notes: list[str]) -> Raster | None:
+    """The AHN canopy raster of the inputs (``geo.canopy.canopy_raster``), or None without a DSM and DTM.
+
+    Buildings are the ``building`` land cover and the ``buildings`` footprints (either may be
+    absent), water the ``water`` land cover. Heat-stress windows call it with their window's
+    sources, so it only reads what ``inputs`` holds.
+
+    Raises:
+        LayerError: the DTM or vegetation raster is on another grid than the DSM.
+    """
+    if "dsm" not in inputs.sources or "dtm" not in inputs.sources:
+        notes.append("no AHN dsm + dtm: canopy from the tree register's crowns only")
+        return None
+    blocks = []
+    water = None
+    if "landcover" in inputs.sources:
+        lc = inputs.vector("landcover")
+        cls = lc["class"].to_numpy()
+        blocks.append(lc.geometry.values[cls == "building"])
+        water = lc.geometry.values[cls == "water"]
+    if "buildings" in inputs.sources:
+        blocks.append(inputs.vector("buildings").geometry.values)
+    vegetation = inputs.sources.get(VEGETATION_SOURCE)
+    try:
+        canopy = canopy_raster(
+            inputs.raster("dsm"),
+            inputs.raster("dtm"),
+            np.concatenate(blocks) if blocks else None,
+            water,
+            min_height_m=min_height_m,
+            vegetation=vegetation,
+        )
+    except ValueError as exc:
+        raise LayerError(str(exc)) from None
+    known = np.isfinite(canopy.data[0])
+    notes.append(
+        f"canopy from AHN (DSM - DTM >= {min_height_m:g} m, buildings and water masked"
+        + (", vegetation points of the point cloud" if vegetation is not None else ", no point classes (raster AHN)")
+        + f"); {100 * known.mean():.1f} % of the AHN grid known"
+    )
+    return canopy
 
 
 def region_area(region: Region) -> shapely.Geometry:
@@ -56,12 +141,20 @@ def zones(neighbourhoods: gpd.GeoDataFrame, region: Region, counts: Counter[str]
 
 
 def trees_in_region(
-    trees: gpd.GeoDataFrame, region: Region, default_crown_m: float, counts: Counter[str]
+    trees: gpd.GeoDataFrame,
+    region: Region,
+    default_crown_m: float,
+    counts: Counter[str],
+    canopy: Raster | None = None,
+    search_radius_m: float = CROWN_SEARCH_RADIUS_M,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tree points inside the region and their crown diameters (m).
 
     Trees outside the region are ignored and counted (``trees_outside_region``);
-    a missing or non-positive crown diameter takes ``default_crown_m``
+    a missing or non-positive crown diameter is taken from the ``canopy`` around
+    the trunk when given (``geo.canopy.crown_diameters``: its patch within
+    ``search_radius_m``, equivalent-circle diameter; ``trees_crown_from_canopy``),
+    else, or where the canopy holds no crown there, ``default_crown_m``
     (``trees_default_crown``). Multi-point features count once per point.
 
     Returns:
@@ -78,6 +171,14 @@ def trees_in_region(
     counts["trees_outside_region"] += int((~inside).sum())
     points, crown = points[inside], crown[inside]
     missing = ~(crown > 0)
+    if canopy is not None and missing.any():
+        xy = shapely.get_coordinates(points).reshape(-1, 2)
+        # Every register tree takes part in the Voronoi split, so neighbours share a crown patch.
+        from_canopy = crown_diameters(canopy, xy, search_radius_m=search_radius_m)
+        got = missing & np.isfinite(from_canopy)
+        crown = np.where(got, from_canopy, crown)
+        counts["trees_crown_from_canopy"] += int(got.sum())
+        missing &= ~got
     counts["trees_default_crown"] += int(missing.sum())
     crown = np.where(missing, default_crown_m, crown)
     return points, crown
@@ -109,3 +210,18 @@ def percent(part: np.ndarray | pd.Series, whole: np.ndarray | pd.Series, decimal
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(whole > 0, part / whole * 100.0, np.nan)
     return np.round(out, decimals)
+
+
+def canopy_with_crowns(canopy: Raster, points: np.ndarray, crown_m: np.ndarray) -> np.ndarray:
+    """Canopy cells of the AHN canopy, with the register's crown discs burnt in where AHN is unknown (bool grid).
+
+    Where the AHN grid has a hole (NaN) the register is the only knowledge of trees
+    there, so the canopy there is the union of the crown discs (cell-centre rule).
+    """
+    under = canopy_mask(canopy)
+    unknown = ~np.isfinite(canopy.data[0])
+    if unknown.any() and len(points):
+        xy = shapely.get_coordinates(np.asarray(points, dtype=object)).reshape(-1, 2)
+        discs = burn_discs(xy[:, 0], xy[:, 1], np.asarray(crown_m) / 2, canopy.transform, under.shape)
+        under = under | (unknown & discs)
+    return under

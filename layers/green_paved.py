@@ -11,13 +11,17 @@ sum to 100:
 * ``water_pct``: water;
 * ``bare_pct``: bare + road_unpaved (unpaved roads are sand or gravel).
 
-``canopy_pct`` is the union of the tree crowns inside the buurt over the buurt
-area: crowns are discs of ``crown_diameter_m`` (or ``default_crown_diameter_m``)
-seen from above, so they overlap any surface and are counted once where they
-overlap each other. Where ``landcover.public`` is known, every share is also
-given for the public and the private land of the buurt. A 10 m raster with
-the same six shares (one band each) is published for maps; it samples each
-cell at 1 m and is for display only.
+``canopy_pct`` is the tree canopy inside the buurt over the buurt area, seen
+from above, so it overlaps any surface. With AHN (``dsm`` + ``dtm``) it is the
+AHN canopy (``geo.canopy``, docs/method-canopy.md: DSM - DTM >= 2.5 m, not a
+building, not water, vegetation points where the source is LAZ), counted per
+0.5 m cell; where the AHN grid has holes the register's crowns fill in. Without
+AHN it is the exact union of the register's crown discs (``crown_diameter_m``,
+else ``default_crown_diameter_m``), overlapping crowns counted once. Where
+``landcover.public`` is known, every share is also given for the public and
+the private land of the buurt. A 10 m raster with the same six shares (one
+band each) is published for maps (for display only), and with AHN the 0.5 m
+canopy itself (``canopy``: height above the terrain of canopy cells).
 """
 
 from __future__ import annotations
@@ -27,12 +31,26 @@ from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 
 from geo.canonical import LANDCOVER_CLASSES
+from geo.canopy import CANOPY_BAND, canopy_in_zones, grid_share_pct
 from geo.fractions import SURFACE_GROUPS, Crowns, fraction_raster, zone_surface_areas
 from geo.grid import Grid
+from geo.raster import Raster
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param
-from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM, log_metadata, percent, trees_in_region, zones
+from layers.green_inputs import (
+    CANOPY_MIN_HEIGHT_PARAM,
+    CANOPY_SOURCES,
+    CROWN_SEARCH_PARAM,
+    DEFAULT_CROWN_DIAMETER_PARAM,
+    ahn_canopy,
+    canopy_with_crowns,
+    log_metadata,
+    percent,
+    trees_in_region,
+    zones,
+)
 from layers.landcover import clip_to_region
 
 #: The six published shares, in column / band order.
@@ -44,8 +62,10 @@ METHOD = (
     "Exact vector overlay of the land cover with each buurt (clipped to the region). building_pct, "
     "paved_pct (road_paved + paved_other), green_pct (green_low + green_shrub + green_trees + agriculture), "
     "water_pct and bare_pct (bare + road_unpaved) are shares of the buurt area that land cover maps and sum to "
-    "100. canopy_pct is the area of the union of tree crowns (discs of the crown diameter, default "
-    "default_crown_diameter_m) inside the buurt over the buurt area, overlapping crowns counted once. The "
+    "100. canopy_pct is the tree canopy inside the buurt over the buurt area: with AHN the 0.5 m AHN canopy "
+    "(DSM - DTM >= canopy_min_height_m, buildings and water masked, LAZ vegetation points where given; register "
+    "crowns fill AHN holes), else the union of tree crowns (discs of the crown diameter, default "
+    "default_crown_diameter_m), overlapping crowns counted once. The "
     "_public/_private columns are the same shares of the buurt's public and private land where "
     "landcover.public is known. The raster samples each cell at raster_supersample^2 points, for display only."
 )
@@ -57,32 +77,48 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     """Shares of surface groups and canopy per neighbourhood, plus a display raster.
 
     Args:
-        inputs: ``landcover`` and ``neighbourhoods`` (required), ``trees`` (optional;
-            without it canopy is null), all in the region CRS (metres).
-        params: ``default_crown_diameter_m`` (m), ``raster_resolution_m`` (m),
+        inputs: ``landcover`` and ``neighbourhoods`` (required); ``trees``, ``buildings``,
+            ``dsm``, ``dtm``, ``vegetation`` (optional; without trees and AHN canopy is null),
+            all in the region CRS (metres).
+        params: ``default_crown_diameter_m`` (m), ``canopy_min_height_m`` (m),
+            ``crown_search_radius_m`` (m), ``raster_resolution_m`` (m),
             ``raster_supersample`` (sub-cells per cell edge).
         ctx: chunk size and Dask scheduler for the raster.
 
     Returns:
         vector ``neighbourhoods`` (code, name, area_m2, mapped_pct, the six shares,
         public_pct and the shares per public/private land) and raster ``fractions``
-        (float32 %, one band per share).
+        (float32 %, one band per share), and with AHN raster ``canopy`` (float32 m, 0.5 m).
     """
     counts: Counter[str] = Counter()
     notes: list[str] = []
     region = inputs.region
     landcover = clip_to_region(inputs.vector("landcover"), region)
     buurten = zones(inputs.vector("neighbourhoods"), region, counts)
+    canopy = ahn_canopy(inputs, params["canopy_min_height_m"], notes)
     crowns = None
+    points, crown = np.empty(0, dtype=object), np.empty(0)
     if "trees" in inputs.sources:
-        points, crown = trees_in_region(inputs.vector("trees"), region, params["default_crown_diameter_m"], counts)
+        points, crown = trees_in_region(
+            inputs.vector("trees"), region, params["default_crown_diameter_m"], counts, canopy,
+            params["crown_search_radius_m"],
+        )
         crowns = Crowns.from_points(points, crown)
-    else:
-        notes.append("no tree source: canopy_pct is null")
+    elif canopy is None:
+        notes.append("no tree source and no AHN: canopy_pct is null")
     public = landcover["public"] if "public" in landcover.columns else None
     areas = zone_surface_areas(
-        buurten.geometry.values, landcover.geometry.values, landcover["class"].to_numpy(), crowns, public
+        buurten.geometry.values, landcover.geometry.values, landcover["class"].to_numpy(),
+        crowns if canopy is None else None, public,
     )
+    under = None
+    if canopy is not None:
+        under = canopy_with_crowns(canopy, points, crown)
+        cgrid = Grid(canopy.crs, canopy.transform, canopy.width, canopy.height)
+        cells = canopy_in_zones(under, cgrid, buurten.geometry.values, landcover.geometry.values, public,
+                                chunk_size=ctx.chunk_size)
+        for col in cells.columns:
+            areas[col] = cells[col].to_numpy()
     table = _table(buurten, areas)
     overlap = float(areas["overlap_m2"].sum())
     if overlap > OVERLAP_NOTE_SHARE * float(areas["zone_m2"].sum()):
@@ -100,19 +136,38 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
         supersample=params["raster_supersample"],
         chunk_size=ctx.chunk_size,
     )
+    rasters = {"fractions": raster}
+    if canopy is not None and under is not None:
+        raster = _with_canopy_band(raster, under, canopy, grid)
+        height = np.where(under, canopy.band(CANOPY_BAND), np.nan).astype(np.float32)
+        rasters = {"fractions": raster, "canopy": Raster(height, canopy.crs, canopy.transform, nodata=float("nan"),
+                                                         band_names=(CANOPY_BAND,), units=("m",))}
+        known = np.isfinite(canopy.data[0])
+        counts["canopy_cells"] = int(under.sum())
+        counts["canopy_cells_unknown_ahn"] = int((~known).sum())
     counts["landcover_polygons"] = len(landcover)
     per_class = {c: round(float(areas[f"class_{c}_m2"].sum()), 2) for c in LANDCOVER_CLASSES}
     return LayerResult(
         vectors={"neighbourhoods": table},
-        rasters={"fractions": raster},
+        rasters=rasters,
         metadata={
             "method": METHOD,
             "surface_groups": {g: list(c) for g, c in SURFACE_GROUPS.items()},
             "area_m2_per_class": per_class,
-            "canopy_m2": None if crowns is None else round(float(areas["canopy_m2"].sum()), 2),
+            "canopy_m2": None if crowns is None and canopy is None else round(float(areas["canopy_m2"].sum()), 2),
+            "canopy_source": "ahn" if canopy is not None else ("register" if crowns is not None else None),
             **log_metadata(counts, notes),
         },
     )
+
+
+def _with_canopy_band(raster: Raster, under: np.ndarray, canopy: Raster, grid: Grid) -> Raster:
+    """The display raster with its ``canopy_pct`` band taken from the AHN canopy cells (NaN where unmapped)."""
+    data = raster.data.copy()
+    share = grid_share_pct(under, canopy.transform, grid).astype(np.float32)
+    data[-1] = np.where(np.isnan(data[0]), np.nan, np.nan_to_num(share, nan=0.0))
+    return Raster(data, raster.crs, raster.transform, nodata=raster.nodata, band_names=raster.band_names,
+                  units=raster.units)
 
 
 def _table(buurten: gpd.GeoDataFrame, areas: Any) -> gpd.GeoDataFrame:
@@ -144,9 +199,11 @@ LAYER = LayerDef(
     },
     kind="vector",
     inputs=("landcover", "neighbourhoods"),
-    optional_inputs=("trees",),
+    optional_inputs=("trees", "buildings", *CANOPY_SOURCES),
     params=(
         DEFAULT_CROWN_DIAMETER_PARAM,
+        CANOPY_MIN_HEIGHT_PARAM,
+        CROWN_SEARCH_PARAM,
         Param(
             "raster_resolution_m",
             10.0,
@@ -169,12 +226,14 @@ LAYER = LayerDef(
     outputs=(
         Output("neighbourhoods", "vector", "per buurt: code, name, area_m2 and the six shares (%), public/private"),
         Output("fractions", "raster", "float32 %, bands " + ", ".join(SHARES)),
+        Output("canopy", "raster", "with AHN: float32 m, height above the terrain of the 0.5 m canopy cells"),
     ),
     style_id="green-paved",
-    code_version="1",
+    code_version="2",
     compute=compute,
     references=(
         "BGT IMGeo 2.1 (Geonovum): land-cover classes",
+        "RIVM, Atlas Leefomgeving 'Bomen in Nederland' (2020): trees are vegetation above 2.5 m (AHN3 + CIR)",
         "Konijnendijk, C.C. (2023). Evidence-based guidelines for greener, healthier, more resilient "
         "neighbourhoods: Introducing the 3-30-300 rule. Journal of Forestry Research 34, 821-830. "
         "doi:10.1007/s11676-022-01523-z",

@@ -20,6 +20,7 @@ import geopandas as gpd
 import pyogrio
 import shapely
 
+from geo.ahn_vegetation import VEGETATION_SOURCE, grid_vegetation
 from geo.canonical import RASTER_SOURCES
 from geo.crs import parse_crs, to_region_crs
 from geo.errors import ConfigError, SourceError
@@ -88,6 +89,8 @@ class SourceSet:
                 h.update(file_digest(path).encode())
             if provider in _ADAPTER_MODULES:
                 h.update(_module_digest(_ADAPTER_MODULES[provider]).encode())
+            if name == VEGETATION_SOURCE:
+                h.update(_module_digest("geo.ahn_vegetation").encode())
             self._digests[name] = h.hexdigest()
         return self._digests[name]
 
@@ -155,7 +158,7 @@ class SourceSet:
         provider = self.providers.get(name)
         if provider is None:
             raise ConfigError(f"sources.{name}: not configured (and no adapter provides it)")
-        if name not in RASTER_SOURCES:
+        if name not in RASTER_SOURCES and name != VEGETATION_SOURCE:
             raise ConfigError(f"sources.{name}: not a raster source; it cannot be read by window")
         spec = getattr(self.cfg.sources, provider)
         if provider == "ahn":
@@ -194,7 +197,7 @@ class SourceSet:
                 self.cfg.resolve(spec.path), self.crs, report, layer=spec.layer, codes=spec.codes,
                 declared_crs=declared,
             )
-        return module.read_ahn(  # type: ignore[no-any-return]
+        result: AdapterResult = module.read_ahn(
             dsm=self.cfg.resolve(spec.dsm) if spec.dsm else None,
             dtm=self.cfg.resolve(spec.dtm) if spec.dtm else None,
             laz=[self.cfg.resolve(p) for p in spec.laz],
@@ -204,6 +207,11 @@ class SourceSet:
             bounds=bounds or self._boundary_bounds(),
             report=report,
         )
+        if spec.laz:  # the vegetation points on the DSM grid, for the canopy (geo.canopy)
+            result.sources[VEGETATION_SOURCE] = grid_vegetation(
+                [self.cfg.resolve(p) for p in spec.laz], result.sources["dsm"], crs=declared, report=report
+            )
+        return result
 
     # -- region ----------------------------------------------------------------
     def _boundary_geometry(self) -> shapely.Geometry | None:

@@ -6,13 +6,20 @@ part is measured here (docs/method-3-30-300.md gives the full method and the
 choices, following the measures Browning et al. 2024 recommend where the
 registers allow):
 
-* **3**: trees within ``tree_radius_m`` (30 m) of the address point whose
-  straight sight line crosses no building footprint other than the dwelling's
-  own (``geo.visibility``); trees with a crown below ``min_crown_diameter_m``
-  do not count.
-* **30**: union of tree crowns (discs of the crown diameter) inside the
-  dwelling's CBS buurt over the buurt area (``canopy_scope: buurt``), or inside
-  a disc of ``canopy_radius_m`` around the address (``canopy_scope: radius``).
+* **3**: trees whose crown is at least ``min_crown_area_m2`` and that a
+  straight sight line reaches from a facade point of the dwelling's building
+  (``geo.facades``: every ``facade_spacing_m`` along the footprint, offset
+  outward) within ``tree_radius_m`` (30 m), through no building
+  (``geo.visibility``). A dwelling without a known building looks from its
+  address point, its own walls not blocking. Trees are the register's; with
+  AHN, a register tree without a crown size gets its crown from the canopy
+  around its trunk (``geo.canopy``), and the tree tops of canopy patches that
+  hold no register tree (``geo.treetops``, a variable-window local maximum
+  filter, Popescu & Wynne 2004) count as trees too.
+* **30**: tree canopy inside the dwelling's CBS buurt over the buurt area
+  (``canopy_scope: buurt``), or inside a disc of ``canopy_radius_m`` around the
+  address (``canopy_scope: radius``): with AHN the 0.5 m AHN canopy (register
+  crowns fill its holes), else the union of the register's crown discs.
 * **300**: walking distance from the address point straight to the nearest
   point of the street network, then along it to the nearest network point
   within ``park_access_m`` of a public green space of at least
@@ -39,11 +46,27 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.fractions import Crowns, disc_canopy_pct
+from geo.canopy import canopy_in_zones, crown_diameters, patches_without
+from geo.errors import LayerError
+from geo.facades import facade_points
+from geo.fractions import Crowns, disc_canopy_pct, disc_share_pct
+from geo.grid import Grid
 from geo.parks import PARK_CLASSES, derive_parks, select_parks
-from geo.visibility import NO_BUILDING, SightScene, visible_trees
+from geo.raster import Raster
+from geo.treetops import crown_area_m2, tree_tops
+from geo.visibility import NO_BUILDING, SightScene, trees_seen_from_facades, visible_trees
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output
-from layers.green_inputs import Laps, log_metadata, percent, region_area, trees_in_region, zones
+from layers.green_inputs import (
+    CANOPY_SOURCES,
+    Laps,
+    ahn_canopy,
+    canopy_with_crowns,
+    log_metadata,
+    percent,
+    region_area,
+    trees_in_region,
+    zones,
+)
 from layers.tree_rule_params import PARAMS, REFERENCES
 from layers.walking import nearest_by_walking
 
@@ -66,8 +89,9 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     """The 3-30-300 rule for every dwelling of the region.
 
     Args:
-        inputs: ``addresses``, ``buildings``, ``trees``, ``neighbourhoods``, ``landcover``
-            (required), ``streets`` and ``parks`` (optional), all in the region CRS (metres).
+        inputs: ``addresses``, ``buildings``, ``neighbourhoods``, ``landcover`` (required),
+            ``trees``, ``dsm``/``dtm``/``vegetation`` (AHN; at least one of trees and AHN),
+            ``streets`` and ``parks`` (optional), all in the region CRS (metres).
         params: thresholds and method choices (see ``LAYER.params``).
         ctx: worker count; sight-line batches run as Dask tasks.
 
@@ -97,21 +121,27 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     )
     lap("dwellings")
 
-    tree_pts, crown = trees_in_region(inputs.vector("trees"), region, params["default_crown_diameter_m"], counts)
-    big = crown >= params["min_crown_diameter_m"]
+    canopy = ahn_canopy(inputs, params["canopy_min_height_m"], notes)
+    if "trees" not in inputs.sources and canopy is None:
+        raise LayerError("tree-3-30-300: needs a trees source or AHN (dsm + dtm) for the trees and the canopy")
+    reg_pts, reg_crown = np.empty(0, dtype=object), np.empty(0)
+    if "trees" in inputs.sources:
+        reg_pts, reg_crown = trees_in_region(
+            inputs.vector("trees"), region, params["default_crown_diameter_m"], counts, canopy,
+            params["crown_search_radius_m"],
+        )
+    tree_xy, crown = _all_trees(reg_pts, reg_crown, canopy, params, region_area(region), counts)
+    big = crown_area_m2(crown) >= params["min_crown_area_m2"]
     counts["trees_below_min_crown"] = int((~big).sum())
-    crowns = Crowns.from_points(tree_pts, crown)
     lap("trees")
 
-    scene = SightScene(shapely.get_coordinates(tree_pts[big]), buildings.geometry.values, building_code)
-    visible = visible_trees(place_xy, place_own, scene, params["tree_radius_m"], run=_dask_run)[place_of]
+    scene = SightScene(tree_xy[big], buildings.geometry.values, building_code)
+    visible = _visible(place_xy, place_own, buildings, building_code, scene, params, counts)[place_of]
     lap("visible_trees")
 
-    buurt_canopy = percent(crowns.area_in(buurten.geometry.values), buurten.geometry.area)
-    if params["canopy_scope"] == "buurt":
-        canopy_pct = np.where(buurt_of >= 0, buurt_canopy[np.maximum(buurt_of, 0)], np.nan)
-    else:
-        canopy_pct = disc_canopy_pct(crowns, place_xy, params["canopy_radius_m"], region_area(region))[place_of]
+    buurt_canopy, canopy_pct = _canopy_shares(
+        canopy, reg_pts, reg_crown, buurten, buurt_of, (place_xy, place_of), region_area(region), params, ctx
+    )
     lap("canopy")
 
     parks, park_counts = _parks(inputs, params)
@@ -141,11 +171,102 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
             "method": METHOD,
             "distance_method": method,
             "canopy_scope": params["canopy_scope"],
+            "canopy_source": "ahn" if canopy is not None else "register",
+            "view_from": "facades",
             "summary": _summary(table),
             "timings_s": lap.seconds,
             **log_metadata(counts, notes),
         },
     )
+
+
+def _all_trees(
+    reg_pts: np.ndarray,
+    reg_crown: np.ndarray,
+    canopy: Raster | None,
+    params: Mapping[str, Any],
+    area: shapely.Geometry,
+    counts: Counter[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Register trees plus, with AHN, the tree tops of canopy patches holding no register tree.
+
+    Returns:
+        ``(xy, crown_diameter_m)`` of every tree that may count for the 3.
+    """
+    reg_xy = shapely.get_coordinates(reg_pts).reshape(-1, 2)
+    if canopy is None or not params["ahn_tree_tops"]:
+        return reg_xy, reg_crown
+    free = patches_without(canopy, reg_xy)
+    open_canopy = Raster(np.where(free, canopy.data[0], 0.0).astype(np.float32), canopy.crs, canopy.transform,
+                         nodata=canopy.nodata, band_names=canopy.band_names, units=canopy.units)
+    tops, _ = tree_tops(open_canopy, min_height_m=params["canopy_min_height_m"])
+    shapely.prepare(area)
+    tops = tops[shapely.intersects(area, shapely.points(tops))] if len(tops) else tops
+    counts["trees_from_ahn_tops"] = len(tops)
+    # Crowns of the tops: their share of the patch, split with every tree (register trees are seeds too).
+    seeds = np.vstack([reg_xy, tops])
+    top_crown = crown_diameters(canopy, seeds, search_radius_m=params["crown_search_radius_m"])[len(reg_xy):]
+    return seeds, np.r_[reg_crown, np.nan_to_num(top_crown, nan=0.0)]
+
+
+def _visible(
+    place_xy: np.ndarray,
+    place_own: np.ndarray,
+    buildings: gpd.GeoDataFrame,
+    building_code: np.ndarray,
+    scene: SightScene,
+    params: Mapping[str, Any],
+    counts: Counter[str],
+) -> np.ndarray:
+    """Trees seen per place: from its building's facades, or from the address point without a building."""
+    out = np.zeros(len(place_xy), dtype=np.int64)
+    has = place_own >= 0
+    wanted = np.isin(building_code, np.unique(place_own[has]))
+    fxy, fcode = facade_points(
+        buildings.geometry.values[wanted], building_code[wanted], spacing_m=params["facade_spacing_m"],
+        offset_m=params["facade_offset_m"], blockers=buildings.geometry.values,
+    )
+    counts["facade_points"] = len(fxy)
+    n_codes = int(building_code.max()) + 1 if len(building_code) else 0
+    per_building = trees_seen_from_facades(fxy, fcode, scene, params["tree_radius_m"], n_codes, run=_dask_run)
+    out[has] = per_building[place_own[has]]
+    if (~has).any():
+        out[~has] = visible_trees(place_xy[~has], place_own[~has], scene, params["tree_radius_m"], run=_dask_run)
+    return out
+
+
+def _canopy_shares(
+    canopy: Raster | None,
+    reg_pts: np.ndarray,
+    reg_crown: np.ndarray,
+    buurten: gpd.GeoDataFrame,
+    buurt_of: np.ndarray,
+    places: tuple[np.ndarray, np.ndarray],
+    area: shapely.Geometry,
+    params: Mapping[str, Any],
+    ctx: BuildContext,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Canopy % per buurt and per dwelling (the '30'): AHN canopy when given, else register crowns.
+
+    Args:
+        buurt_of: buurt index per dwelling (-1 outside all).
+        places: ``(place_xy, place_of)``: distinct dwelling places and the place of each dwelling.
+    """
+    place_xy, place_of = places
+    zones_ = buurten.geometry.values
+    if canopy is None:
+        crowns = Crowns.from_points(reg_pts, reg_crown)
+        buurt_canopy = percent(crowns.area_in(zones_), buurten.geometry.area)
+    else:
+        under = canopy_with_crowns(canopy, reg_pts, reg_crown)
+        grid = Grid(canopy.crs, canopy.transform, canopy.width, canopy.height)
+        cells = canopy_in_zones(under, grid, zones_, chunk_size=ctx.chunk_size)
+        buurt_canopy = percent(cells["canopy_m2"], buurten.geometry.area)
+    if params["canopy_scope"] == "buurt":
+        return buurt_canopy, np.where(buurt_of >= 0, buurt_canopy[np.maximum(buurt_of, 0)], np.nan)
+    if canopy is None:
+        return buurt_canopy, disc_canopy_pct(crowns, place_xy, params["canopy_radius_m"], area)[place_of]
+    return buurt_canopy, disc_share_pct(under, canopy.transform, place_xy, params["canopy_radius_m"], area)[place_of]
 
 
 def _dask_run(fn: Any, shared: Any, batches: list[tuple[Any, ...]]) -> list[np.ndarray]:
@@ -320,8 +441,8 @@ LAYER = LayerDef(
         "half a hectare within a 300 m walk? Also per neighbourhood, and the parks used.",
     },
     kind="vector",
-    inputs=("addresses", "buildings", "trees", "neighbourhoods", "landcover"),
-    optional_inputs=("streets", "parks"),
+    inputs=("addresses", "buildings", "neighbourhoods", "landcover"),
+    optional_inputs=("trees", "streets", "parks", *CANOPY_SOURCES),
     params=PARAMS,
     outputs=(
         Output("dwellings", "vector", "one point per dwelling: " + ", ".join(DWELLING_COLUMNS)),
@@ -329,7 +450,7 @@ LAYER = LayerDef(
         Output("parks", "vector", "public green spaces >= min_park_area_m2 used as targets, with dwellings served"),
     ),
     style_id="tree-3-30-300",
-    code_version="2",
+    code_version="3",
     compute=compute,
     references=REFERENCES,
     minzoom=12,

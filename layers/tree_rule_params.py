@@ -7,6 +7,7 @@ column names (``meets_3`` ...) stay the same whatever the thresholds.
 
 from __future__ import annotations
 
+from geo.facades import FACADE_OFFSET_M, FACADE_SPACING_M
 from geo.parks import (
     DEFAULT_MERGE_GAP_M,
     DEFAULT_MIN_PARK_AREA_M2,
@@ -15,7 +16,7 @@ from geo.parks import (
     PUBLIC_UNKNOWN_SOURCE,
 )
 from layers.base import Param
-from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM
+from layers.green_inputs import CANOPY_MIN_HEIGHT_PARAM, CROWN_SEARCH_PARAM, DEFAULT_CROWN_DIAMETER_PARAM
 
 KONIJNENDIJK_2023 = (
     "Konijnendijk, C.C. (2023). Evidence-based guidelines for greener, healthier, more resilient "
@@ -33,6 +34,13 @@ WHO_2017 = (
 )
 REFERENCES: tuple[str, ...] = (KONIJNENDIJK_2023, BROWNING_2024, WHO_2017)
 
+#: Smallest crown (m2, seen from above) of a tree that counts for the 3: a crown of about 3.6 m across.
+MIN_CROWN_AREA_M2 = 10.0
+MIN_CROWN_AREA_SOURCE = (
+    "Konijnendijk 2023 counts 'well-established trees of a decent size' without a number; 10 m2 (3.6 m across) "
+    "is a project choice above a newly planted Dutch street tree (crown about 1.5-2 m, 2-3 m2) and below an "
+    "established one (4-6 m, 13-28 m2; cf. the 6 m default crown); at 0.5 m AHN cells it is 40 cells"
+)
 #: Statuses of a BAG verblijfsobject that is lived in.
 IN_USE_STATUSES = ["Verblijfsobject in gebruik", "Verblijfsobject in gebruik (niet ingemeten)"]
 
@@ -56,15 +64,42 @@ PARAMS: tuple[Param, ...] = (
         maximum=500.0,
     ),
     Param(
-        "min_crown_diameter_m",
-        0.0,
-        "m",
-        "trees with a smaller crown are not counted as seen",
-        "Konijnendijk 2023 asks for trees 'of a decent size'; 0 counts every registered tree",
+        "min_crown_area_m2",
+        MIN_CROWN_AREA_M2,
+        "m2",
+        "trees with a smaller crown (seen from above) do not count for the 3",
+        MIN_CROWN_AREA_SOURCE,
         minimum=0.0,
-        maximum=40.0,
+        maximum=1000.0,
+    ),
+    Param(
+        "facade_spacing_m",
+        FACADE_SPACING_M,
+        "m",
+        "the 3 is seen from points this far apart along the facades of the dwelling's building",
+        "project choice: about one window bay of a Dutch terraced house (2-3 windows on a 5-6 m front)",
+        minimum=0.5,
+        maximum=20.0,
+    ),
+    Param(
+        "facade_offset_m",
+        FACADE_OFFSET_M,
+        "m",
+        "facade points lie this far outside the footprint outline",
+        "project choice: off the wall (footprints are drawn to about 0.1-0.3 m), inside the front garden",
+        minimum=0.05,
+        maximum=5.0,
+    ),
+    Param(
+        "ahn_tree_tops",
+        True,
+        "",
+        "with AHN, tree tops of canopy patches that hold no register tree count as trees",
+        "issue 10; tops by a variable-window local maximum filter (Popescu & Wynne 2004)",
     ),
     DEFAULT_CROWN_DIAMETER_PARAM,
+    CANOPY_MIN_HEIGHT_PARAM,
+    CROWN_SEARCH_PARAM,
     Param("min_canopy_pct", 30.0, "%", "tree canopy of the neighbourhood ('30')", KONIJNENDIJK_2023, 0.0, 100.0),
     Param(
         "canopy_scope",

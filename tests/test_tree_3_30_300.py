@@ -47,8 +47,8 @@ def scene() -> dict[str, gpd.GeoDataFrame]:
     """The hand-built village (local coordinates in m, 0-400; see the expectations in the tests).
 
     * A (and flat A2 at the same point) at (50, 88) in building A: trees 20 m east, north
-      and west are seen; one 20 m south is hidden behind building B; one 30.01 m away is
-      outside the radius.
+      and west are seen from its facades; one 20 m south is hidden behind building B from
+      every facade point; one 30.01 m east of the east facade is outside the radius.
     * C at (150, 88): its one tree's sight line only grazes the corner of building D.
     * E at (300, 290) has no building (its id is not registered) and lives in a small buurt
       under one big crown (40 m) that holds a small crown inside it.
@@ -82,7 +82,7 @@ def scene() -> dict[str, gpd.GeoDataFrame]:
         ("t2", 4.0, (50, 108)),
         ("t3", 4.0, (30, 88)),
         ("t4-hidden", 4.0, (50, 68)),
-        ("t5-far", 4.0, (50 + 21.22, 88 + 21.22)),
+        ("t5-far", 4.0, (55.5 + 30.01, 88)),  # 30.01 m east of the east facade (offset 0.5 m)
         ("t-corner", 4.0, (170, 108)),
         ("big1", 10.0, (100, 300)),
         ("big2", 10.0, (106, 300)),
@@ -228,10 +228,10 @@ def test_address_point_outside_its_building_is_counted() -> None:
     assert out.metadata["log"]["counts"]["dwellings_point_outside_building"] == 1
 
 
-def test_min_crown_diameter_and_other_thresholds() -> None:
-    out = run(scene(), min_crown_diameter_m=5.0, min_trees_visible=1, max_park_distance_m=700.0)
+def test_min_crown_area_and_other_thresholds() -> None:
+    out = run(scene(), min_crown_area_m2=13.0, min_trees_visible=1, max_park_distance_m=700.0)
     table = out.vectors["dwellings"].set_index("dwelling_id")
-    assert table.loc["A1", "trees_visible"] == 0  # its trees have 4 m crowns
+    assert table.loc["A1", "trees_visible"] == 0  # its trees have 4 m crowns: 12.57 m2 < 13 m2
     assert table.loc["E1", "trees_visible"] == 2  # 40 m and (default) 6 m crowns
     assert table.loc["A1", "meets_300"] and table.loc["E1", "meets_3"]
 
