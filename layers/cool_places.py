@@ -55,7 +55,8 @@ from layers.walking import nearest_by_walking
 KLUCK = (
     "Kluck, J. et al. (2020): De hittebestendige "
     "stad. Een koele kijk op de inrichting van de buitenruimte. Hogeschool van Amsterdam / Klimaatverbond "
-    "(a cool place within 300 m of every home: at least 200 m2 of shade at 15:00 on a summer day)"
+    "(a cool place within 300 m of every home: at least 200 m2 of shade on a hot afternoon; the guideline names "
+    "no clock time, 15:00 CEST is kaartlaag's reading, see layers.sun)"
 )
 RATTI = "Ratti, C., Richens, P. (2004): Raster analysis of urban form. Environment and Planning B 31:297-309"
 #: Columns of the per-dwelling output, in order.

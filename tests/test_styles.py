@@ -218,7 +218,7 @@ def test_heat_stress_styles_have_fixed_dutch_classes() -> None:
     from styles.raster import registered_style
 
     uhi = registered_style("heat-stress", "uhi_max")
-    shade = registered_style("heat-stress", "shade_pct")
+    shade = registered_style("heat-stress", "shade_pct_1500")
     assert uhi is not None and shade is not None
     labels = [c.label for c in uhi.classes]
     assert labels[0] == "0 tot 1 K" and labels[1] == "1 tot 1,5 K" and labels[-1] == "vanaf 4 K"
