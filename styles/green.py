@@ -5,12 +5,17 @@ so a share reads like the class it sums. The 3-30-300 score runs from red
 (no rule met) to dark green (all three), a ColorBrewer RdYlGn ramp that stays
 ordered in greyscale; the individual rules are shown as met / not met.
 ``register()`` adds the vector map rules to ``styles.vector`` (call it where
-styles are assembled).
+styles are assembled). The 0.5 m ``canopy`` raster of ``green-paved`` (height of
+canopy cells above the terrain) gets a light-to-dark green ramp in height
+classes; its style is registered with ``styles.raster`` when this module is
+imported (``styles.heat``, which ``styles.raster`` loads, imports it).
 """
 
 from __future__ import annotations
 
+from geo.canopy import CANOPY_MIN_HEIGHT_M
 from styles.palettes import LANDCOVER
+from styles.raster import RasterClass, RasterStyle, interval_label, register_raster_style
 from styles.vector import VectorRule, register_vector_style
 
 #: Column / band -> (Dutch label, colour of 100 %).
@@ -51,6 +56,24 @@ SCORE: dict[int, tuple[str, str]] = {
 MET: dict[bool, tuple[str, str]] = {True: ("#1a9641", "Gehaald"), False: ("#d7191c", "Niet gehaald")}
 
 
+#: Height classes (m above the terrain) of the canopy raster, from the canopy threshold up; the last is open.
+CANOPY_BREAKS: tuple[float, ...] = (CANOPY_MIN_HEIGHT_M, 5.0, 10.0, 15.0, 20.0)
+#: Light to dark green (ColorBrewer Greens, 5 classes).
+CANOPY_COLOURS: tuple[str, ...] = ("#bae4b3", "#74c476", "#31a354", "#006d2c", "#00441b")
+
+
+def canopy_style() -> RasterStyle:
+    """Boomkroon uit AHN: height classes of the canopy cells (m), the last class open upward."""
+    bounds = (*CANOPY_BREAKS, None)
+    classes = tuple(
+        RasterClass(colour=CANOPY_COLOURS[i], label=interval_label(lower, bounds[i + 1], "m"), lower=lower,
+                    upper=bounds[i + 1])
+        for i, lower in enumerate(CANOPY_BREAKS)
+    )
+    return RasterStyle(kind="continuous", title="Boomkroon uit AHN (hoogte boven maaiveld)", unit="m",
+                       classes=classes, nodata_label="Geen boomkroon of geen gegevens")
+
+
 def share_label(column: str) -> str:
     """Dutch label of a share column, including the public/private split (``paved_pct_private``)."""
     for suffix, words in OWNERSHIP.items():
@@ -82,3 +105,13 @@ def register() -> None:
             register_vector_style(style_id, factory)
         except ValueError:
             continue
+
+
+def _register_raster() -> None:
+    try:
+        register_raster_style("green-paved", "canopy", canopy_style)
+    except ValueError:
+        return
+
+
+_register_raster()

@@ -151,3 +151,43 @@ def test_otterlo_bgt_builds_and_class_areas_equal_the_bgt_polygons(
     assert entry["parameter_info"]["default_crown_diameter_m"]["unit"] == "m"
     with rasterio.open(files["fractions"]) as ds:
         assert ds.count == 6 and ds.descriptions == SHARES and set(ds.units) == {"%"}
+
+
+#: The part of the Delft AHN3 tiles the Delft BGT maps (x 84,808-85,072, y 447,422-447,641, RD m).
+DELFT_BUURT = (84_808.0, 447_422.0, 85_072.0, 447_641.0)
+
+
+def test_delft_ahn3_laz_and_bgt_database_give_the_ahn_canopy(shared_data: Path, tmp_path: Path) -> None:
+    buurt = gpd.GeoDataFrame({"code": ["BU05030000"], "name": ["TU-wijk (proef)"]}, geometry=[box(*DELFT_BUURT)],
+                             crs=RD)
+    buurt.to_file(tmp_path / "buurt.gpkg", driver="GPKG")
+    laz = [shared_data / "ahn3-delft" / f"ahn3_cropped_{i}.laz" for i in (1, 2)]
+    config = tmp_path / "kaartlaag.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            region: {{name: Delft, crs: "EPSG:28992"}}
+            catalog: ./catalog
+            sources:
+              bgt: {{path: {shared_data / "bgt-delft"}}}
+              ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "EPSG:28992"}}
+              neighbourhoods: {{path: buurt.gpkg}}
+            """
+        )
+    )
+    summary = build(load_config(config), ["green-paved"], console=Console(quiet=True))
+    assert summary.built == ["green-paved"]
+    entry = json.loads((tmp_path / "catalog" / "catalog.json").read_text())["layers"]["green-paved"]
+    assert entry["metadata"]["canopy_source"] == "ahn"
+    files = {f["output"]: tmp_path / "catalog" / f["path"] for f in entry["files"] if f["format"] == "cog"}
+    table = gpd.read_parquet(tmp_path / "catalog" / next(
+        f["path"] for f in entry["files"] if f["output"] == "neighbourhoods" and f["path"].endswith(".parquet")))
+    # Recorded figure (docs/method-canopy.md): the canopy of the BGT-mapped campus tiles.
+    canopy_pct = float(table["canopy_pct"].iloc[0])
+    assert 8.0 < canopy_pct < 20.0
+    with rasterio.open(files["canopy"]) as ds:
+        height = ds.read(1)
+        assert ds.res == (0.5, 0.5) and ds.descriptions == ("canopy_height_m",)
+    assert np.nanmin(height) >= 2.5
+    # The published 0.5 m cells inside the buurt are the canopy share of the table.
+    assert "vegetation" in entry["inputs"]
