@@ -40,11 +40,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 from numba import prange
 
-from geo.chunked import highest_cell, kernel_jit, launch
+from geo.chunked import DEFAULT_CHUNK_SIZE, halo_cells, highest_cell, kernel_jit, launch, run_tiled
+from geo.raster import Raster
 from geo.shadow import DEFAULT_MAX_SHADOW_M, as_angles, ray_steps
 from geo.solar import SunPosition
 from geo.svf import DEFAULT_DIRECTIONS, DEFAULT_MAX_DISTANCE_M, STOP_CHECK_EVERY, horizon_offsets, search_radius_px
@@ -64,14 +67,15 @@ class GroundView:
     """What a person standing on each cell sees.
 
     Attributes:
-        svf: sky view factor 0..1 (Oke's cos^2 definition) at the observer, NaN on roofs and holes.
-        shade: share of the sun positions for which the observer is shaded, 0..1 (crown shade
-            counts ``1 - transmissivity``), NaN on roofs and holes.
+        svf: sky view factor 0..1 (Oke's cos^2 definition) at the observer, NaN on roofs and holes
+            (None when not asked for).
+        shades: per group of sun positions, the share of them for which the observer is shaded,
+            0..1 (crown shade counts ``1 - transmissivity``), NaN on roofs and holes.
         roof: True on building footprints (no street value).
     """
 
-    svf: np.ndarray
-    shade: np.ndarray
+    svf: np.ndarray | None
+    shades: tuple[np.ndarray, ...]
     roof: np.ndarray
 
 
@@ -216,14 +220,25 @@ def _check(dsm: np.ndarray, dtm: np.ndarray, buildings: np.ndarray, canopy: np.n
         raise ValueError(f"dsm must be a 2-D array, got shape {dsm.shape}")
 
 
+def _shade_steps(
+    suns: Iterable[SunPosition | Sequence[float]], resolution_m: float, max_shadow_m: float
+) -> tuple[int, int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Positions in all, positions at or below the horizon, and the ray steps of those above it."""
+    angles = as_angles(suns)
+    above = angles[angles[:, 0] > 0]
+    steps = [ray_steps(e, a, resolution_m, max_shadow_m) for e, a in above]
+    return len(angles), int((angles[:, 0] <= 0).sum()), steps
+
+
 def ground_view(
     dsm: np.ndarray,
     dtm: np.ndarray,
     buildings: np.ndarray,
     canopy: np.ndarray,
     resolution_m: float,
-    sun_positions: Iterable[SunPosition | Sequence[float]],
+    sun_groups: Sequence[Iterable[SunPosition | Sequence[float]]],
     *,
+    with_svf: bool = True,
     observer_height_m: float = OBSERVER_HEIGHT_M,
     transmissivity: float = CROWN_TRANSMISSIVITY,
     trunk_ratio: float = TRUNK_RATIO,
@@ -240,7 +255,9 @@ def ground_view(
         canopy: True where the DSM is a tree crown (``geo.canopy``: DSM - DTM above the canopy
             threshold, not a building, not water).
         resolution_m: cell edge (m); cells are square.
-        sun_positions: sun positions (or ``(elevation_deg, azimuth_deg)`` pairs) to average the shade over.
+        sun_groups: groups of sun positions (or ``(elevation_deg, azimuth_deg)`` pairs); the shade is
+            averaged over each group (one moment, an afternoon).
+        with_svf: whether to compute the SVF too.
         observer_height_m: observer height above the terrain (m).
         transmissivity: share of light passing a crown, 0..1.
         trunk_ratio: crown base as a share of canopy height, 0..1.
@@ -250,7 +267,7 @@ def ground_view(
 
     Returns:
         The ``GroundView`` of every cell; cells near the array edge see no obstacles beyond it
-        (read the inputs with a halo of the search distances).
+        (read the inputs with a halo of :func:`reach_m`, or use :func:`ground_view_raster`).
     """
     dsm = np.asarray(dsm, dtype=np.float32)
     dtm = np.asarray(dtm, dtype=np.float32)
@@ -263,48 +280,107 @@ def ground_view(
         raise ValueError(f"resolution_m must be positive and observer_height_m not negative, got "
                          f"{resolution_m}, {observer_height_m}")
     holes = ~(np.isfinite(dsm) & np.isfinite(dtm))
-    angles = as_angles(sun_positions)
-    below = int((angles[:, 0] <= 0).sum())
-    above = angles[angles[:, 0] > 0]
-    steps = [ray_steps(e, a, resolution_m, max_shadow_m) for e, a in above]
-    shadow_pad = max([1, *(int(max(np.abs(r).max(initial=0), np.abs(c).max(initial=0))) for r, c, _ in steps)])
+    groups = [_shade_steps(suns, resolution_m, max_shadow_m) for suns in sun_groups]
+    shadow_pad = max([1, *(int(max(np.abs(r).max(initial=0), np.abs(c).max(initial=0)))
+                           for _, _, steps in groups for r, c, _ in steps)])
     radius = search_radius_px(max_svf_distance_m, resolution_m)
-    pad = max(shadow_pad, radius)
+    pad = max(shadow_pad, radius if with_svf else 0)
     surfaces = _surfaces(dsm, dtm, canopy, observer_height_m, trunk_ratio, pad)
     own_crown = (canopy & ~holes).astype(np.uint8)
-
-    total = np.zeros(dsm.shape, dtype=np.float32)
-    if steps and dsm.size:
-        longest = max(len(s[0]) for s in steps)
-        offsets = np.zeros((len(steps), longest), dtype=np.int64)
-        rises = np.zeros((len(steps), longest), dtype=np.float32)
-        lengths = np.zeros(len(steps), dtype=np.int64)
-        for i, (d_row, d_col, rise) in enumerate(steps):
-            offsets[i, : len(rise)] = d_row * surfaces.width + d_col
-            rises[i, : len(rise)] = rise
-            lengths[i] = len(rise)
-        launch(
-            _ground_shade_kernel, surfaces.solid, surfaces.crown_top, surfaces.crown_base, surfaces.observer,
-            own_crown, pad, offsets, rises, lengths, np.float32(1.0 - transmissivity), total,
-        )
-    shade = ((total + below) / len(angles)).astype(np.float32)
-
-    d_row, d_col, dist_px, counts = horizon_offsets(directions, radius)
-    svf_offsets = d_row * surfaces.width + d_col
-    inv_dist_m = np.zeros(dist_px.shape, dtype=np.float32)
-    np.divide(1.0, dist_px * resolution_m, out=inv_dist_m, where=dist_px > 0, casting="same_kind")
-    svf = np.empty(dsm.shape, dtype=np.float32)
-    if dsm.size:
-        launch(
-            _ground_svf_kernel, surfaces.solid, surfaces.crown_top, surfaces.observer, pad, svf_offsets,
-            inv_dist_m, counts, np.float64(transmissivity), svf,
-        )
     no_value = holes | buildings
-    shade[no_value] = np.nan
-    svf[no_value] = np.nan
-    return GroundView(svf=svf, shade=shade, roof=buildings.copy())
+    shades = []
+    for count, below, steps in groups:
+        total = np.zeros(dsm.shape, dtype=np.float32)
+        if steps and dsm.size:
+            longest = max(len(s[0]) for s in steps)
+            offsets = np.zeros((len(steps), longest), dtype=np.int64)
+            rises = np.zeros((len(steps), longest), dtype=np.float32)
+            lengths = np.zeros(len(steps), dtype=np.int64)
+            for i, (d_row, d_col, rise) in enumerate(steps):
+                offsets[i, : len(rise)] = d_row * surfaces.width + d_col
+                rises[i, : len(rise)] = rise
+                lengths[i] = len(rise)
+            launch(
+                _ground_shade_kernel, surfaces.solid, surfaces.crown_top, surfaces.crown_base, surfaces.observer,
+                own_crown, pad, offsets, rises, lengths, np.float32(1.0 - transmissivity), total,
+            )
+        shade = ((total + below) / count).astype(np.float32)
+        shade[no_value] = np.nan
+        shades.append(shade)
+    svf = None
+    if with_svf:
+        d_row, d_col, dist_px, counts = horizon_offsets(directions, radius)
+        svf_offsets = d_row * surfaces.width + d_col
+        inv_dist_m = np.zeros(dist_px.shape, dtype=np.float32)
+        np.divide(1.0, dist_px * resolution_m, out=inv_dist_m, where=dist_px > 0, casting="same_kind")
+        svf = np.empty(dsm.shape, dtype=np.float32)
+        if dsm.size:
+            launch(
+                _ground_svf_kernel, surfaces.solid, surfaces.crown_top, surfaces.observer, pad, svf_offsets,
+                inv_dist_m, counts, np.float64(transmissivity), svf,
+            )
+        svf[no_value] = np.nan
+    return GroundView(svf=svf, shades=tuple(shades), roof=buildings.copy())
+
+
+def _tile_kernel(
+    dsm: np.ndarray, dtm: np.ndarray, buildings: np.ndarray, canopy: np.ndarray, **kwargs: Any
+) -> list[np.ndarray]:
+    view = ground_view(dsm, dtm, buildings.astype(bool), canopy.astype(bool), **kwargs)
+    return [*([view.svf] if view.svf is not None else []), *view.shades]
+
+
+def ground_view_raster(
+    dsm: Raster,
+    dtm: Raster,
+    buildings: np.ndarray,
+    canopy: np.ndarray,
+    sun_groups: Sequence[Sequence[SunPosition | Sequence[float]]],
+    *,
+    with_svf: bool = True,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    **options: Any,
+) -> GroundView:
+    """:func:`ground_view` of a DSM and DTM raster in tiles with a halo of :func:`reach_m` (active Dask scheduler).
+
+    The result equals one call on the whole arrays.
+
+    Args:
+        dsm: surface model (m NAP), one band, square cells, north up.
+        dtm: terrain model on the same grid.
+        buildings: building footprints (bool) on the grid.
+        canopy: crown cells (bool) on the grid.
+        sun_groups: groups of sun positions (see :func:`ground_view`).
+        with_svf: whether to compute the SVF too.
+        chunk_size: tile edge in cells.
+        **options: further keyword arguments of :func:`ground_view` (heights, transmissivity, distances).
+
+    Raises:
+        ValueError: the DTM is not on the DSM's grid, or the cells are not square.
+    """
+    xres, yres = dsm.resolution
+    if not math.isclose(xres, yres, rel_tol=1e-9):
+        raise ValueError(f"the ground view needs square cells, the DSM has {xres} x {yres}")
+    if not dsm.same_grid(dtm):
+        raise ValueError("ground view: the dtm is on another grid than the dsm; resample it onto the DSM grid first")
+    reach = reach_m(options.get("max_svf_distance_m", DEFAULT_MAX_DISTANCE_M) if with_svf else 0.0,
+                    options.get("max_shadow_m", DEFAULT_MAX_SHADOW_M))
+    kernel = partial(_tile_kernel, resolution_m=xres, sun_groups=[list(g) for g in sun_groups], with_svf=with_svf,
+                     **options)
+    outputs = run_tiled(
+        kernel,
+        [dsm.data[0], dtm.data[0], buildings.astype(np.uint8), canopy.astype(np.uint8)],
+        halo=halo_cells(reach, xres) + 1,
+        chunk_size=chunk_size,
+    )
+    svf = outputs.pop(0) if with_svf else None
+    roof = np.asarray(buildings, dtype=bool)
+    for band in (svf, *outputs):
+        if band is not None:
+            band[roof] = np.nan
+    return GroundView(svf=svf, shades=tuple(outputs), roof=roof.copy())
 
 
 def reach_m(max_svf_distance_m: float = DEFAULT_MAX_DISTANCE_M, max_shadow_m: float = DEFAULT_MAX_SHADOW_M) -> float:
     """How far (m) around a cell ``ground_view`` reads: the halo a window needs for exact results."""
-    return math.ceil(max(max_svf_distance_m, max_shadow_m))
+    return float(max(max_svf_distance_m, max_shadow_m))

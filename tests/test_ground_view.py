@@ -32,9 +32,9 @@ def test_one_tree_over_paving_shades_the_ground_under_its_crown() -> None:
     dsm, dtm, buildings, canopy = _flat()
     crown = _disc(40, 40, 8)  # a crown of 8 m across, 10 m high
     dsm[crown], canopy[crown] = 10.0, True
-    view = ground_view(dsm, dtm, buildings, canopy, RES, [SW_45])
-    assert view.shade[40, 40] == pytest.approx(1 - CROWN_TRANSMISSIVITY)  # under the crown: shaded
-    assert view.shade[5, 5] == 0.0 and view.shade[75, 5] == 0.0  # open paving in the sun
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [[SW_45]])
+    assert view.shades[0][40, 40] == pytest.approx(1 - CROWN_TRANSMISSIVITY)  # under the crown: shaded
+    assert view.shades[0][5, 5] == 0.0 and view.shades[0][75, 5] == 0.0  # open paving in the sun
     # The surface-level view puts the crown top in full sun and sees no ground under it.
     assert shadow_fraction(dsm, RES, [SW_45])[40, 40] == 0.0
     assert sky_view_factor(dsm, RES)[40, 40] > 0.99
@@ -44,25 +44,25 @@ def test_one_tree_over_paving_shades_the_ground_under_its_crown() -> None:
     # (base 2.5 m, top 10 m) up to (10 - 1.5) / tan 45 = 8.5 m beyond the crown's far edge.
     edge = 40 - round(8 / math.sqrt(2))  # the crown's north-east edge along the diagonal (row = col mirror)
     inside = round((8.5 - 1.0) / RES / math.sqrt(2))
-    assert view.shade[edge - inside, 80 - (edge - inside)] == pytest.approx(1 - CROWN_TRANSMISSIVITY)
+    assert view.shades[0][edge - inside, 80 - (edge - inside)] == pytest.approx(1 - CROWN_TRANSMISSIVITY)
     beyond = round((8.5 + 2.0) / RES / math.sqrt(2))
-    assert view.shade[edge - beyond, 80 - (edge - beyond)] == 0.0
+    assert view.shades[0][edge - beyond, 80 - (edge - beyond)] == 0.0
 
 
 def test_a_wall_shades_the_person_up_to_the_hand_computed_distance() -> None:
     dsm, dtm, buildings, canopy = _flat()
     wall_row = 60  # a 10 m block along the south: rows 60.. (row 0 is north)
     dsm[wall_row:, :], buildings[wall_row:, :] = 10.0, True
-    view = ground_view(dsm, dtm, buildings, canopy, RES, [SOUTH_30])
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [[SOUTH_30]])
     # From 1.5 m the block hides the sun up to (10 - 1.5) / tan 30 = 14.7 m north of its face;
     # the surface-level shadow of the ground reaches 10 / tan 30 = 17.3 m.
     reach = (10 - OBSERVER_HEIGHT_M) / math.tan(math.radians(30))
-    column = view.shade[:wall_row, 40]
+    column = view.shades[0][:wall_row, 40]
     shaded_m = (column[::-1] == 1.0).sum() * RES
     assert shaded_m == pytest.approx(reach, abs=RES)
     ground_shadow_m = (shadow_fraction(dsm, RES, [SOUTH_30])[:wall_row, 40][::-1] == 1.0).sum() * RES
     assert ground_shadow_m == pytest.approx(10 / math.tan(math.radians(30)), abs=RES)
-    assert np.isnan(view.shade[wall_row:, :]).all() and view.roof[wall_row:, :].all()  # roofs: no street value
+    assert np.isnan(view.shades[0][wall_row:, :]).all() and view.roof[wall_row:, :].all()  # roofs: no street value
 
 
 def test_a_crown_over_a_roof_gives_no_street_value_and_over_the_street_shade() -> None:
@@ -73,10 +73,10 @@ def test_a_crown_over_a_roof_gives_no_street_value_and_over_the_street_shade() -
     dsm[crown] = np.maximum(dsm[crown], 9.0)
     canopy[crown] = True
     # A sun in the south-east: the building (west of the street) casts no shade on the street.
-    view = ground_view(dsm, dtm, buildings, canopy, RES, [(45.0, 135.0)])
-    assert view.shade[10, 40] == 0.0
-    assert np.isnan(view.shade[40, 27]) and np.isnan(view.svf[40, 27]) and view.roof[40, 27]
-    assert view.shade[40, 33] == pytest.approx(1 - CROWN_TRANSMISSIVITY) and not view.roof[40, 33]
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [[(45.0, 135.0)]])
+    assert view.shades[0][10, 40] == 0.0
+    assert np.isnan(view.shades[0][40, 27]) and np.isnan(view.svf[40, 27]) and view.roof[40, 27]
+    assert view.shades[0][40, 33] == pytest.approx(1 - CROWN_TRANSMISSIVITY) and not view.roof[40, 33]
     assert view.svf[40, 33] < 0.2
 
 
@@ -91,17 +91,48 @@ def test_without_crowns_and_at_ground_height_the_view_is_the_surface_view() -> N
     dsm[buildings] += rng.uniform(4, 15)
     canopy = np.zeros((N, N), dtype=bool)
     suns = [SW_45, SOUTH_30, (20.0, 260.0)]
-    view = ground_view(dsm, dtm, buildings, canopy, RES, suns, observer_height_m=0.0, transmissivity=0.0)
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [suns], observer_height_m=0.0, transmissivity=0.0)
     street = ~buildings
     np.testing.assert_allclose(view.svf[street], sky_view_factor(dsm, RES)[street], atol=1e-6)
-    np.testing.assert_array_equal(view.shade[street], shadow_fraction(dsm, RES, suns)[street])
+    np.testing.assert_array_equal(view.shades[0][street], shadow_fraction(dsm, RES, suns)[street])
 
 
 def test_a_sun_below_the_horizon_shades_everything_and_bad_grids_are_refused() -> None:
     dsm, dtm, buildings, canopy = _flat()
-    view = ground_view(dsm, dtm, buildings, canopy, RES, [(-5.0, 300.0), SW_45])
-    assert np.all(view.shade == 0.5)
+    view = ground_view(dsm, dtm, buildings, canopy, RES, [[(-5.0, 300.0), SW_45]])
+    assert np.all(view.shades[0] == 0.5)
     with pytest.raises(ValueError, match="dtm has shape"):
-        ground_view(dsm, dtm[:-1], buildings, canopy, RES, [SW_45])
+        ground_view(dsm, dtm[:-1], buildings, canopy, RES, [[SW_45]])
     with pytest.raises(ValueError, match="transmissivity"):
-        ground_view(dsm, dtm, buildings, canopy, RES, [SW_45], transmissivity=1.5)
+        ground_view(dsm, dtm, buildings, canopy, RES, [[SW_45]], transmissivity=1.5)
+
+
+def test_tiles_with_a_halo_give_the_whole_array_result() -> None:
+    from affine import Affine
+    from pyproj import CRS
+
+    from geo.ground_view import ground_view_raster
+    from geo.raster import Raster
+
+    rng = np.random.default_rng(11)
+    dtm = rng.uniform(0, 0.5, (N, N)).astype(np.float32)
+    dsm = dtm.copy()
+    buildings = np.zeros((N, N), dtype=bool)
+    buildings[10:25, 50:70] = True
+    dsm[buildings] += 12.0
+    canopy = _disc(55, 25, 7) | _disc(30, 30, 5)
+    dsm[canopy] += 9.0
+    groups = [[SW_45], [SW_45, SOUTH_30, (25.0, 250.0)]]
+    kwargs = {"max_svf_distance_m": 10.0, "max_shadow_m": 12.0}
+    whole = ground_view(dsm, dtm, buildings, canopy, RES, groups, **kwargs)
+    transform = Affine(RES, 0, 0, 0, -RES, N * RES)
+
+    def raster(a: np.ndarray) -> Raster:
+        return Raster(a[None], CRS.from_epsg(28992), transform, nodata=float("nan"))
+
+    tiled = ground_view_raster(raster(dsm), raster(dtm), buildings, canopy, groups, chunk_size=24, **kwargs)
+    assert whole.svf is not None and tiled.svf is not None
+    np.testing.assert_array_equal(tiled.svf, whole.svf)
+    for a, b in zip(tiled.shades, whole.shades, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(tiled.shades) == 2 and np.nanmax(tiled.shades[1]) > 0
