@@ -58,6 +58,14 @@ def dsm_on_grid(dsm: Raster, grid: Grid) -> Raster:
         dst_nodata=np.nan,
         resampling=Resampling.max,
     )
+    # GDAL's warper can carry the edge row of the source one cell beyond it, depending on the
+    # destination's extent (so a window and a whole-region run would differ): a cell whose centre
+    # lies outside the source has no data.
+    left, bottom, right, top = dsm.bounds
+    cols = grid.transform.c + (np.arange(grid.shape[1]) + 0.5) * grid.transform.a
+    rows = grid.transform.f + (np.arange(grid.shape[0]) + 0.5) * grid.transform.e
+    out[(rows < bottom) | (rows > top), :] = np.nan
+    out[:, (cols < left) | (cols > right)] = np.nan
     return Raster(out, grid.crs, grid.transform, nodata=float("nan"), band_names=("dsm",), units=("m",))
 
 

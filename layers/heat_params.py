@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from geo.heat import DEFAULT_FRACTION_CELL_M
 from layers.base import Param
+from layers.person_view import PARAMS as PERSON_VIEW_PARAMS
 from layers.sun import KLUCK_SHADE_GUIDELINE, SHADE_DATE, SHADE_HOUR
 
 #: The shade targets and the moment they are judged at (``layers.sun``).
@@ -84,4 +85,5 @@ PARAMS: tuple[Param, ...] = (
           KLUCK, minimum=0.0, maximum=100.0),
     Param("shade_target_main_route_pct", 40.0, "%", "shade target on main walking routes", KLUCK,
           minimum=0.0, maximum=100.0),
+    *PERSON_VIEW_PARAMS,
 )

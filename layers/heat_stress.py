@@ -3,6 +3,11 @@
 Method (docs/method-heat-stress.md):
 
 * The DSM is put on the output grid (default 1 m) keeping the highest surface.
+* With a DTM, SVF and shade are those of a person 1.5 m above the terrain
+  (``layers.person_view``, ``geo.ground_view``): buildings solid, tree crowns
+  letting 3 % of the light through, the ground under a crown shaded; roofs get
+  no street value (NaN) and stay out of the buurt figures. Without a DTM both
+  come from the DSM surface, and the metadata says so.
 * ``uhi_max`` (K) = (2 - SVF - F_veg) * (S * DTR^3 / U)^(1/4) (Theeuwes et al.
   2017), with SVF the urban-climate sky view factor of the DSM
   (``geo.svf``, 16 directions, 100 m), F_veg the share of vegetated land
@@ -61,6 +66,7 @@ from layers import heat_stats as hs
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Windowed
 from layers.heat_params import KLUCK, KOOPMANS, PARAMS
 from layers.landcover import clip_to_region
+from layers.person_view import person_view, view_metadata
 from layers.sun import SHADE_MOMENT_HOUR, shade_day, sun_at_moment
 from layers.walking import walking_space
 
@@ -78,6 +84,7 @@ _NOT_WALKING = -1
 _ROUTE_MAIN = hs.ROUTE_KINDS.index("main_route")
 _ROUTE_NEIGHBOURHOOD = hs.ROUTE_KINDS.index("neighbourhood")
 _PARTIAL = "heat"
+_VIEW_PARTIAL = "view"
 
 
 #: Raster of the shade at the moment and of the afternoon mean, in the order of ``hs.SHADE_FIGURES``.
@@ -218,26 +225,40 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         )
     kgrid = core.grown(_kernel_reach_m(params), res)
     dsm = dsm_on_grid(dsm_source, kgrid)
+    vgrid = core.grown(_landcover_reach_m(params), _coarse_cell_m(params))
+    landcover = _near(inputs.vector("landcover"), vgrid)
     svf: np.ndarray
     shades: list[np.ndarray]
+    view_counts = {"roof_cells": 0, "canopy_cells": 0, "person_view": 0}
     if np.isnan(_crop(dsm.data[0], kgrid, core)).all():
         svf = np.full(core.shape, np.nan, dtype=np.float32)
         shades = [svf] * len(hs.SHADE_FIGURES)
     else:
-        svf = _crop(sky_view_factor_raster(
-            dsm, params["svf_directions"], params["svf_max_distance_m"], "oke", chunk_size=ctx.chunk_size
-        ).data[0], kgrid, core)
-        # In the order of hs.SHADE_FIGURES: the moment, then the afternoon window.
-        shades = [
-            (_PERCENT * _crop(shadow_fraction_raster(
-                dsm, suns, params["shadow_max_distance_m"], chunk_size=ctx.chunk_size
-            ).data[0], kgrid, core)).astype(np.float32)
-            for suns in ([moment], afternoon)
-        ]
+        person = person_view(
+            inputs, dsm, kgrid, _near(landcover, kgrid), [[moment], afternoon], params, layer_id="heat-stress",
+            with_svf=True, max_svf_distance_m=params["svf_max_distance_m"],
+            max_shadow_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size,
+        )
+        if person is not None and person.view.svf is not None:
+            # A person on the ground (geo.ground_view): shade under crowns, roofs without street value.
+            svf = _crop(person.view.svf, kgrid, core)
+            shades = [(_PERCENT * _crop(s, kgrid, core)).astype(np.float32) for s in person.view.shades]
+            view_counts = {"roof_cells": int(_crop(person.view.roof, kgrid, core).sum()),
+                           "canopy_cells": person.canopy_cells, "person_view": 1}
+        else:
+            # No DTM: the surface view of the DSM.
+            svf = _crop(sky_view_factor_raster(
+                dsm, params["svf_directions"], params["svf_max_distance_m"], "oke", chunk_size=ctx.chunk_size
+            ).data[0], kgrid, core)
+            # In the order of hs.SHADE_FIGURES: the moment, then the afternoon window.
+            shades = [
+                (_PERCENT * _crop(shadow_fraction_raster(
+                    dsm, suns, params["shadow_max_distance_m"], chunk_size=ctx.chunk_size
+                ).data[0], kgrid, core)).astype(np.float32)
+                for suns in ([moment], afternoon)
+            ]
     del dsm
 
-    vgrid = core.grown(_landcover_reach_m(params), _coarse_cell_m(params))
-    landcover = _near(inputs.vector("landcover"), vgrid)
     polygon = polygon_index(landcover.geometry.values, vgrid, ctx.chunk_size)
     vegetated = np.r_[False, landcover["class"].isin(params["vegetation_classes"]).to_numpy()][polygon]
     veg_share = np.where(polygon == 0, np.nan, vegetated.astype(np.float64))
@@ -264,7 +285,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         name: Raster(band, core.crs, core.transform, nodata=float("nan"), band_names=(name,), units=(unit,))
         for name, band, unit in bands
     }
-    return LayerResult(rasters=rasters, partials={_PARTIAL: partial})
+    return LayerResult(rasters=rasters, partials={_PARTIAL: partial, _VIEW_PARTIAL: view_counts})
 
 
 def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, Any]) -> LayerResult:
@@ -310,9 +331,17 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
         "windows": len(parts),
         **hs.region_summary(stats),
     }
+    counts = {key: sum(int(p.partials.get(_VIEW_PARTIAL, {}).get(key, 0)) for p in parts)
+              for key in ("roof_cells", "canopy_cells", "person_view")}
+    view = view_metadata(counts.pop("person_view") > 0, params)
+    metadata["view"] = view["view"]
+    metadata.update(counts)
+    notes = list(view["notes"])
     if params["shade_hour"] != SHADE_MOMENT_HOUR:
-        metadata["notes"] = [f"{SHADE_RASTERS[0]} and the *_shade_pct_{hs.MOMENT} columns hold the shade at "
+        notes += [f"{SHADE_RASTERS[0]} and the *_shade_pct_{hs.MOMENT} columns hold the shade at "
                              f"{metadata['shade_moment']}, not at the default 15:00 their names give"]
+    if notes:
+        metadata["notes"] = notes
     result = LayerResult(metadata=metadata)
     if buurten is not None:
         targets = {"main_route": params["shade_target_main_route_pct"],
@@ -326,7 +355,7 @@ WINDOWED = Windowed(
     finish=finish,
     halo_m=halo_m,
     resolution_m=lambda params: float(params["resolution_m"]),
-    raster_sources=("dsm",),
+    raster_sources=("dsm", "dtm"),
 )
 
 
@@ -359,7 +388,7 @@ LAYER = LayerDef(
     },
     kind="raster",
     inputs=("dsm", "landcover"),
-    optional_inputs=("neighbourhoods",),
+    optional_inputs=("neighbourhoods", "dtm"),
     params=PARAMS,
     outputs=(
         Output("uhi_max", "raster", "maximum urban heat island per cell (K), float32"),
@@ -370,7 +399,7 @@ LAYER = LayerDef(
                "15:00 (judged against the targets) and over 12:00-18:00"),
     ),
     style_id="heat-stress",
-    code_version="4",
+    code_version="5",
     compute=compute,
     windowed=WINDOWED,
     references=(THEEUWES, KLUCK, KOOPMANS, "Zaksek, K., Ostir, K., Kokalj, Z. (2011): Sky-view factor as a relief "
