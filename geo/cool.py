@@ -8,10 +8,9 @@ raster steps, free of any layer logic:
 
 * :func:`shade_at` marks the cells in shadow at one sun position: cast shadows
   of buildings and trees by ray marching over the DSM (``geo.shadow``, Ratti &
-  Richens 2004), plus, when a DTM is given, the ground under a tree crown
-  (the DSM lies at least ``canopy_min_height_m`` above the DTM). The second part
-  is needed because the DSM of a wooded cell is the sunlit top of the crown,
-  while a person stands on the shaded ground below it.
+  Richens 2004). That is the view from the DSM surface, used without a DTM;
+  with one, the layer takes the view of a person on the ground
+  (``geo.ground_view``), where the ground under a crown is shaded too.
 * :func:`shaded_patches` groups the shaded eligible cells into contiguous
   patches (``scipy.ndimage.label``, 4- or 8-connectivity), keeps those of at
   least ``min_area_m2`` and turns each into a polygon of its cells
@@ -40,8 +39,9 @@ from geo.solar import SunPosition
 
 #: Connectivities a patch may be formed with: edge neighbours only, or edges and corners.
 CONNECTIVITIES = (4, 8)
-#: A cell counts as shaded when at least this share of the (single) sun position shades it.
-_SHADED = 0.5
+#: A cell counts as shaded when at least this share of the (single) sun position shades it; under a
+#: crown a person's shade is 1 - transmissivity (0.97), which counts.
+SHADED_SHARE = 0.5
 
 
 @dataclass
@@ -68,38 +68,26 @@ def shade_at(
     dsm: Raster,
     sun: SunPosition,
     *,
-    dtm: Raster | None = None,
-    canopy_min_height_m: float = 2.5,
     max_distance_m: float = DEFAULT_MAX_SHADOW_M,
     chunk_size: int = 2048,
 ) -> np.ndarray:
-    """Cells in shadow at one sun position, as seen by a person on the ground.
+    """Cells in a cast shadow of the DSM surface at one sun position (the view without a DTM).
+
+    With a DTM the layer uses the view of a person on the ground instead
+    (``geo.ground_view``: the ground under a tree crown is shaded there).
 
     Args:
         dsm: surface model (m NAP), one band, square cells, north up.
         sun: the sun position (a sun at or below the horizon shades everything).
-        dtm: terrain model on the same grid as ``dsm``; when given, cells where the DSM is at
-            least ``canopy_min_height_m`` above it count as shaded by what stands over them
-            (a tree crown; buildings are not walkable and are masked out by the caller).
-        canopy_min_height_m: smallest surface height above the terrain (m) that shades the ground below it.
         max_distance_m: longest cast shadow followed (m).
         chunk_size: raster chunk edge in cells (chunks run with a halo through the active Dask scheduler).
 
     Returns:
         bool array of the DSM's shape; False where the DSM has no data.
-
-    Raises:
-        ValueError: the DTM is on another grid than the DSM.
     """
     cast = shadow_fraction_raster(dsm, [sun], max_distance_m, chunk_size=chunk_size).data[0]
     with np.errstate(invalid="ignore"):
-        shaded = np.asarray(cast >= _SHADED)
-    if dtm is not None:
-        if dtm.data.shape[1:] != dsm.data.shape[1:] or not dtm.transform.almost_equals(dsm.transform):
-            raise ValueError("dtm: put the DTM on the grid of the DSM before computing shade")
-        with np.errstate(invalid="ignore"):
-            shaded |= np.asarray(dsm.data[0] - dtm.data[0] >= canopy_min_height_m)
-    return shaded
+        return np.asarray(cast >= SHADED_SHARE)
 
 
 def _structure(connectivity: int) -> np.ndarray:

@@ -283,8 +283,8 @@ def ground_view(
     groups = [_shade_steps(suns, resolution_m, max_shadow_m) for suns in sun_groups]
     shadow_pad = max([1, *(int(max(np.abs(r).max(initial=0), np.abs(c).max(initial=0)))
                            for _, _, steps in groups for r, c, _ in steps)])
-    radius = search_radius_px(max_svf_distance_m, resolution_m)
-    pad = max(shadow_pad, radius if with_svf else 0)
+    radius = search_radius_px(max_svf_distance_m, resolution_m) if with_svf else 0
+    pad = max(shadow_pad, radius)
     surfaces = _surfaces(dsm, dtm, canopy, observer_height_m, trunk_ratio, pad)
     own_crown = (canopy & ~holes).astype(np.uint8)
     no_value = holes | buildings

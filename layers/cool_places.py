@@ -4,9 +4,11 @@ Method (docs/method-cool-places.md gives the choices and limitations):
 
 * The sun position at ``shade_hour`` (Dutch civil time, 15:00) on ``shade_date``
   (1 July) at the centre of the region (``geo.solar``).
-* A cell (``resolution_m``, 1 m) is shaded when a building or tree in the DSM
-  casts a shadow on it at that moment (``geo.shadow``), or, with a DTM, when a
-  tree crown stands over it (DSM at least ``canopy_min_height_m`` above the DTM).
+* A cell (``resolution_m``, 1 m) is shaded when a person standing on it is in
+  shade at that moment: with a DTM the view of a person 1.5 m above the terrain
+  (``layers.person_view``: cast shadows of buildings, crown shade of trees, the
+  ground under a crown); without one, a cast shadow of the DSM surface
+  (``geo.shadow``), as the metadata says.
 * Eligible ground: land cover of the ``place_classes`` (public green and paved
   space: parks, squares, plantsoenen) or road parts whose BGT function is one
   of ``place_road_functions`` (voetgangersgebied), public (``public_unknown``:
@@ -36,7 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.cool import CONNECTIVITIES, MergedPatches, merge_patches, shade_at, window_patches
+from geo.cool import CONNECTIVITIES, SHADED_SHARE, MergedPatches, merge_patches, shade_at, window_patches
 from geo.errors import ConfigError, LayerError
 from geo.fractions import public_flags
 from geo.grid import Grid
@@ -47,6 +49,8 @@ from geo.solar import SunPosition
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Windowed
 from layers.green_inputs import Laps, log_metadata, percent, region_area, zones
 from layers.landcover import clip_to_region
+from layers.person_view import PARAMS as PERSON_VIEW_PARAMS
+from layers.person_view import person_view, view_metadata
 from layers.sun import SHADE_DATE, SHADE_HOUR, shade_day, sun_at_moment
 from layers.tree_3_30_300 import _buurt_index, _dwellings
 from layers.tree_rule_params import PARAMS as TREE_RULE_PARAMS
@@ -91,13 +95,22 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     kgrid = core.grown(params["shadow_max_distance_m"])
     inner = kgrid.slices_of(core)
     dsm = dsm_on_grid(dsm_source, kgrid)
-    dtm = dsm_on_grid(inputs.raster("dtm"), kgrid) if "dtm" in inputs.sources else None
-    shaded = shade_at(dsm, sun, dtm=dtm, canopy_min_height_m=params["canopy_min_height_m"],
-                      max_distance_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size)[inner]
-    valid = np.isfinite(dsm.data[0][inner])
-    del dsm, dtm
-
     landcover = inputs.vector("landcover")
+    person = person_view(
+        inputs, dsm, kgrid, landcover.iloc[np.sort(landcover.sindex.query(shapely.box(*kgrid.bounds)))],
+        [[sun]], params, layer_id="cool-places", with_svf=False, max_svf_distance_m=0.0,
+        max_shadow_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size,
+    )
+    person_used = person is not None
+    if person is not None:
+        # A person on the ground: in cast shadow, or under a crown (which lets a few % of the light through).
+        with np.errstate(invalid="ignore"):
+            shaded = np.asarray(person.view.shades[0] >= SHADED_SHARE)[inner]
+    else:
+        shaded = shade_at(dsm, sun, max_distance_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size)[inner]
+    valid = np.isfinite(dsm.data[0][inner])
+    del dsm, person
+
     rows = np.sort(landcover.sindex.query(shapely.box(*core.bounds)))
     near = landcover.iloc[rows]
     eligible = _eligible(near, params, pattern, Counter())
@@ -115,6 +128,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         "dsm_nodata_cells": int((~valid).sum()),
         "eligible_m2": float(walkable.sum()) * cell_m2,
         "eligible_shaded_m2": float((walkable & shaded).sum()) * cell_m2,
+        "person_view": int(person_used),
     }
     return LayerResult(partials={"pieces": pieces, "stats": stats})
 
@@ -139,10 +153,11 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
     if counts["dsm_cells"] == 0:
         raise LayerError("cool-places: the dsm has no data inside the region")
     del counts["dsm_cells"]
+    person_used = counts.pop("person_view", 0) > 0
     for key in ("eligible_m2", "eligible_shaded_m2"):
         counts[key] = round(counts[key])
-    if "dtm" not in inputs.sources:
-        notes.append("no dtm: only cast shadows count, not the ground under tree crowns")
+    view = view_metadata(person_used, params)
+    notes += view["notes"]
     landcover = inputs.vector("landcover")
     _eligible(clip_to_region(landcover, region), params, _pattern(params["excluded_source_pattern"]), counts)
     cell_m2 = params["resolution_m"] ** 2
@@ -183,7 +198,7 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
             "shade_time": sun.when.isoformat() if sun.when is not None else None,
             "sun_position_deg": {"elevation": round(sun.elevation_deg, 2), "azimuth": round(sun.azimuth_deg, 2)},
             "sun_at": {"lat": round(lat, 5), "lon": round(lon, 5)},
-            "canopy_from_dtm": "dtm" in inputs.sources,
+            "view": view["view"],
             "windows": len(parts),
             "summary": _summary(places, meets, params),
             "timings_s": lap.seconds,
@@ -377,9 +392,7 @@ PARAMS: tuple[Param, ...] = (
           minimum=0.0, maximum=5000.0),
     Param("connectivity", 4, "", "cells sharing an edge (4) or also a corner (8) form one place",
           "4: two shaded areas touching at a single corner are not one place to stay", choices=CONNECTIVITIES),
-    Param("canopy_min_height_m", 2.5, "m", "a surface this far above the terrain (a tree crown) shades the "
-          "ground below it; needs a dtm", "headroom under a crown; lower growth (hedges) is not a place to stand",
-          minimum=0.5, maximum=50.0),
+    *PERSON_VIEW_PARAMS,
     Param("shadow_max_distance_m", 100.0, "m", "longest cast shadow followed",
           "a 50 m building casts 47 m at 15:00 on 1 July (sun about 47 degrees high)", minimum=5.0, maximum=500.0),
     Param("place_classes", ["green_low", "green_shrub", "green_trees", "paved_other", "road_unpaved"], "",
