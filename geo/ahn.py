@@ -433,19 +433,23 @@ def _read_laz(
             )
         headers.append((path, header, transformer))
 
-    if bounds is None:
-        extents = [_header_extent(h, t) for _, h, t in headers if h.point_count > 0]
-        if not extents:
-            raise SourceError(", ".join(map(str, paths)), "the point clouds hold no points")
-        union = (
-            min(e[0] for e in extents),
-            min(e[1] for e in extents),
-            max(e[2] for e in extents),
-            max(e[3] for e in extents),
-        )
-        grid = snap_bounds(union, resolution_m, include_max_edge=True)
-    else:
-        grid = snap_bounds(bounds, resolution_m, include_max_edge=False)
+    extents = [_header_extent(h, t) for _, h, t in headers if h.point_count > 0]
+    if not extents:
+        raise SourceError(", ".join(map(str, paths)), "the point clouds hold no points")
+    union = (
+        min(e[0] for e in extents),
+        min(e[1] for e in extents),
+        max(e[2] for e in extents),
+        max(e[3] for e in extents),
+    )
+    grid = snap_bounds(union, resolution_m, include_max_edge=True)
+    if bounds is not None:
+        # A window is gridded only where the point clouds are: beyond their extent the gap filling would
+        # invent a surface (interpolated terrain, buildings smeared out) where AHN has measured nothing.
+        wanted = snap_bounds(bounds, resolution_m, include_max_edge=False)
+        grid = (max(grid[0], wanted[0]), max(grid[1], wanted[1]), min(grid[2], wanted[2]), min(grid[3], wanted[3]))
+        if grid[0] >= grid[2] or grid[1] >= grid[3]:
+            return _no_data(wanted, resolution_m, region_crs, report)
     names = ", ".join(map(str, paths))
     gridder = SurfaceGridder(grid, resolution_m, source=names)
 
@@ -496,6 +500,20 @@ def _read_laz(
             units=("m",),
         )
         for name, array in (("dsm", surface.dsm), ("dtm", surface.dtm))
+    }
+
+
+def _no_data(bounds: Bounds, resolution_m: float, region_crs: CRS, report: SourceReport) -> dict[str, Raster]:
+    """DSM and DTM of nodata over ``bounds`` (a window beyond the point clouds' extent)."""
+    width = round((bounds[2] - bounds[0]) / resolution_m)
+    height = round((bounds[3] - bounds[1]) / resolution_m)
+    transform = Affine(resolution_m, 0.0, bounds[0], 0.0, -resolution_m, bounds[3])
+    report.note(f"window {_fmt(bounds)} lies outside the point clouds: no DSM or DTM there")
+    empty = np.full((1, height, width), np.nan, dtype=np.float32)
+    return {
+        name: Raster(data=empty.copy(), crs=region_crs, transform=transform, nodata=float("nan"),
+                     band_names=(name,), units=("m",))
+        for name in ("dsm", "dtm")
     }
 
 

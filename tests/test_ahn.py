@@ -132,6 +132,21 @@ def test_delft_bounds_window():
     assert result.report.counts["kept"] == int(inside.sum())
 
 
+def test_a_window_beyond_the_point_clouds_gets_no_invented_surface():
+    whole = read_ahn(laz=DELFT, declared_crs=RD_NEW).sources["dsm"]
+    left, bottom, _, top = whole.bounds
+    # A window reaching 100 m west of the tiles: gridded only where the points are.
+    part = read_ahn(laz=DELFT, declared_crs=RD_NEW, bounds=(left - 100.0, bottom, left + 20.0, top)).sources["dsm"]
+    assert part.bounds == pytest.approx((left, bottom, left + 20.0, top))
+    # Cells with points are the same; a few gap-filled cells differ, since the filling sees only the window.
+    same = part.data[0] == whole.data[0][:, : part.data.shape[2]]
+    assert same.mean() > 0.99
+    # A window wholly beyond them: nodata over the window, not an interpolated terrain.
+    away = read_ahn(laz=DELFT, declared_crs=RD_NEW, bounds=(left - 300.0, bottom, left - 200.0, bottom + 50.0))
+    assert away.sources["dsm"].data.shape == (1, 100, 200) and np.isnan(away.sources["dsm"].data).all()
+    assert np.isnan(away.sources["dtm"].data).all()
+
+
 def test_laz_without_crs_is_refused_naming_the_file():
     with pytest.raises(CRSError) as err:
         read_ahn(laz=DELFT)

@@ -1,0 +1,123 @@
+"""Real, co-located registry data: the Delft BGT database and AHN3 LAZ of the TU campus (../shared/data).
+
+Land cover, canopy, heat stress and cool places are built from the real
+sources, and held against what the data show: a real tree standing on paving
+shades the ground under its crown at 15:00, roofs get no street value, and
+shade on walking space is higher from a person's view than from the DSM surface.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from rasterio.warp import Resampling, reproject
+from rich.console import Console
+from shapely.geometry import Point, box
+
+from geo.canonical import LANDCOVER_CODES
+from geo.ground_view import CROWN_TRANSMISSIVITY
+from layers import catalog as cat
+from layers.config import load_config
+from layers.engine import build
+
+RD = "EPSG:28992"
+#: The part of the AHN3 tiles the BGT database maps (RD m).
+CAMPUS = (84_808.0, 447_422.0, 85_072.0, 447_641.0)
+#: Four dwellings on the campus (made up: the sample has no BAG), for the walk to a cool place.
+HOMES = [(84_850.0, 447_450.0), (84_950.0, 447_520.0), (85_040.0, 447_600.0), (84_900.0, 447_620.0)]
+#: Crowns at least this high over paving are "real trees standing on paving" (lamp posts are lower and thin).
+TREE_HEIGHT_M = 5.0
+PAVED = ("road_paved", "paved_other")
+
+
+@pytest.fixture(scope="module")
+def delft(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    folder = tmp_path_factory.mktemp("delft")
+    gpd.GeoDataFrame({"code": ["BU05030000"], "name": ["TU-wijk (proef)"]}, geometry=[box(*CAMPUS)],
+                     crs=RD).to_file(folder / "buurt.gpkg", driver="GPKG")
+    gpd.GeoDataFrame(
+        {"id": [f"050301000000000{i}" for i in range(len(HOMES))], "building_id": "", "use": "woonfunctie",
+         "status": "Verblijfsobject in gebruik"},
+        geometry=[Point(xy) for xy in HOMES], crs=RD,
+    ).to_file(folder / "adressen.gpkg", driver="GPKG")
+    laz = [shared_data / "ahn3-delft" / f"ahn3_cropped_{i}.laz" for i in (1, 2)]
+    config = folder / "kaartlaag.yaml"
+    config.write_text(textwrap.dedent(
+        f"""\
+        region: {{name: Delft, crs: "{RD}"}}
+        catalog: ./catalog
+        sources:
+          bgt: {{path: {shared_data / "bgt-delft"}}}
+          ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "{RD}"}}
+          neighbourhoods: {{path: buurt.gpkg}}
+          addresses: {{path: adressen.gpkg}}
+        """
+    ))
+    build(load_config(config), ["landcover", "green-paved", "heat-stress", "cool-places"], console=Console(quiet=True))
+    return config.parent / "catalog"
+
+
+def _entry(root: Path, layer: str) -> cat.LayerEntry:
+    return cat.read_catalog(root).layers[layer]
+
+
+def _band(root: Path, layer: str, output: str) -> tuple[np.ndarray, Any]:
+    with rasterio.open(root / _entry(root, layer).file(output, "raster").path) as ds:
+        return ds.read(1), ds.profile
+
+
+def _onto(data: np.ndarray, profile: Any, like: Any, resampling: Resampling) -> np.ndarray:
+    out = np.full((like["height"], like["width"]), np.nan, dtype=np.float32)
+    reproject(data.astype(np.float32), out, src_transform=profile["transform"], src_crs=profile["crs"],
+              dst_transform=like["transform"], dst_crs=like["crs"], resampling=resampling,
+              src_nodata=profile.get("nodata"), dst_nodata=np.nan)
+    return out
+
+
+def test_a_real_tree_on_paving_shades_the_ground_under_its_crown_at_1500(delft: Path) -> None:
+    shade, profile = _band(delft, "heat-stress", "shade_pct_1500")
+    canopy, canopy_profile = _band(delft, "green-paved", "canopy")
+    classes, class_profile = _band(delft, "landcover", "landcover")
+    # Crown cells (0.5 m) over paved land cover, as the 1 m share of the shade grid they fall in.
+    paved = np.isin(classes, [LANDCOVER_CODES[c] for c in PAVED])
+    paved_1m = _onto(paved.astype(np.float32), class_profile, profile, Resampling.average)
+    with np.errstate(invalid="ignore"):
+        tall = np.where(np.isfinite(canopy), (canopy >= TREE_HEIGHT_M).astype(np.float32), np.nan)
+    crown_1m = _onto(tall, canopy_profile, profile, Resampling.average)
+    under = (crown_1m >= 1.0) & (paved_1m >= 1.0) & np.isfinite(shade)
+    assert under.sum() > 50, "the campus has trees standing on paving"
+    shaded = shade[under] >= 100 * (1 - CROWN_TRANSMISSIVITY) - 1e-3
+    assert shaded.mean() > 0.95, shaded.mean()
+    meta = _entry(delft, "heat-stress").metadata
+    assert meta["view"]["kind"] == "person on the ground" and meta["canopy_cells"] > 0
+
+
+def test_roofs_have_no_street_value_and_match_the_bgt_footprints(delft: Path) -> None:
+    shade, profile = _band(delft, "heat-stress", "shade_pct_1500")
+    uhi, _ = _band(delft, "heat-stress", "uhi_max")
+    meta = _entry(delft, "heat-stress").metadata
+    landcover = gpd.read_parquet(delft / _entry(delft, "landcover").file("landcover", "vector").path)
+    footprints_m2 = landcover[landcover["class"] == "building"].area.sum()
+    # 1 m roof cells: the BGT pand footprints (all inside the AHN tiles), to within the cells cut by outlines.
+    assert meta["roof_cells"] == pytest.approx(footprints_m2, rel=0.02)
+    assert np.array_equal(np.isnan(shade), np.isnan(uhi))
+    # Beyond the AHN tiles nothing is measured, so nothing is computed (no surface invented by gap filling).
+    col, row = ~profile["transform"] * (84_700.0, 447_700.0)
+    assert np.isnan(shade[int(row), int(col)])
+    known = np.isfinite(shade).sum() + meta["roof_cells"]
+    assert known == pytest.approx(264 * 219, rel=0.05)  # the campus part of the AHN tiles, 1 m cells
+
+
+def test_cool_places_from_the_person_view(delft: Path) -> None:
+    entry = _entry(delft, "cool-places")
+    assert entry.metadata["view"]["kind"] == "person on the ground"
+    places = gpd.read_parquet(delft / entry.file("cool-places", "vector").path)
+    assert len(places) >= 1 and (places.geometry.area >= 200.0 - 1e-6).all()
+    dwellings = gpd.read_parquet(delft / entry.file("dwellings", "vector").path)
+    assert len(dwellings) == len(HOMES)
