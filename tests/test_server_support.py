@@ -179,10 +179,15 @@ def running_server(catalog_dir: Path, *extra: str, env: dict[str, str] | None = 
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen[str], timeout_s: float = 20.0) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL if it is still there after ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

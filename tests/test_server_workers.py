@@ -26,7 +26,7 @@ import pytest
 
 from services.app import SHUTDOWN_GRACE_S
 from tests.conftest import ORIGIN
-from tests.test_server_support import SERVER_START_S, catalog_copy, free_port
+from tests.test_server_support import SERVER_START_S, catalog_copy, free_port, stop_process
 
 #: Memory ceiling (MiB) of the workers in these tests: a worker at rest uses about 300 MiB of data segment,
 #: statistics at 4096 x 4096 cells need more than 500 MiB.
@@ -66,15 +66,6 @@ def _workers(proc: subprocess.Popen[str]) -> list[psutil.Process]:
     return [c for c in psutil.Process(proc.pid).children() if c.is_running()]
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server(catalog_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
@@ -82,7 +73,7 @@ def server(catalog_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     try:
         yield f"http://127.0.0.1:{port}", proc
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.mark.slow
