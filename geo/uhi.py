@@ -18,6 +18,9 @@ global (incoming shortwave) radiation divided by ``rho * c_p`` (K m/s),
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -27,6 +30,71 @@ UHI_EXPONENT = 0.25
 CP_AIR_J_KG_K = 1005.0
 #: Density of dry air at 20 degC and 1013.25 hPa (kg m-3), ideal gas law.
 RHO_AIR_KG_M3 = 1.204
+#: Solar constant (MJ m-2 min-1), FAO-56 eq. 21.
+SOLAR_CONSTANT_MJ_M2_MIN = 0.0820
+FAO56 = (
+    "Allen, R.G., Pereira, L.S., Raes, D., Smith, M. (1998): Crop evapotranspiration. FAO Irrigation and "
+    "Drainage Paper 56, eqs. 21-25 (extraterrestrial radiation) and 37 (clear-sky radiation)"
+)
+_SECONDS_PER_DAY = 86_400.0
+_MJ = 1.0e6
+
+
+@dataclass(frozen=True)
+class ReferenceDay:
+    """The weather of a named reference day for ``uhi_max``: S, DTR and U with where they come from.
+
+    Attributes:
+        name: what the day is called in the metadata and the docs.
+        global_radiation_w_m2: 24 h mean global radiation (W m-2); S is this over rho * c_p.
+        dtr_k: daily temperature range at the rural reference (K).
+        wind_m_s: daily mean 10 m wind speed at the rural reference (m s-1).
+        source: what the three numbers are based on.
+    """
+
+    name: str
+    global_radiation_w_m2: float
+    dtr_k: float
+    wind_m_s: float
+    source: str
+
+
+#: The default weather of ``uhi_max``: an idealised hot clear day, not a measured station-day.
+REFERENCE_HOT_DAY = ReferenceDay(
+    name="kaartlaag reference hot clear day (idealised, 1 July, 52 N)",
+    global_radiation_w_m2=300.0,
+    dtr_k=12.0,
+    wind_m_s=2.5,
+    source=(
+        "not a measured KNMI station-day. S: 300 W/m2 as a 24 h mean (2592 J/cm2, KNMI's Q) is 0.84 of the "
+        "FAO-56 clear-sky radiation at 52 N on 1 July (31.0 MJ/m2 = 359 W/m2, clear_sky_radiation_w_m2), "
+        "a clear day with some haze; DTR 12 K and U 2.5 m/s are project choices for a calm clear summer day, "
+        "inside the ranges Theeuwes et al. (2017) fitted on (DTR up to about 20 K, U from about 1 m/s). "
+        "For a measured day set layers.heat-stress.weather: {station, date} with a KNMI daily-data file as "
+        "sources.knmi"
+    ),
+)
+
+
+def clear_sky_radiation_w_m2(lat_deg: float, day_of_year: int, elevation_m: float = 0.0) -> float:
+    """24 h mean clear-sky global radiation (W m-2), FAO-56 eqs. 21-25 and 37 (Allen et al. 1998).
+
+    Rso = (0.75 + 2e-5 z) Ra, with Ra the extraterrestrial radiation of the day at latitude ``lat_deg``.
+
+    Args:
+        lat_deg: latitude (degrees north, WGS84).
+        day_of_year: 1 (1 January) to 366.
+        elevation_m: station height above sea level (m).
+    """
+    phi = math.radians(lat_deg)
+    angle = 2.0 * math.pi * day_of_year / 365.0
+    inverse_distance = 1.0 + 0.033 * math.cos(angle)
+    declination = 0.409 * math.sin(angle - 1.39)
+    sunset = math.acos(max(-1.0, min(1.0, -math.tan(phi) * math.tan(declination))))
+    ra_mj = (24.0 * 60.0 / math.pi * SOLAR_CONSTANT_MJ_M2_MIN * inverse_distance
+             * (sunset * math.sin(phi) * math.sin(declination)
+                + math.cos(phi) * math.cos(declination) * math.sin(sunset)))
+    return (0.75 + 2.0e-5 * elevation_m) * ra_mj * _MJ / _SECONDS_PER_DAY
 
 
 def kinematic_radiation(

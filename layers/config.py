@@ -28,6 +28,7 @@ from geo.canonical import CANONICAL, RASTER_SOURCES
 from geo.cbs_landuse import DEFAULT_PARK_CODES
 from geo.crs import parse_crs
 from geo.errors import ConfigError
+from geo.knmi import WEATHER_SOURCE
 
 #: Registry adapters: each fills several canonical sources.
 ADAPTERS: dict[str, tuple[str, ...]] = {
@@ -36,6 +37,7 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "ahn": ("dsm", "dtm", VEGETATION_SOURCE),  # vegetation: LAZ mode only (geo.ahn_vegetation)
     "cbs": ("neighbourhoods",),
     "cbs_landuse": ("parks",),
+    "knmi": (WEATHER_SOURCE,),  # a table of station-days, no geometry (geo.knmi)
 }
 
 DEFAULT_AHN_RESOLUTION_M = 0.5
@@ -123,6 +125,12 @@ class CbsLanduseSpec(_Strict):
     crs: CrsStr | None = None
 
 
+class KnmiSpec(_Strict):
+    """``sources.knmi``: a KNMI daily-data file (``etmgeg_<STN>.txt`` or the script answer) -> ``weather``."""
+
+    path: Path
+
+
 class AhnSpec(_Strict):
     """``sources.ahn``: AHN GeoTIFFs (``dsm``/``dtm``) or LAZ point clouds (``laz``)."""
 
@@ -151,6 +159,7 @@ class SourcesSpec(_Strict):
     ahn: AhnSpec | None = None
     cbs: CbsSpec | None = None
     cbs_landuse: CbsLanduseSpec | None = None
+    knmi: KnmiSpec | None = None
     landcover: SourceSpec | None = None
     buildings: SourceSpec | None = None
     addresses: SourceSpec | None = None
@@ -318,6 +327,7 @@ sources:
   # ahn: {dsm: dsm.tif, dtm: dtm.tif}    # or: {laz: [a.laz, b.laz], resolution_m: 0.5}
   # cbs: {path: wijkenbuurten.gpkg}      # neighbourhoods (buurten)
   # cbs_landuse: {path: BBG2017.gpkg}    # parks: CBS Bestand Bodemgebruik classes 40 and 43 (codes: [...])
+  # knmi: {path: etmgeg_283.txt}         # KNMI daily data, for layers.heat-stress.weather: {station, date}
 
   # Canonical sources by name override what an adapter filled:
   # trees: {path: bomen.csv, columns: {crown_diameter_m: kroondiameter, x: X, y: Y}, crs: "EPSG:28992"}

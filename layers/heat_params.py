@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from geo.heat import DEFAULT_FRACTION_CELL_M
+from geo.knmi import HUPSEL, KNMI_DAILY
+from geo.uhi import REFERENCE_HOT_DAY
 from layers.base import Param
 from layers.person_view import PARAMS as PERSON_VIEW_PARAMS
 from layers.sun import KLUCK_SHADE_GUIDELINE, SHADE_DATE, SHADE_HOUR
@@ -25,19 +27,28 @@ PARAMS: tuple[Param, ...] = (
     Param("resolution_m", 1.0, "m", "cell size of the output raster",
           "fine enough for streets and squares; the 0.5 m AHN DSM is coarsened by its highest value",
           minimum=0.25, maximum=25.0),
-    Param("global_radiation_w_m2", 300.0, "W/m2",
-          "daily mean global radiation of the reference hot day (S = this / (rho * c_p))",
-          "a clear summer day in the Netherlands receives about 26 MJ/m2 (KNMI daily global radiation); "
-          "26e6 J / 86400 s = 300 W/m2",
-          minimum=0.0, maximum=500.0),
-    Param("dtr_k", 12.0, "K", "daily temperature range at the rural reference on the reference day",
-          "typical for clear, calm summer days at KNMI rural stations (Theeuwes et al. 2017 fit range 2-20 K)",
-          minimum=0.0, maximum=30.0),
-    Param("wind_m_s", 2.5, "m/s", "daily mean 10 m wind speed at the rural reference",
-          "calm summer weather in the Netherlands; lower wind gives a stronger heat island",
-          minimum=0.5, maximum=20.0),
+    Param("global_radiation_w_m2", REFERENCE_HOT_DAY.global_radiation_w_m2, "W/m2",
+          "24 h mean global radiation of the reference day (S = this / (rho * c_p)); unused with weather",
+          f"{REFERENCE_HOT_DAY.name}: {REFERENCE_HOT_DAY.source}", minimum=0.0, maximum=500.0),
+    Param("dtr_k", REFERENCE_HOT_DAY.dtr_k, "K",
+          "daily temperature range at the rural reference on the reference day; unused with weather",
+          f"{REFERENCE_HOT_DAY.name} (see global_radiation_w_m2)", minimum=0.0, maximum=30.0),
+    Param("wind_m_s", REFERENCE_HOT_DAY.wind_m_s, "m/s",
+          "daily mean 10 m wind speed at the rural reference on the reference day; lower wind gives a "
+          "stronger heat island; unused with weather",
+          f"{REFERENCE_HOT_DAY.name} (see global_radiation_w_m2)", minimum=0.5, maximum=20.0),
+    Param("weather", {}, "",
+          "a KNMI station-day for S, DTR and U instead of the reference day: {station: STN, date: YYYY-MM-DD}, "
+          f"read from the KNMI daily-data file given as sources.knmi (e.g. station {HUPSEL}, Hupsel, for the "
+          "Achterhoek); empty: the reference day",
+          KNMI_DAILY),
     Param("veg_radius_m", 500.0, "m", "radius within which the vegetation fraction F_veg is taken",
           "Theeuwes et al. 2017", minimum=10.0, maximum=5000.0),
+    Param("f_veg_canopy", True, "", "with a dtm, AHN tree canopy (DSM - DTM >= canopy_min_height_m, not "
+          "building or water) counts as vegetation in F_veg over any land cover (paving, gardens); the AHN "
+          "sources are then read up to the vegetation radius beyond each window",
+          "project choice (issue 10, item 6): a crown over a street or a garden is vegetation the land "
+          "cover does not show; without a dtm, land cover alone"),
     Param("veg_fraction_cell_m", DEFAULT_FRACTION_CELL_M, "m", "cell size on which F_veg is averaged",
           "a 500 m mean changes by < 2 % over 10 m", minimum=0.5, maximum=100.0),
     Param("vegetation_classes", ["green_low", "green_shrub", "green_trees", "agriculture"], "",

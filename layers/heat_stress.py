@@ -9,11 +9,17 @@ Method (docs/method-heat-stress.md):
   no street value (NaN) and stay out of the buurt figures. Without a DTM both
   come from the DSM surface, and the metadata says so.
 * ``uhi_max`` (K) = (2 - SVF - F_veg) * (S * DTR^3 / U)^(1/4) (Theeuwes et al.
-  2017), with SVF the urban-climate sky view factor of the DSM
-  (``geo.svf``, 16 directions, 100 m), F_veg the share of vegetated land
-  cover (green_low, green_shrub, green_trees, agriculture) within 500 m
-  (``geo.heat.focal_fraction``), and S, DTR, U the weather of a reference
-  hot day (parameters).
+  2017), with SVF the urban-climate sky view factor (of the person on the
+  ground with a DTM, else of the DSM surface; 16 directions, 100 m), F_veg the
+  vegetated share within 500 m (``geo.heat.focal_fraction``): vegetated land
+  cover (green_low, green_shrub, green_trees, agriculture) and, with a DTM,
+  every cell under an AHN tree crown over paving, gardens or any other land
+  cover (``layers.heat_inputs``); S, DTR, U the weather of the named reference
+  day or of a KNMI station-day (``weather``, ``geo.knmi``).
+* ``uhi_max_100m`` (K): the mean of ``uhi_max`` over the street cells (not
+  roofs) of each 100 m cell of a grid on whole 100 m RD coordinates, the
+  neighbourhood scale the equation was fitted on: the figure to set beside
+  measurements and the national maps; the 1 m map shows where the terms vary.
 * ``shade_pct_1500`` (%): whether the cell lies in a cast shadow of buildings
   or trees in the DSM (``geo.shadow``) at the Kluck moment, ``shade_hour``
   (15:00 Dutch summer time, CEST) on ``shade_date`` (1 July), the moment and
@@ -33,9 +39,11 @@ Method (docs/method-heat-stress.md):
   the day).
 
 The layer is *windowed* (``layers.base.Windowed``): ``compute_window``
-computes any rectangle exactly, reading the DSM up to the kernels' reach and
-the land cover up to the vegetation radius beyond it, and leaves mergeable
-statistics (``layers.heat_stats``); ``finish`` turns those into the tables.
+computes any rectangle exactly, reading the DSM up to the kernels' reach (with
+``f_veg_canopy``, the AHN up to the vegetation radius, for the canopy in F_veg)
+and the land cover up to the vegetation radius beyond it, and leaves mergeable
+statistics (``layers.heat_stats``, sums per 100 m cell); ``finish`` turns those
+into the tables and the 100 m raster.
 The engine runs a municipality in windows of bounded memory; a permit site or
 a scenario is one window. SVF and shade also run in chunks with a halo
 through Dask (``geo.chunked``), so a cluster build gives the same pixels as a
@@ -56,17 +64,20 @@ from scipy.ndimage import distance_transform_edt
 from geo.errors import ConfigError, LayerError
 from geo.grid import Grid
 from geo.heat import dsm_on_grid, focal_fraction
+from geo.knmi import WEATHER_SOURCE
 from geo.raster import Raster
 from geo.rasterize import polygon_index
 from geo.shadow import shadow_fraction_raster
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
 from geo.svf import sky_view_factor_raster
-from geo.uhi import CP_AIR_J_KG_K, RHO_AIR_KG_M3, kinematic_radiation, uhi_max
+from geo.uhi import CP_AIR_J_KG_K, RHO_AIR_KG_M3, uhi_max
+from layers import heat_inputs as hi
 from layers import heat_stats as hs
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Windowed
+from layers.green_inputs import CANOPY_SOURCES
 from layers.heat_params import KLUCK, KOOPMANS, PARAMS
 from layers.landcover import clip_to_region
-from layers.person_view import person_view, view_metadata
+from layers.person_view import BUILDING_CLASS, person_view, view_metadata
 from layers.sun import SHADE_MOMENT_HOUR, shade_day, sun_at_moment
 from layers.walking import walking_space
 
@@ -85,6 +96,8 @@ _ROUTE_MAIN = hs.ROUTE_KINDS.index("main_route")
 _ROUTE_NEIGHBOURHOOD = hs.ROUTE_KINDS.index("neighbourhood")
 _PARTIAL = "heat"
 _VIEW_PARTIAL = "view"
+_BLOCK_PARTIAL = "uhi_100m"
+_CANOPY_PARTIAL = "f_veg_canopy"
 
 
 #: Raster of the shade at the moment and of the afternoon mean, in the order of ``hs.SHADE_FIGURES``.
@@ -127,13 +140,15 @@ def _landcover_reach_m(params: Mapping[str, Any]) -> float:
 
 
 def halo_m(params: Mapping[str, Any]) -> float:
-    """How far (m) beyond a window the computation reads the DSM: the reach of the SVF and shadow kernels."""
+    """How far (m) beyond a window the computation reads its rasters.
+
+    The reach of the SVF and shadow kernels; with ``f_veg_canopy`` the land-cover reach
+    plus one coarse cell (the F_veg grid's edges snap outward to it), so the canopy of
+    the whole 500 m disc is read and F_veg does not depend on where windows are cut.
+    """
+    if params["f_veg_canopy"]:
+        return max(_kernel_reach_m(params), _landcover_reach_m(params) + _coarse_cell_m(params))
     return _kernel_reach_m(params)
-
-
-def _weather_scale(params: Mapping[str, Any]) -> tuple[float, float]:
-    s_kinematic = kinematic_radiation(params["global_radiation_w_m2"], RHO_AIR_KG_M3, CP_AIR_J_KG_K)
-    return s_kinematic, float((s_kinematic * params["dtr_k"] ** 3 / params["wind_m_s"]) ** 0.25)
 
 
 # -- grids --------------------------------------------------------------------------------------------------
@@ -217,6 +232,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     core = Grid.from_bounds(inputs.region.bounds, res, inputs.region.crs)
     # Parameters first, so a wrong date fails before minutes of raster work.
     moment, afternoon, _, _ = _sun(inputs, params)
+    g_w_m2, dtr_k, wind_m_s, _ = hi.weather(inputs, params)
     dsm_source = inputs.raster("dsm")
     if not dsm_source.crs.equals(inputs.region.crs, ignore_axis_order=True):
         raise LayerError(
@@ -230,14 +246,18 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     svf: np.ndarray
     shades: list[np.ndarray]
     view_counts = {"roof_cells": 0, "canopy_cells": 0, "person_view": 0}
+    canopy: np.ndarray | None = None  # AHN crowns on vgrid (1, 0, NaN unknown), for F_veg and the person view
     if np.isnan(_crop(dsm.data[0], kgrid, core)).all():
         svf = np.full(core.shape, np.nan, dtype=np.float32)
         shades = [svf] * len(hs.SHADE_FIGURES)
     else:
+        if params["f_veg_canopy"] and "dtm" in inputs.sources:
+            canopy = hi.window_canopy(inputs, vgrid, landcover, params, ctx.chunk_size)
         person = person_view(
             inputs, dsm, kgrid, _near(landcover, kgrid), [[moment], afternoon], params, layer_id="heat-stress",
             with_svf=True, max_svf_distance_m=params["svf_max_distance_m"],
             max_shadow_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size,
+            canopy=None if canopy is None else _crop(canopy, vgrid, kgrid) > 0,
         )
         if person is not None and person.view.svf is not None:
             # A person on the ground (geo.ground_view): shade under crowns, roofs without street value.
@@ -260,14 +280,22 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     del dsm
 
     polygon = polygon_index(landcover.geometry.values, vgrid, ctx.chunk_size)
-    vegetated = np.r_[False, landcover["class"].isin(params["vegetation_classes"]).to_numpy()][polygon]
-    veg_share = np.where(polygon == 0, np.nan, vegetated.astype(np.float64))
+    green_class = landcover["class"].isin(params["vegetation_classes"]).to_numpy()
+    veg_share = hi.vegetated_share(polygon, green_class, canopy)
     f_veg = _crop(focal_fraction(veg_share, res, params["veg_radius_m"], params["veg_fraction_cell_m"]), vgrid, core)
-    del veg_share, vegetated
+    del veg_share
     # Cells without land cover within the radius take no vegetation rather than no value.
     f_veg = np.where(np.isnan(f_veg), np.float32(0.0), f_veg)
-    s_kinematic, scale = _weather_scale(params)
-    uhi = uhi_max(svf, f_veg, s_kinematic, params["dtr_k"], params["wind_m_s"]).astype(np.float32)
+    s_kinematic, scale = hi.weather_scale(g_w_m2, dtr_k, wind_m_s)
+    uhi = uhi_max(svf, f_veg, s_kinematic, dtr_k, wind_m_s).astype(np.float32)
+    core_polygon = _crop(polygon, vgrid, core)
+    roof = np.r_[False, (landcover["class"] == BUILDING_CLASS).to_numpy()][core_polygon]
+    canopy_counts = {"cells": 0, "added": 0}
+    if canopy is not None:
+        under = _crop(canopy, vgrid, core) > 0
+        canopy_counts = {"cells": int(under.sum()),
+                         "added": int((under & ~np.r_[False, green_class][core_polygon] & (core_polygon > 0)).sum())}
+    del canopy
 
     # Route kinds need only the main-route distance around the window, not the vegetation radius.
     rgrid = core.grown(params["main_route_along_m"] + res, res)
@@ -285,7 +313,10 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         name: Raster(band, core.crs, core.transform, nodata=float("nan"), band_names=(name,), units=(unit,))
         for name, band, unit in bands
     }
-    return LayerResult(rasters=rasters, partials={_PARTIAL: partial, _VIEW_PARTIAL: view_counts})
+    return LayerResult(rasters=rasters, partials={
+        _PARTIAL: partial, _VIEW_PARTIAL: view_counts, _CANOPY_PARTIAL: canopy_counts,
+        _BLOCK_PARTIAL: hi.block_partial(uhi, ~roof, core),
+    })
 
 
 def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, Any]) -> LayerResult:
@@ -303,16 +334,23 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
     stats = hs.merge([p.partials[_PARTIAL] for p in parts], codes)
     if not stats.region_hist.any():
         raise LayerError("heat-stress: the dsm has no data inside the region")
-    s_kinematic, _ = _weather_scale(params)
+    g_w_m2, dtr_k, wind_m_s, weather = hi.weather(inputs, params)
+    s_kinematic, scale = hi.weather_scale(g_w_m2, dtr_k, wind_m_s)
+    blocks = hi.block_raster([p.partials[_BLOCK_PARTIAL] for p in parts],
+                             Grid.from_bounds(inputs.region.bounds, params["resolution_m"], inputs.region.crs))
     metadata: dict[str, Any] = {
         "formula": FORMULA,
         "reference": THEEUWES,
         "shade_reference": KLUCK,
         "shade_afternoon_reference": KOOPMANS,
         "S_k_m_s": round(s_kinematic, 5),
-        "weather": {"global_radiation_w_m2": params["global_radiation_w_m2"], "dtr_k": params["dtr_k"],
-                    "wind_m_s": params["wind_m_s"], "air_density_kg_m3": RHO_AIR_KG_M3,
-                    "cp_j_kg_k": CP_AIR_J_KG_K},
+        "weather_term_k": round(scale, 4),
+        "weather": {**weather, "air_density_kg_m3": RHO_AIR_KG_M3, "cp_j_kg_k": CP_AIR_J_KG_K},
+        hi.UHI_BLOCK_RASTER: {**hi.block_summary(blocks), "cells": "mean of uhi_max over the street cells (not "
+                              "roofs) of each 100 m cell on whole 100 m coordinates; NaN without one",
+                              "read": "the figure to compare with measurements and national maps (the "
+                              "neighbourhood scale Theeuwes et al. 2017 fitted on); uhi_max (1 m) shows where "
+                              "SVF and F_veg vary"},
         "shade_date": params["shade_date"],
         "shade_moment": moment.when.isoformat() if moment.when is not None else None,
         "sun_position_moment_deg": {"elevation": round(moment.elevation_deg, 2),
@@ -333,16 +371,18 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
     }
     counts = {key: sum(int(p.partials.get(_VIEW_PARTIAL, {}).get(key, 0)) for p in parts)
               for key in ("roof_cells", "canopy_cells", "person_view")}
-    view = view_metadata(counts.pop("person_view") > 0, params)
+    person = counts.pop("person_view") > 0
+    view = view_metadata(person, params)
     metadata["view"] = view["view"]
     metadata.update(counts)
     notes = list(view["notes"])
+    metadata["f_veg"] = hi.f_veg_metadata([p.partials.get(_CANOPY_PARTIAL, {}) for p in parts], params, person)
     if params["shade_hour"] != SHADE_MOMENT_HOUR:
         notes += [f"{SHADE_RASTERS[0]} and the *_shade_pct_{hs.MOMENT} columns hold the shade at "
                              f"{metadata['shade_moment']}, not at the default 15:00 their names give"]
     if notes:
         metadata["notes"] = notes
-    result = LayerResult(metadata=metadata)
+    result = LayerResult(metadata=metadata, rasters={hi.UHI_BLOCK_RASTER: blocks})
     if buurten is not None:
         targets = {"main_route": params["shade_target_main_route_pct"],
                    "neighbourhood": params["shade_target_neighbourhood_pct"]}
@@ -355,7 +395,7 @@ WINDOWED = Windowed(
     finish=finish,
     halo_m=halo_m,
     resolution_m=lambda params: float(params["resolution_m"]),
-    raster_sources=("dsm", "dtm"),
+    raster_sources=CANOPY_SOURCES,
 )
 
 
@@ -388,10 +428,12 @@ LAYER = LayerDef(
     },
     kind="raster",
     inputs=("dsm", "landcover"),
-    optional_inputs=("neighbourhoods", "dtm"),
+    optional_inputs=("neighbourhoods", *CANOPY_SOURCES[1:], "buildings", WEATHER_SOURCE),
     params=PARAMS,
     outputs=(
         Output("uhi_max", "raster", "maximum urban heat island per cell (K), float32"),
+        Output(hi.UHI_BLOCK_RASTER, "raster", "uhi_max averaged over the street cells of each 100 m cell on "
+               "whole 100 m RD coordinates (K), float32: the figure to compare with measurements"),
         Output(SHADE_RASTERS[0], "raster", "cast shadow per cell at the moment, 15:00 CEST (0 or 100 %), float32"),
         Output(SHADE_RASTERS[1], "raster", "share of 12:00-18:00 in shade per cell (%), float32"),
         Output("neighbourhoods", "vector",
@@ -399,7 +441,7 @@ LAYER = LayerDef(
                "15:00 (judged against the targets) and over 12:00-18:00"),
     ),
     style_id="heat-stress",
-    code_version="5",
+    code_version="6",
     compute=compute,
     windowed=WINDOWED,
     references=(THEEUWES, KLUCK, KOOPMANS, "Zaksek, K., Ostir, K., Kokalj, Z. (2011): Sky-view factor as a relief "

@@ -12,7 +12,13 @@ and ``geo.svf`` from the top of every cell) and say so in their metadata
 (:data:`SURFACE_VIEW_NOTE`).
 
 Buildings and water come from the land cover (classes ``building`` and
-``water``), the same polygons the layers already read.
+``water``), the same polygons the layers already read; where a layer also
+reads the ``buildings`` footprints and, in LAZ mode, the ``vegetation`` points
+(``geo.ahn_vegetation``), :func:`grid_canopy` masks those footprints and keeps
+only cells with vegetation points, as ``layers.green_inputs.ahn_canopy`` does.
+A layer that needs the canopy over a larger grid than the kernels' (``heat-stress``
+for F_veg) computes it once with :func:`grid_canopy` and hands the crop to
+:func:`person_view`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
+from geo.ahn_vegetation import VEGETATION_SOURCE
 from geo.canopy import CANOPY_MIN_HEIGHT_M, CANOPY_MIN_HEIGHT_SOURCE, canopy_mask, canopy_raster
 from geo.errors import LayerError
 from geo.grid import Grid
@@ -75,10 +83,12 @@ class PersonView:
     Attributes:
         view: the ground view on the kernel grid (``GroundView``).
         canopy_cells: cells of the kernel grid under a tree crown.
+        canopy: the crown cells of the kernel grid (bool).
     """
 
     view: GroundView
     canopy_cells: int
+    canopy: np.ndarray
 
 
 def _masks(landcover: gpd.GeoDataFrame, grid: Grid, chunk_size: int) -> tuple[np.ndarray, gpd.GeoSeries, gpd.GeoSeries]:
@@ -87,6 +97,42 @@ def _masks(landcover: gpd.GeoDataFrame, grid: Grid, chunk_size: int) -> tuple[np
     water = landcover.geometry[classes == WATER_CLASS]
     footprint = polygon_index(buildings.values, grid, chunk_size) > 0
     return footprint, buildings, water
+
+
+def grid_canopy(
+    inputs: LayerInputs, dsm: Raster, dtm: Raster, grid: Grid, landcover: gpd.GeoDataFrame, params: Mapping[str, Any],
+    chunk_size: int,
+) -> np.ndarray:
+    """Tree crowns on ``grid`` (``geo.canopy.canopy_raster`` of the DSM and DTM on it): 1, 0, NaN where unknown.
+
+    Buildings are the ``building`` land cover and, when the inputs hold them, the
+    ``buildings`` footprints; water the ``water`` land cover; in LAZ mode the
+    ``vegetation`` points (put on ``grid`` by their highest point) must back a crown.
+
+    Args:
+        inputs: the layer's inputs (``buildings`` and ``vegetation`` optional).
+        dsm: the DSM on ``grid`` (``geo.heat.dsm_on_grid``, m NAP).
+        dtm: the DTM on ``grid`` (m NAP).
+        grid: the grid (region CRS).
+        landcover: land-cover polygons around the grid.
+        params: ``canopy_min_height_m`` (m).
+        chunk_size: rasterisation chunk edge (cells).
+
+    Returns:
+        float32 array of ``grid``'s shape.
+    """
+    _, buildings, water = _masks(landcover, grid, chunk_size)
+    blocks = buildings.values
+    if "buildings" in inputs.sources:
+        footprints = inputs.vector("buildings")
+        near = footprints.geometry.values[footprints.sindex.query(shapely.box(*grid.bounds))]
+        blocks = np.concatenate([np.asarray(blocks, dtype=object), np.asarray(near, dtype=object)])
+    vegetation = (dsm_on_grid(inputs.raster(VEGETATION_SOURCE), grid)
+                  if VEGETATION_SOURCE in inputs.sources else None)
+    canopy = canopy_raster(dsm, dtm, blocks, water.values, min_height_m=params["canopy_min_height_m"],
+                           vegetation=vegetation)
+    known = np.isfinite(canopy.data[0])
+    return np.where(known, canopy_mask(canopy).astype(np.float32), np.float32(np.nan)).astype(np.float32)
 
 
 def person_view(
@@ -102,6 +148,7 @@ def person_view(
     max_svf_distance_m: float,
     max_shadow_m: float,
     chunk_size: int,
+    canopy: np.ndarray | None = None,
 ) -> PersonView | None:
     """The ground view on ``grid`` when the inputs hold a DTM; None without one (surface view).
 
@@ -117,6 +164,8 @@ def person_view(
         max_svf_distance_m: SVF search distance (m).
         max_shadow_m: longest shadow followed (m).
         chunk_size: tile edge (cells) for the Dask run.
+        canopy: the crown cells of ``grid`` (bool) when the layer has them already
+            (:func:`grid_canopy` over a larger grid, cropped); None computes them here.
 
     Raises:
         LayerError: the DTM is in another CRS than the DSM.
@@ -132,15 +181,15 @@ def person_view(
     # Any DTM grid is put on the DSM's grid here (the highest value, like the DSM), so a DTM
     # delivered on another grid (another tile origin or cell size) is resampled, not refused.
     dtm = dsm_on_grid(dtm_source, grid)
-    footprint, buildings, water = _masks(landcover, grid, chunk_size)
-    canopy = canopy_mask(canopy_raster(dsm, dtm, buildings.values, water.values,
-                                       min_height_m=params["canopy_min_height_m"]))
+    footprint, _, _ = _masks(landcover, grid, chunk_size)
+    if canopy is None:
+        canopy = grid_canopy(inputs, dsm, dtm, grid, landcover, params, chunk_size) > 0
     view = ground_view_raster(
         dsm, dtm, footprint, canopy, sun_groups, with_svf=with_svf, chunk_size=chunk_size,
         observer_height_m=params["observer_height_m"], transmissivity=params["crown_transmissivity"],
         trunk_ratio=params["crown_trunk_ratio"], max_svf_distance_m=max_svf_distance_m, max_shadow_m=max_shadow_m,
     )
-    return PersonView(view=view, canopy_cells=int(canopy.sum()))
+    return PersonView(view=view, canopy_cells=int(canopy.sum()), canopy=canopy)
 
 
 def view_metadata(person: bool, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -192,6 +192,8 @@ class SourceSet:
             return module.read_cbs(  # type: ignore[no-any-return]
                 self.cfg.resolve(spec.path), self.crs, report, layer=spec.layer, declared_crs=declared
             )
+        if provider == "knmi":
+            return module.read_knmi(self.cfg.resolve(spec.path), self.crs, report)  # type: ignore[no-any-return]
         if provider == "cbs_landuse":
             return module.read_cbs_landuse(  # type: ignore[no-any-return]
                 self.cfg.resolve(spec.path), self.crs, report, layer=spec.layer, codes=spec.codes,
@@ -252,4 +254,4 @@ class SourceSet:
 
 
 _ADAPTER_MODULES = {"bgt": "geo.bgt", "bag": "geo.bag", "cbs": "geo.cbs", "ahn": "geo.ahn",
-                    "cbs_landuse": "geo.cbs_landuse"}
+                    "cbs_landuse": "geo.cbs_landuse", "knmi": "geo.knmi"}

@@ -6,6 +6,9 @@ data-driven ramp would shift with each region). The breaks cover the range
 of Theeuwes et al. (2017)'s diagnostic for Dutch towns on a reference hot
 day (0 to about 5 K); the colours are ColorBrewer's YlOrRd, a sequential
 ramp readable with the common forms of colour blindness and in greyscale.
+``uhi_max_100m`` (the mean over the street cells of each 100 m cell, the
+scale the equation was fitted on) has the same classes, so the two maps read
+alike.
 
 The two shade rasters share one ramp, from light (sun) to dark blue (shade)
 in steps of 20 %: ``shade_pct_1500`` (shade at 15:00 on 1 July, the moment
@@ -32,14 +35,19 @@ SHADE_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
 _SHADE_TOP = 100.001
 
 
-def uhi_style() -> RasterStyle:
-    """Hitte-eilandeffect: fixed classes of uhi_max in kelvin."""
+def uhi_style(title: str = "Maximaal hitte-eilandeffect (K)") -> RasterStyle:
+    """Hitte-eilandeffect: fixed classes of uhi_max in kelvin, with ``title`` as the legend title."""
     classes = []
     for i, lower in enumerate(UHI_BREAKS):
         upper = UHI_BREAKS[i + 1] if i + 1 < len(UHI_BREAKS) else None
         classes.append(RasterClass(colour=UHI_COLOURS[i], label=interval_label(lower, upper, "K"),
                                    lower=lower, upper=upper))
-    return RasterStyle(kind="continuous", title="Maximaal hitte-eilandeffect (K)", unit="K", classes=tuple(classes))
+    return RasterStyle(kind="continuous", title=title, unit="K", classes=tuple(classes))
+
+
+def uhi_block_style() -> RasterStyle:
+    """Hitte-eilandeffect per 100 m: the classes of uhi_max, for its mean over the streets of 100 m cells."""
+    return uhi_style("Maximaal hitte-eilandeffect, gemiddeld per 100 m (K)")
 
 
 def _shade_style(title: str) -> RasterStyle:
@@ -81,6 +89,7 @@ def buurt_rules() -> list[VectorRule]:
 def register() -> None:
     """Register the raster styles (once; ``styles.raster`` calls this when it first looks a style up)."""
     register_raster_style("heat-stress", "uhi_max", uhi_style)
+    register_raster_style("heat-stress", "uhi_max_100m", uhi_block_style)
     register_raster_style("heat-stress", "shade_pct_1500", shade_moment_style)
     register_raster_style("heat-stress", "shade_pct_afternoon", shade_afternoon_style)
 
