@@ -29,6 +29,18 @@ from geo.cbs_landuse import DEFAULT_PARK_CODES
 from geo.crs import parse_crs
 from geo.errors import ConfigError
 from geo.knmi import WEATHER_SOURCE
+from geo.surface_proxy import (
+    DEFAULT_BUILDING_HEIGHT_M,
+    DEFAULT_PROXY_RESOLUTION_M,
+    DEFAULT_TREE_HEIGHT_M,
+    DEFAULT_WOOD_HEIGHT_M,
+    SURFACE_PROXY_INPUTS,
+    SURFACE_PROXY_PROVIDES,
+    SURFACE_PROXY_SOURCE,
+    WOOD_SOURCE_CLASSES,
+    ProxyHeights,
+)
+from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM
 
 #: Registry adapters: each fills several canonical sources.
 ADAPTERS: dict[str, tuple[str, ...]] = {
@@ -38,6 +50,8 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "cbs": ("neighbourhoods",),
     "cbs_landuse": ("parks",),
     "knmi": (WEATHER_SOURCE,),  # a table of station-days, no geometry (geo.knmi)
+    # Only when no ahn and no dsm/dtm file is given: a real surface always wins, the two never mix.
+    SURFACE_PROXY_SOURCE: SURFACE_PROXY_PROVIDES,
 }
 
 DEFAULT_AHN_RESOLUTION_M = 0.5
@@ -147,6 +161,42 @@ class AhnSpec(_Strict):
         return self
 
 
+class SurfaceProxySpec(_Strict):
+    """``sources.surface_proxy``: a DSM/DTM from the registers where no AHN is given (``geo.surface_proxy``).
+
+    Flat terrain at 0 m, building footprints as blocks, tree points as crown discs and BGT woods as a
+    canopy. Used only when neither ``ahn`` nor a ``dsm``/``dtm`` file is configured; every layer built
+    from it names it in its build log (docs/sources.md, "The surface proxy").
+
+    Attributes:
+        building_height_m: block height of a footprint without ``height_m`` (m).
+        tree_height_m: crown height of a tree without ``height_m`` (m).
+        crown_diameter_m: crown diameter of a tree without one (m; default the green layers'
+            ``default_crown_diameter_m``).
+        wood_height_m: canopy height of woods (m).
+        wood_source_classes: land-cover source classes that are woods.
+        resolution_m: cell size (m).
+    """
+
+    building_height_m: float = Field(DEFAULT_BUILDING_HEIGHT_M, gt=0, le=300)
+    tree_height_m: float = Field(DEFAULT_TREE_HEIGHT_M, gt=0, le=100)
+    crown_diameter_m: float = Field(
+        DEFAULT_CROWN_DIAMETER_PARAM.default,
+        ge=DEFAULT_CROWN_DIAMETER_PARAM.minimum, le=DEFAULT_CROWN_DIAMETER_PARAM.maximum,
+    )
+    wood_height_m: float = Field(DEFAULT_WOOD_HEIGHT_M, gt=0, le=100)
+    wood_source_classes: list[str] = Field(default_factory=lambda: list(WOOD_SOURCE_CLASSES))
+    resolution_m: float = Field(DEFAULT_PROXY_RESOLUTION_M, gt=0, le=10)
+
+    def heights(self) -> ProxyHeights:
+        """The assumed sizes as ``geo.surface_proxy`` takes them."""
+        return ProxyHeights(
+            crown_diameter_m=self.crown_diameter_m, building_height_m=self.building_height_m,
+            tree_height_m=self.tree_height_m, wood_height_m=self.wood_height_m,
+            wood_source_classes=tuple(self.wood_source_classes),
+        )
+
+
 def _canonical_fields() -> dict[str, Any]:
     return {name: (SourceSpec | None, None) for name in CANONICAL}
 
@@ -160,6 +210,7 @@ class SourcesSpec(_Strict):
     cbs: CbsSpec | None = None
     cbs_landuse: CbsLanduseSpec | None = None
     knmi: KnmiSpec | None = None
+    surface_proxy: SurfaceProxySpec | None = None
     landcover: SourceSpec | None = None
     buildings: SourceSpec | None = None
     addresses: SourceSpec | None = None
@@ -228,12 +279,14 @@ class RegionConfig(_Strict):
 
         An explicitly given canonical source overrides what an adapter fills;
         adapters listed later in ``ADAPTERS`` override earlier ones for the
-        same source (BAG buildings win over BGT's pand footprints).
+        same source (BAG buildings win over BGT's pand footprints). The surface
+        proxy provides ``dsm`` and ``dtm`` only when no real surface (``ahn`` or a
+        ``dsm``/``dtm`` file) is configured, so the two are never mixed.
         """
         providers: dict[str, str] = {}
         for adapter, names in ADAPTERS.items():
             spec = getattr(self.sources, adapter)
-            if spec is None:
+            if spec is None or (adapter == SURFACE_PROXY_SOURCE and self.real_surface_given()):
                 continue
             for name in names:
                 if adapter == "ahn" and not _ahn_provides(spec, name):
@@ -243,6 +296,11 @@ class RegionConfig(_Strict):
             if getattr(self.sources, name) is not None:
                 providers[name] = name
         return providers
+
+
+    def real_surface_given(self) -> bool:
+        """Whether a measured surface (``ahn``, or a ``dsm``/``dtm`` file) is configured: it beats the proxy."""
+        return any(getattr(self.sources, name) is not None for name in ("ahn", *SURFACE_PROXY_PROVIDES))
 
 
 def _ahn_provides(spec: AhnSpec, name: str) -> bool:
@@ -281,7 +339,19 @@ def parse_config(data: Any, base_dir: Path, origin: str = "config") -> RegionCon
 
     validate_layer_config(cfg.layers, origin)
     _check_raster_sources(cfg, origin)
+    _check_surface_proxy(cfg, origin)
     return cfg
+
+
+def _check_surface_proxy(cfg: RegionConfig, origin: str) -> None:
+    if cfg.sources.surface_proxy is None:
+        return
+    providers = cfg.source_providers()
+    if not any(name in providers for name in SURFACE_PROXY_INPUTS if name != "trees"):
+        raise ConfigError(
+            f"{origin}:\nsources.surface_proxy: needs building footprints or land cover to build a surface from "
+            "(add a bgt or bag source, or buildings/landcover files)"
+        )
 
 
 def _check_raster_sources(cfg: RegionConfig, origin: str) -> None:
@@ -328,6 +398,8 @@ sources:
   # cbs: {path: wijkenbuurten.gpkg}      # neighbourhoods (buurten)
   # cbs_landuse: {path: BBG2017.gpkg}    # parks: CBS Bestand Bodemgebruik classes 40 and 43 (codes: [...])
   # knmi: {path: etmgeg_283.txt}         # KNMI daily data, for layers.heat-stress.weather: {station, date}
+  # surface_proxy: {building_height_m: 8, tree_height_m: 10, wood_height_m: 15}
+  #                                      # dsm/dtm from the registers while no AHN is given (named as a proxy)
 
   # Canonical sources by name override what an adapter filled:
   # trees: {path: bomen.csv, columns: {crown_diameter_m: kroondiameter, x: X, y: Y}, crs: "EPSG:28992"}

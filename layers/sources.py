@@ -27,12 +27,15 @@ from geo.errors import ConfigError, SourceError
 from geo.io import read_raster_source, read_vector_source
 from geo.raster import Raster
 from geo.report import AdapterResult, SourceReport
+from geo.surface_proxy import SURFACE_PROXY_INPUTS, SURFACE_PROXY_SOURCE, read_surface_proxy
 from layers.base import Region
 from layers.config import RegionConfig
 
 _CHUNK = 1 << 20
 #: Sources whose extent defines the region when no boundary file is given, in order of preference.
 _EXTENT_SOURCES = ("landcover", "neighbourhoods", "buildings", "dsm", "dtm")
+#: Adapters whose DSM and DTM of one window come from one run (paired there).
+_PAIRED_RASTER_ADAPTERS = ("ahn", SURFACE_PROXY_SOURCE)
 
 
 def file_digest(path: Path) -> str:
@@ -66,6 +69,11 @@ class SourceSet:
         self._digests: dict[str, str] = {}
         self._region: Region | None = None
         self._window_run: tuple[tuple[str, tuple[float, ...]], AdapterResult] | None = None
+        self._proxy_report: SourceReport | None = None
+        if cfg.sources.surface_proxy is not None and cfg.real_surface_given():
+            unused = SourceReport(SURFACE_PROXY_SOURCE)
+            unused.note("not used: a measured surface (ahn or a dsm/dtm file) is configured and always wins")
+            self.reports.append(unused)
 
     def available(self) -> set[str]:
         """Canonical sources this config provides."""
@@ -91,6 +99,9 @@ class SourceSet:
                 h.update(_module_digest(_ADAPTER_MODULES[provider]).encode())
             if name == VEGETATION_SOURCE:
                 h.update(_module_digest("geo.ahn_vegetation").encode())
+            if provider == SURFACE_PROXY_SOURCE:  # the proxy is made of other sources: their content counts
+                for used in self._proxy_inputs():
+                    h.update(f"{used}:{self.digest(used)}".encode())
             self._digests[name] = h.hexdigest()
         return self._digests[name]
 
@@ -161,7 +172,7 @@ class SourceSet:
         if name not in RASTER_SOURCES and name != VEGETATION_SOURCE:
             raise ConfigError(f"sources.{name}: not a raster source; it cannot be read by window")
         spec = getattr(self.cfg.sources, provider)
-        if provider == "ahn":
+        if provider in _PAIRED_RASTER_ADAPTERS:
             # The DSM and DTM of one window come from one adapter run (they are paired there).
             key = (provider, tuple(bounds))
             if self._window_run is None or self._window_run[0] != key:
@@ -181,6 +192,8 @@ class SourceSet:
     ) -> AdapterResult:
         module = importlib.import_module(_ADAPTER_MODULES[provider])
         report = SourceReport(provider)
+        if provider == SURFACE_PROXY_SOURCE:
+            return self._run_surface_proxy(spec, bounds)
         declared = parse_crs(spec.crs, f"sources.{provider}.crs") if getattr(spec, "crs", None) else None
         if provider == "bgt":
             return module.read_bgt(self.cfg.resolve(spec.path), self.crs, report)  # type: ignore[no-any-return]
@@ -213,6 +226,29 @@ class SourceSet:
             result.sources[VEGETATION_SOURCE] = grid_vegetation(
                 [self.cfg.resolve(p) for p in spec.laz], result.sources["dsm"], crs=declared, report=report
             )
+        return result
+
+    def _proxy_inputs(self) -> list[str]:
+        """The canonical sources the surface proxy is made of, of those configured."""
+        return [n for n in SURFACE_PROXY_INPUTS if n in self.providers]
+
+    def _run_surface_proxy(self, spec: Any, bounds: tuple[float, float, float, float] | None) -> AdapterResult:
+        """The surface proxy over ``bounds`` (default: the region), from the configured registers.
+
+        One report serves every window (its counts are those of the whole sources), so the build
+        log names the proxy once.
+        """
+        frames = {n: self.load(n) for n in self._proxy_inputs()}
+        report = self._proxy_report or SourceReport(SURFACE_PROXY_SOURCE)
+        try:
+            result = read_surface_proxy(
+                bounds or self.region().bounds, crs=self.crs, buildings=frames.get("buildings"),
+                trees=frames.get("trees"), landcover=frames.get("landcover"), heights=spec.heights(),
+                resolution_m=spec.resolution_m, report=report,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"sources.{SURFACE_PROXY_SOURCE}: {exc}") from None
+        self._proxy_report = report
         return result
 
     # -- region ----------------------------------------------------------------
@@ -254,4 +290,5 @@ class SourceSet:
 
 
 _ADAPTER_MODULES = {"bgt": "geo.bgt", "bag": "geo.bag", "cbs": "geo.cbs", "ahn": "geo.ahn",
-                    "cbs_landuse": "geo.cbs_landuse", "knmi": "geo.knmi"}
+                    "cbs_landuse": "geo.cbs_landuse", SURFACE_PROXY_SOURCE: "geo.surface_proxy",
+                    "knmi": "geo.knmi"}
