@@ -120,7 +120,7 @@ def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
     assert set(np.unique(moment[np.isfinite(moment)])) <= {0.0, 100.0}
     # Every raster has its fixed-class default style, so it is pre-rendered for the tile server.
     assert {f.output for f in entry.files if f.format == "pmtiles" and f.kind == "raster"} == {
-        "uhi_max", *SHADE_RASTERS
+        "uhi_max", "uhi_max_100m", *SHADE_RASTERS
     }
     with _both(root / entry.file("uhi_max", "raster").path, root / entry.file("shade_pct_1500", "raster").path) as ds:
         assert ds.res == (1.0, 1.0) and ds.count == 2 and ds.descriptions == ("uhi_max", "shade_pct_1500")

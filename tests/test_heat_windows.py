@@ -19,6 +19,7 @@ from layers import heat_stats as hs
 from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
+from layers.heat_inputs import UHI_BLOCK_RASTER
 from layers.heat_stress import LAYER, SHADE_RASTERS, route_kinds, route_raster
 from layers.sources import SourceSet
 from layers.windowed import windows
@@ -36,7 +37,9 @@ def _published(config: Path) -> tuple[np.ndarray, gpd.GeoDataFrame, dict[str, ob
             bands.append(ds.read(1))
     data = np.stack(bands)
     table = gpd.read_parquet(root / entry.file("neighbourhoods", "vector").path)
-    return data, table, entry.metadata
+    with rasterio.open(root / entry.file(UHI_BLOCK_RASTER, "raster").path) as ds:
+        metadata = {**entry.metadata, UHI_BLOCK_RASTER: ds.read(1)}
+    return data, table, metadata
 
 
 def test_a_build_in_many_windows_equals_a_build_in_one(tmp_path: Path) -> None:
@@ -57,6 +60,10 @@ def test_a_build_in_many_windows_equals_a_build_in_one(tmp_path: Path) -> None:
     assert table_a["meets_shade_neighbourhood"].equals(table_b["meets_shade_neighbourhood"])
     for key in ("uhi_max_mean_k", "uhi_max_p95_k", "shade_mean_pct_1500", "shade_mean_pct_afternoon", "nodata_cells"):
         assert meta_a[key] == pytest.approx(meta_b[key], abs=0.011), key
+    # 40-cell windows cut every 100 m cell: its sums and counts are added up in finish.
+    blocks_a, blocks_b = meta_a[UHI_BLOCK_RASTER], meta_b[UHI_BLOCK_RASTER]
+    assert blocks_a.shape == (2, 2) and np.isnan(blocks_a[0, 0])  # type: ignore[union-attr]
+    assert np.allclose(blocks_a, blocks_b, rtol=0, atol=UHI_TOLERANCE_K, equal_nan=True)  # type: ignore[arg-type]
 
 
 def test_a_window_reads_only_its_part_of_the_dsm(tmp_path: Path) -> None:
