@@ -32,7 +32,7 @@ import numpy as np
 import shapely
 
 from geo.ahn_vegetation import VEGETATION_SOURCE
-from geo.canopy import CANOPY_MIN_HEIGHT_M, CANOPY_MIN_HEIGHT_SOURCE, canopy_mask, canopy_raster
+from geo.canopy import canopy_mask, canopy_raster
 from geo.errors import LayerError
 from geo.grid import Grid
 from geo.ground_view import (
@@ -47,6 +47,7 @@ from geo.raster import Raster
 from geo.rasterize import polygon_index
 from geo.solar import SunPosition
 from layers.base import LayerInputs, Param
+from layers.green_inputs import CANOPY_MIN_HEIGHT_PARAM
 
 SOLWEIG = (
     "Lindberg, F., Holmer, B., Thorsson, S. (2008): SOLWEIG 1.0 - modelling spatial variations of 3D radiant "
@@ -71,8 +72,7 @@ PARAMS: tuple[Param, ...] = (
           "SOLWEIG default (Lindberg & Grimmond 2011)", minimum=0.0, maximum=1.0),
     Param("crown_trunk_ratio", TRUNK_RATIO, "", "crown base as a share of the canopy height (trunk zone)",
           "SOLWEIG default (Lindberg & Grimmond 2011)", minimum=0.0, maximum=1.0),
-    Param("canopy_min_height_m", CANOPY_MIN_HEIGHT_M, "m", "a surface this far above the terrain that is no "
-          "building or water is a tree crown", CANOPY_MIN_HEIGHT_SOURCE, minimum=0.5, maximum=20.0),
+    CANOPY_MIN_HEIGHT_PARAM,
 )
 
 

@@ -243,6 +243,6 @@ def test_one_moment_for_both_shade_layers_and_a_style_for_every_raster() -> None
         assert param(heat_stress.LAYER, shared.name) is shared and param(cool_places.LAYER, shared.name) is shared
     assert SHADE_HOUR.default == 15.0 and "Kluck" in SHADE_HOUR.source
     rasters = [o.name for o in heat_stress.LAYER.outputs if o.kind == "raster"]
-    assert rasters == ["uhi_max", "shade_pct_1500", "shade_pct_afternoon"]
+    assert rasters == ["uhi_max", "uhi_max_100m", "shade_pct_1500", "shade_pct_afternoon"]
     for name in rasters:
         assert registered_style(heat_stress.LAYER.style_id, name) is not None, name
