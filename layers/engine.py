@@ -44,6 +44,8 @@ ATTRIBUTION = {
     "bag": "BAG: Kadaster / PDOK (CC0)",
     "ahn": "AHN: Rijkswaterstaat en waterschappen (CC0)",
     "cbs": "Wijk- en buurtkaart: CBS (CC BY 4.0)",
+    "cbs_landuse": "Bestand Bodemgebruik: CBS (CC BY 4.0)",
+    "knmi": "Daggegevens van het weer: KNMI (CC BY 4.0)",
 }
 
 
