@@ -141,15 +141,18 @@ def test_sigterm_stops_the_server_within_seconds_mid_request(catalog_dir: Path) 
             answers.append(resp.status_code)
 
     client = threading.Thread(target=long_request, daemon=True)
-    client.start()
-    time.sleep(1.5)  # the request is being worked on
-    busy = [w.cpu_percent(interval=0.5) for w in _workers(proc)]
-    assert max(busy) > 0 and not answers, f"the long request is not being worked on ({answers})"
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=SHUTDOWN_GRACE_S + 10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise AssertionError("the server ignored SIGTERM") from None
-    assert time.monotonic() - started < SHUTDOWN_GRACE_S + 5
+        client.start()
+        time.sleep(1.5)  # the request is being worked on
+        busy = [w.cpu_percent(interval=0.5) for w in _workers(proc)]
+        assert max(busy) > 0 and not answers, f"the long request is not being worked on ({answers})"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=SHUTDOWN_GRACE_S + 10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the server ignored SIGTERM") from None
+        assert time.monotonic() - started < SHUTDOWN_GRACE_S + 5
+    finally:
+        if proc.poll() is None:
+            stop_process(proc)
