@@ -102,6 +102,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         max_shadow_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size,
     )
     person_used = person is not None
+    dtm_resampled = person is not None and person.dtm_resampled
     if person is not None:
         # A person on the ground: in cast shadow, or under a crown (which lets a few % of the light through).
         with np.errstate(invalid="ignore"):
@@ -129,6 +130,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         "eligible_m2": float(walkable.sum()) * cell_m2,
         "eligible_shaded_m2": float((walkable & shaded).sum()) * cell_m2,
         "person_view": int(person_used),
+        "dtm_resampled": int(person_used and dtm_resampled),
     }
     return LayerResult(partials={"pieces": pieces, "stats": stats})
 
@@ -154,9 +156,10 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
         raise LayerError("cool-places: the dsm has no data inside the region")
     del counts["dsm_cells"]
     person_used = counts.pop("person_view", 0) > 0
+    dtm_resampled = counts.pop("dtm_resampled", 0) > 0
     for key in ("eligible_m2", "eligible_shaded_m2"):
         counts[key] = round(counts[key])
-    view = view_metadata(person_used, params)
+    view = view_metadata(person_used, params, dtm_resampled=dtm_resampled)
     notes += view["notes"]
     landcover = inputs.vector("landcover")
     _eligible(clip_to_region(landcover, region), params, _pattern(params["excluded_source_pattern"]), counts)

@@ -245,7 +245,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     landcover = _near(inputs.vector("landcover"), vgrid)
     svf: np.ndarray
     shades: list[np.ndarray]
-    view_counts = {"roof_cells": 0, "canopy_cells": 0, "person_view": 0}
+    view_counts = {"roof_cells": 0, "canopy_cells": 0, "person_view": 0, "dtm_resampled": 0}
     canopy: np.ndarray | None = None  # AHN crowns on vgrid (1, 0, NaN unknown), for F_veg and the person view
     if np.isnan(_crop(dsm.data[0], kgrid, core)).all():
         svf = np.full(core.shape, np.nan, dtype=np.float32)
@@ -264,7 +264,8 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
             svf = _crop(person.view.svf, kgrid, core)
             shades = [(_PERCENT * _crop(s, kgrid, core)).astype(np.float32) for s in person.view.shades]
             view_counts = {"roof_cells": int(_crop(person.view.roof, kgrid, core).sum()),
-                           "canopy_cells": person.canopy_cells, "person_view": 1}
+                           "canopy_cells": person.canopy_cells, "person_view": 1,
+                           "dtm_resampled": int(person.dtm_resampled)}
         else:
             # No DTM: the surface view of the DSM.
             svf = _crop(sky_view_factor_raster(
@@ -370,9 +371,9 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
         **hs.region_summary(stats),
     }
     counts = {key: sum(int(p.partials.get(_VIEW_PARTIAL, {}).get(key, 0)) for p in parts)
-              for key in ("roof_cells", "canopy_cells", "person_view")}
+              for key in ("roof_cells", "canopy_cells", "person_view", "dtm_resampled")}
     person = counts.pop("person_view") > 0
-    view = view_metadata(person, params)
+    view = view_metadata(person, params, dtm_resampled=counts.pop("dtm_resampled") > 0)
     metadata["view"] = view["view"]
     metadata.update(counts)
     notes = list(view["notes"])

@@ -64,6 +64,12 @@ SURFACE_VIEW_NOTE = (
     "under a crown is not shaded); give ahn.dtm for the view of a person on the ground"
 )
 
+#: What the metadata says when the DTM came on another grid than the DSM.
+DTM_RESAMPLED_NOTE = (
+    "the dtm is on another grid than the dsm (origin or cell size): it was put on the output grid by its "
+    "highest value, like the dsm, before the view was computed"
+)
+
 PARAMS: tuple[Param, ...] = (
     Param("observer_height_m", OBSERVER_HEIGHT_M, "m", "height above the terrain the shade and sky view are "
           "seen from (with a dtm)", "a standing person; the height air temperature is measured at (WMO)",
@@ -84,11 +90,14 @@ class PersonView:
         view: the ground view on the kernel grid (``GroundView``).
         canopy_cells: cells of the kernel grid under a tree crown.
         canopy: the crown cells of the kernel grid (bool).
+        dtm_resampled: whether the DTM came on another grid than the DSM and was resampled
+            onto the kernel grid (a documented fallback, named in the metadata).
     """
 
     view: GroundView
     canopy_cells: int
     canopy: np.ndarray
+    dtm_resampled: bool = False
 
 
 def _masks(landcover: gpd.GeoDataFrame, grid: Grid, chunk_size: int) -> tuple[np.ndarray, gpd.GeoSeries, gpd.GeoSeries]:
@@ -189,15 +198,17 @@ def person_view(
         observer_height_m=params["observer_height_m"], transmissivity=params["crown_transmissivity"],
         trunk_ratio=params["crown_trunk_ratio"], max_svf_distance_m=max_svf_distance_m, max_shadow_m=max_shadow_m,
     )
-    return PersonView(view=view, canopy_cells=int(canopy.sum()), canopy=canopy)
+    resampled = "dsm" in inputs.sources and not dtm_source.same_grid(inputs.raster("dsm"))
+    return PersonView(view=view, canopy_cells=int(canopy.sum()), canopy=canopy, dtm_resampled=resampled)
 
 
-def view_metadata(person: bool, params: Mapping[str, Any]) -> dict[str, Any]:
+def view_metadata(person: bool, params: Mapping[str, Any], *, dtm_resampled: bool = False) -> dict[str, Any]:
     """The metadata entry ``view``: which view the shade (and SVF) were computed from.
 
     Args:
         person: whether the windows computed the person view (they had a DTM).
         params: the layer's parameters.
+        dtm_resampled: whether a window's DTM came on another grid than its DSM.
     """
     if not person:
         return {"view": "surface", "notes": [SURFACE_VIEW_NOTE]}
@@ -211,5 +222,5 @@ def view_metadata(person: bool, params: Mapping[str, Any]) -> dict[str, Any]:
             "reference": SOLWEIG,
             "roofs": "building footprints have no street value (NaN) and are left out of neighbourhood figures",
         },
-        "notes": [],
+        "notes": [DTM_RESAMPLED_NOTE] if dtm_resampled else [],
     }

@@ -41,14 +41,16 @@ def _surfaces() -> tuple[np.ndarray, np.ndarray]:
     return dsm, np.zeros_like(dsm)
 
 
-def _write(folder: Path, *, with_dtm: bool) -> Path:
+def _write(folder: Path, *, with_dtm: bool, dtm_res: float = RES) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     small_landcover().to_file(folder / "landcover.gpkg", layer="landcover", driver="GPKG")
     dsm, dtm = _surfaces()
     transform = Affine(RES, 0, X0, 0, -RES, Y0 + SIZE_M)
-    for name, data in (("dsm", dsm), ("dtm", dtm)):
+    step = round(dtm_res / RES)
+    for name, data, tf in (("dsm", dsm, transform),
+                           ("dtm", dtm[::step, ::step], Affine(dtm_res, 0, X0, 0, -dtm_res, Y0 + SIZE_M))):
         with rasterio.open(folder / f"{name}.tif", "w", driver="GTiff", width=data.shape[1], height=data.shape[0],
-                           count=1, dtype="float32", crs="EPSG:28992", transform=transform, nodata=NODATA) as ds:
+                           count=1, dtype="float32", crs="EPSG:28992", transform=tf, nodata=NODATA) as ds:
             ds.write(data, 1)
     dtm_line = "  dtm: {path: dtm.tif}\n" if with_dtm else ""
     config = folder / "kaartlaag.yaml"
@@ -120,3 +122,11 @@ def test_the_person_view_in_windows_equals_one_window(
     # A building running up to the edge of the data: GDAL's warp used to carry its roof one cell beyond
     # the DSM in some windows (geo.heat.dsm_on_grid now blanks cells outside the source).
     assert np.nanmax(np.abs(one["uhi_max"] - many["uhi_max"])) < 1e-5
+
+
+def test_a_dtm_on_another_grid_is_resampled_and_said_so(tmp_path: Path) -> None:
+    from layers.person_view import DTM_RESAMPLED_NOTE
+
+    bands, meta, transform = _built(_write(tmp_path / "coarse", with_dtm=True, dtm_res=1.0))
+    assert DTM_RESAMPLED_NOTE in meta["notes"]  # type: ignore[operator]
+    assert _at(bands["shade_pct_1500"], transform, *TREE_XY) == pytest.approx(100 * (1 - CROWN_TRANSMISSIVITY))
