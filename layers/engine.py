@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
 from geo.crs import WGS84
 from geo.errors import ConfigError, KaartlaagError
+from geo.surface_proxy import SURFACE_PROXY_SOURCE
 from layers import catalog as cat
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult
 from layers.config import RegionConfig
@@ -46,6 +47,7 @@ ATTRIBUTION = {
     "cbs": "Wijk- en buurtkaart: CBS (CC BY 4.0)",
     "cbs_landuse": "Bestand Bodemgebruik: CBS (CC BY 4.0)",
     "knmi": "Daggegevens van het weer: KNMI (CC BY 4.0)",
+    SURFACE_PROXY_SOURCE: "DSM/DTM: kaartlaag surface_proxy uit BGT/BAG, geen AHN (aangenomen hoogtes)",
 }
 
 
@@ -278,6 +280,14 @@ def _bounds(
     return {cfg.region.crs: [round(v, 3) for v in native], "EPSG:4326": [round(v, 7) for v in wgs]}
 
 
+def _proxy_metadata(providers: set[str], sources: SourceSet) -> dict[str, Any]:
+    """A layer built on the surface proxy says so in its metadata (``surface_proxy``: what it assumed)."""
+    if SURFACE_PROXY_SOURCE not in providers:
+        return {}
+    notes = [n for r in sources.reports if r.source == SURFACE_PROXY_SOURCE for n in r.notes]
+    return {"surface_proxy": notes or ["dsm and dtm from the surface proxy of the registers, not AHN"]}
+
+
 def _publish(
     cfg: RegionConfig, plan: LayerPlan, result: LayerResult, sources: SourceSet, *,
     staged: Path | None = None, raster_files: dict[str, Path] | None = None,
@@ -327,7 +337,7 @@ def _publish(
         maxzoom=layer.maxzoom,
         references=list(layer.references),
         files=files,
-        metadata={**result.metadata, "attribution": attribution},
+        metadata={**result.metadata, "attribution": attribution, **_proxy_metadata(providers, sources)},
         build_log=[r.as_dict() for r in sources.reports if r.source in providers],
         versions=[
             *(previous.versions if previous else []),

@@ -281,3 +281,4 @@ def test_cool_places_built_on_the_proxy_say_so(tmp_path: Path) -> None:
     assert log[SURFACE_PROXY_SOURCE]["notes"][0].startswith(PROXY_LABEL)
     assert set(entry.inputs) >= {"dsm", "dtm"}
     assert "surface_proxy" in entry.metadata["attribution"]
+    assert entry.metadata["surface_proxy"][0].startswith(PROXY_LABEL)  # the layer's own metadata names the proxy
