@@ -123,11 +123,14 @@ class LayerInputs:
         sources: canonical source name -> GeoDataFrame / DataFrame / Raster.
         layers: dependency layer id -> its ``LayerResult``.
         region: the extent.
+        providers: canonical source name -> the adapter that filled it (``ahn``, ``bgt``,
+            ``surface_proxy``, ``file``); empty when the caller does not know (hand-made inputs).
     """
 
     sources: Mapping[str, Any]
     layers: Mapping[str, LayerResult]
     region: Region
+    providers: Mapping[str, str] = field(default_factory=dict)
 
     def vector(self, name: str) -> gpd.GeoDataFrame:
         """A canonical vector source (KeyError naming it when absent)."""

@@ -201,7 +201,8 @@ def build(
                     version = _build_windowed(cfg, plan, sources, deps, ctx, progress, overall)
                 else:
                     inputs = LayerInputs(
-                        sources={s: sources.load(s) for s in plan.inputs}, layers=deps, region=sources.region()
+                        sources={s: sources.load(s) for s in plan.inputs}, layers=deps, region=sources.region(),
+                        providers={s: sources.providers[s] for s in plan.inputs},
                     )
                     progress.update(overall, description=f"{layer.id}: computing")
                     result = layer.compute(inputs, plan.params, ctx)

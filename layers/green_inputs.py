@@ -33,6 +33,7 @@ from geo.canopy import (
 from geo.errors import LayerError
 from geo.fractions import burn_discs
 from geo.raster import Raster
+from geo.surface_proxy import SURFACE_PROXY_SOURCE
 from layers.base import LayerInputs, Param, Region
 from layers.landcover import clip_to_region
 
@@ -85,6 +86,11 @@ def ahn_canopy(inputs: LayerInputs, min_height_m: float, notes: list[str]) -> Ra
     """
     if "dsm" not in inputs.sources or "dtm" not in inputs.sources:
         notes.append("no AHN dsm + dtm: canopy from the tree register's crowns only")
+        return None
+    if inputs.providers.get("dsm") == SURFACE_PROXY_SOURCE:
+        # The proxy's crowns are the register's trees and the BGT woods: reading them back as "AHN canopy"
+        # would find tree tops on its flat wood plateaus and count the register twice.
+        notes.append("dsm and dtm from the surface proxy, not AHN: canopy from the tree register's crowns only")
         return None
     blocks = []
     water = None

@@ -130,6 +130,7 @@ def build_windowed(
     grid = Grid.from_bounds(region.bounds, spec.resolution_m(params), region.crs)
     halo = spec.halo_m(params)
     vectors = {s: sources.load(s) for s in used if s not in spec.raster_sources}
+    providers = {s: sources.providers[s] for s in used}
     # Every window sees the region's boundary, so region-wide choices (the sun's place) agree between windows.
     boundary = region.boundary if region.boundary is not None else shapely.box(*region.bounds)
     plan = list(windows(grid, ctx.window_cells))
@@ -139,7 +140,7 @@ def build_windowed(
         for i, (row, col, wgrid) in enumerate(plan):
             rasters = {s: sources.load_window(s, wgrid.grown(halo).bounds) for s in used if s in spec.raster_sources}
             inputs = LayerInputs({**vectors, **rasters}, dependencies, Region(region.name, region.crs, wgrid.bounds,
-                                                                                boundary))
+                                                                                boundary), providers)
             part = spec.compute_window(inputs, params, ctx)
             for name, raster in part.rasters.items():
                 if name not in sinks:
@@ -152,5 +153,5 @@ def build_windowed(
     finally:
         for sink in sinks.values():
             sink.close()
-    done = spec.finish(parts, LayerInputs(vectors, dependencies, region), params)
+    done = spec.finish(parts, LayerInputs(vectors, dependencies, region, providers), params)
     return WindowedOutput(done, {name: sink.path for name, sink in sinks.items()})

@@ -282,3 +282,26 @@ def test_cool_places_built_on_the_proxy_say_so(tmp_path: Path) -> None:
     assert set(entry.inputs) >= {"dsm", "dtm"}
     assert "surface_proxy" in entry.metadata["attribution"]
     assert entry.metadata["surface_proxy"][0].startswith(PROXY_LABEL)  # the layer's own metadata names the proxy
+
+
+def test_the_canopy_layers_do_not_read_the_proxy_as_ahn_canopy() -> None:
+    from affine import Affine
+    from pyproj import CRS
+
+    from geo.raster import Raster
+    from layers.base import LayerInputs, Region
+    from layers.green_inputs import ahn_canopy
+
+    flat = np.zeros((1, 4, 4), dtype=np.float32)
+    tall = flat + 15.0
+    rd = CRS.from_epsg(28992)
+    transform = Affine(0.5, 0, 0, 0, -0.5, 2)
+
+    def inputs(provider: str) -> LayerInputs:
+        sources = {"dsm": Raster(tall, rd, transform), "dtm": Raster(flat, rd, transform)}
+        return LayerInputs(sources, {}, Region("r", rd, (0.0, 0.0, 2.0, 2.0)), {"dsm": provider, "dtm": provider})
+
+    notes: list[str] = []
+    assert ahn_canopy(inputs(SURFACE_PROXY_SOURCE), 2.5, notes) is None
+    assert "surface proxy" in notes[0]
+    assert ahn_canopy(inputs("ahn"), 2.5, []) is not None  # the same surfaces from AHN are canopy
