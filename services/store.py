@@ -70,7 +70,6 @@ class CatalogStore:
         now = time.monotonic()
         if now - self._checked_at < CHECK_INTERVAL_S:
             return self._catalog
-        self._checked_at = now
         path = self.root / cat.CATALOG_FILE
         try:
             st = path.stat()
@@ -83,6 +82,9 @@ class CatalogStore:
                     self._catalog = cat.read_catalog(self.root)
                     self._stamp = stamp
                     self._forget_unreferenced()
+        # Marked as checked only once the catalog is read: a request arriving while another one
+        # reads it (a worker's first requests) waits for it instead of seeing the empty start value.
+        self._checked_at = now
         return self._catalog
 
     def _forget_unreferenced(self) -> None:
