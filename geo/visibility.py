@@ -116,10 +116,10 @@ class SightScene:
 
 
 #: Runs ``fn(shared, *batch)`` for every batch and returns the results in order.
-Runner = Callable[[Callable[..., np.ndarray], Any, list[tuple[Any, ...]]], list[np.ndarray]]
+Runner = Callable[[Callable[..., Any], Any, list[tuple[Any, ...]]], list[Any]]
 
 
-def run_in_order(fn: Callable[..., np.ndarray], shared: Any, batches: list[tuple[Any, ...]]) -> list[np.ndarray]:
+def run_in_order(fn: Callable[..., Any], shared: Any, batches: list[tuple[Any, ...]]) -> list[Any]:
     """The default runner: one batch after another in this thread."""
     return [fn(shared, *b) for b in batches]
 
