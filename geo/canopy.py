@@ -306,18 +306,26 @@ def grid_share_pct(under: np.ndarray, transform: Affine, grid: Grid) -> np.ndarr
 
     Each fine cell counts for the coarse cell holding its centre; coarse cells without
     fine cells are NaN. For the display raster's ``canopy_pct`` band from a 0.5 m canopy.
+    Both grids are north-up, so the coarse column (row) of the fine columns (rows) only
+    grows: sums are taken by runs (``numpy.add.reduceat``) along each axis, which needs a
+    few bytes per fine cell instead of index arrays of the whole raster.
     """
-    rows, cols = np.indices(under.shape)
-    x = transform.c + (cols + 0.5) * transform.a
-    y = transform.f + (rows + 0.5) * transform.e
+    height, width = under.shape
     res = grid.resolution
-    c = np.floor((x - grid.transform.c) / res).astype(np.int64)
-    r = np.floor((grid.transform.f - y) / res).astype(np.int64)
-    inside = (c >= 0) & (c < grid.width) & (r >= 0) & (r < grid.height)
-    flat = (r * grid.width + c)[inside]
-    size = grid.height * grid.width
-    total = np.bincount(flat, minlength=size)
-    part = np.bincount(flat, weights=np.asarray(under, dtype=float)[inside], minlength=size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = np.where(total > 0, part / total * 100.0, np.nan)
-    return pct.reshape(grid.shape)
+    cols = np.floor((transform.c + (np.arange(width) + 0.5) * transform.a - grid.transform.c) / res).astype(np.int64)
+    rows = np.floor((grid.transform.f - (transform.f + (np.arange(height) + 0.5) * transform.e)) / res).astype(
+        np.int64
+    )
+    pct = np.full(grid.shape, np.nan)
+    keep_c = np.flatnonzero((cols >= 0) & (cols < grid.width))
+    keep_r = np.flatnonzero((rows >= 0) & (rows < grid.height))
+    if not (keep_c.size and keep_r.size):
+        return pct
+    sub = under[keep_r[0] : keep_r[-1] + 1, keep_c[0] : keep_c[-1] + 1]
+    cols, rows = cols[keep_c[0] : keep_c[-1] + 1], rows[keep_r[0] : keep_r[-1] + 1]
+    col_starts = np.flatnonzero(np.r_[True, np.diff(cols) != 0])
+    row_starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0])
+    part = np.add.reduceat(np.add.reduceat(sub, col_starts, axis=1, dtype=np.int64), row_starts, axis=0)
+    total = np.outer(np.diff(np.r_[row_starts, len(rows)]), np.diff(np.r_[col_starts, len(cols)]))
+    pct[np.ix_(rows[row_starts], cols[col_starts])] = part / total * 100.0
+    return pct

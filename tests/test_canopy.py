@@ -212,3 +212,28 @@ def test_delft_canopy_share(delft: dict[str, Any]) -> None:
                                       vegetation=delft["veg"]))
     # Recorded: 286 tops over the 9,540 m2 of canopy of the tiles (smoothing 1 m).
     assert 200 <= len(tops) <= 350
+
+
+def test_grid_share_pct_equals_counting_every_cell_centre() -> None:
+    from affine import Affine
+
+    from geo.canopy import grid_share_pct
+    from geo.grid import Grid
+
+    rng = np.random.default_rng(1)
+    under = rng.random((203, 157)) > 0.6
+    fine = Affine(0.5, 0, 1000.25, 0, -0.5, 2000.0)
+    rows, cols = np.indices(under.shape)
+    x, y = fine.c + (cols + 0.5) * fine.a, fine.f + (rows + 0.5) * fine.e
+    for bounds, res in (((1000.0, 1900.0, 1080.0, 2000.0), 10.0), ((990.0, 1880.0, 1200.0, 2010.0), 3.0),
+                        ((1010.0, 1950.0, 1030.0, 1960.0), 1.0)):
+        grid = Grid.from_bounds(bounds, res, "EPSG:28992")
+        c = np.floor((x - grid.transform.c) / res).astype(int)
+        r = np.floor((grid.transform.f - y) / res).astype(int)
+        inside = (c >= 0) & (c < grid.width) & (r >= 0) & (r < grid.height)
+        flat = (r * grid.width + c)[inside]
+        total = np.bincount(flat, minlength=grid.width * grid.height)
+        part = np.bincount(flat, weights=under[inside].astype(float), minlength=grid.width * grid.height)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = np.where(total > 0, part / total * 100.0, np.nan).reshape(grid.shape)
+        np.testing.assert_allclose(grid_share_pct(under, fine, grid), expected, equal_nan=True)
