@@ -27,7 +27,6 @@ from titiler.core.dependencies import PartFeatureParams
 from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers
 from titiler.core.factory import TilerFactory
 
-from geo.errors import NotFoundError
 from layers import catalog as cat
 from services.errors import PayloadTooLargeError
 from services.guard import check_deadline
@@ -118,6 +117,14 @@ class BudgetedReader:
         return read
 
 
+def _whole_numbers(*values: Any) -> tuple[int, ...] | None:
+    """The path values as integers, or None when one is not an integer."""
+    try:
+        return tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+
+
 def _query_lists(request: Request) -> dict[str, list[str]]:
     return {name: request.query_params.getlist(name) for name in request.query_params}
 
@@ -176,8 +183,9 @@ def mount_titiler(app: FastAPI, store: CatalogStore, limits: RequestLimits) -> T
             for name in ZOOM_PARAMETERS:
                 for raw in query.get(name, []):
                     check_zoom(name, raw, tms.minzoom, tms.maxzoom)
-            if "z" in path:
-                check_tile_address(tms, str(path["z"]), str(path["x"]), str(path["y"]))
+            address = _whole_numbers(path.get("z"), path.get("x"), path.get("y")) if "z" in path else None
+            if address is not None:  # (FastAPI's validation answers unparsable ones with 422)
+                request.app.state.tiles.check_tile_address(str(tms_id), *address)
         coord_crs = request.query_params.get("coord_crs")
         if "lon" in path:
             try:
@@ -229,19 +237,3 @@ def mount_titiler(app: FastAPI, store: CatalogStore, limits: RequestLimits) -> T
     add_exception_handlers(app, TITILER_STATUS_CODES)
     return factory
 
-
-def check_tile_address(tms: TileMatrixSet, z: str, x: str, y: str) -> None:
-    """A tile address of ``tms``: a level it has, and a column and row inside that level's matrix.
-
-    Raises:
-        NotFoundError: the tile lies outside the tile matrix set (404, as for the default tiles).
-    """
-    try:
-        level, col, row = int(z), int(x), int(y)
-    except ValueError:
-        return  # FastAPI's validation answers this with 422
-    if not tms.minzoom <= level <= tms.maxzoom:
-        raise NotFoundError(f"tile matrix set {tms.id} has no level {level} (levels {tms.minzoom}-{tms.maxzoom})")
-    matrix = tms.matrix(level)
-    if not (0 <= col < matrix.matrixWidth and 0 <= row < matrix.matrixHeight):
-        raise NotFoundError(f"tile {level}/{col}/{row} is outside the tile matrix of {tms.id}")

@@ -125,6 +125,25 @@ class TileService:
             headers["Content-Encoding"] = "gzip"
         return Answer(200, data, MVT_MEDIA_TYPE, headers)
 
+    def check_tile_address(self, tms_id: str, z: int, x: int, y: int) -> None:
+        """A tile of ``tms_id``: a level the set has, and a column and row inside that level's matrix.
+
+        Raises:
+            NotFoundError: unknown tile matrix set, or a tile outside its matrix (404 everywhere).
+        """
+        known = self._matrices.get(tms_id)
+        if known is None:
+            self.store.tms(tms_id)  # raises NotFoundError naming the known sets
+            raise NotFoundError(f"unknown tile matrix set {tms_id!r}")
+        minzoom, sizes = known
+        if not minzoom <= z < minzoom + len(sizes):
+            raise NotFoundError(
+                f"tile matrix set {tms_id} has no level {z} (levels {minzoom}-{minzoom + len(sizes) - 1})"
+            )
+        width, height = sizes[z - minzoom]
+        if not (0 <= x < width and 0 <= y < height):
+            raise NotFoundError(f"tile {z}/{x}/{y} is outside the tile matrix of {tms_id}")
+
     def raster_tile(
         self,
         layer_id: str,
@@ -144,18 +163,7 @@ class TileService:
             NotFoundError: unknown layer, version, output or tile matrix set, or a
                 tile outside the tile matrix.
         """
-        known = self._matrices.get(tms_id)
-        if known is None:
-            self.store.tms(tms_id)  # raises NotFoundError naming the known sets
-            raise NotFoundError(f"unknown tile matrix set {tms_id!r}")
-        minzoom, sizes = known
-        if not minzoom <= z < minzoom + len(sizes):
-            raise NotFoundError(
-                f"tile matrix set {tms_id} has no level {z} (levels {minzoom}-{minzoom + len(sizes) - 1})"
-            )
-        width, height = sizes[z - minzoom]
-        if not (0 <= x < width and 0 <= y < height):
-            raise NotFoundError(f"tile {z}/{x}/{y} is outside the tile matrix of {tms_id}")
+        self.check_tile_address(tms_id, z, x, y)
         entry = self.store.layer_version(layer_id, version, caller)
         cog = self.store.raster_file(entry, output)
         etag = f'"{entry.version}-{cog.output}-{tms_id}-{z}-{x}-{y}"'
