@@ -68,11 +68,6 @@ class RequestState:
 _STATE: contextvars.ContextVar[RequestState | None] = contextvars.ContextVar("kaartlaag_request", default=None)
 
 
-def current() -> RequestState | None:
-    """The state of the request being served (None outside a request)."""
-    return _STATE.get()
-
-
 def check_deadline() -> None:
     """Raise ``BudgetExceededError`` when the current request is past its time budget (no-op outside one)."""
     state = _STATE.get()

@@ -70,7 +70,7 @@ class QueryContext:
 Checker = Callable[[str, list[str], QueryContext], None]
 
 
-def _number(name: str, raw: str) -> float | None:
+def _number(raw: str) -> float | None:
     """``raw`` as a number the way FastAPI parses it (None: FastAPI's validation will refuse it)."""
     try:
         return float(raw.strip())
@@ -79,7 +79,7 @@ def _number(name: str, raw: str) -> float | None:
 
 
 def _finite(name: str, raw: str) -> float | None:
-    value = _number(name, raw)
+    value = _number(raw)
     if value is not None and not math.isfinite(value):
         raise RequestInputError(f"{name}={raw}: not a finite number")
     return value
@@ -189,7 +189,7 @@ def check_expression(name: str, values: list[str], ctx: QueryContext) -> None:
 def check_nodata(name: str, values: list[str], ctx: QueryContext) -> None:
     """``nodata``: ``nan`` (float rasters) or a finite value the raster's data type can hold."""
     for raw in values:
-        value = _number(name, raw)
+        value = _number(raw)
         if value is None:
             continue
         kind = np.dtype(ctx.raster.dtype)
@@ -210,7 +210,7 @@ def check_rescale(name: str, values: list[str], ctx: QueryContext) -> None:
     _at_most(name, values, ctx.limits.max_bands)
     for raw in values:
         parts = raw.split(",")
-        numbers = [_number(name, p) for p in parts]
+        numbers = [_number(p) for p in parts]
         if len(parts) != 2 or any(n is None for n in numbers):
             raise RequestInputError(f"{name}={raw!r}: expected 'min,max'")
         low, high = (float(n) for n in numbers if n is not None)
