@@ -374,11 +374,8 @@ def ground_view_raster(
         chunk_size=chunk_size,
     )
     svf = outputs.pop(0) if with_svf else None
-    roof = np.asarray(buildings, dtype=bool)
-    for band in (svf, *outputs):
-        if band is not None:
-            band[roof] = np.nan
-    return GroundView(svf=svf, shades=tuple(outputs), roof=roof.copy())
+    # Every tile's ground_view has already left roofs and holes without a value.
+    return GroundView(svf=svf, shades=tuple(outputs), roof=np.asarray(buildings, dtype=bool).copy())
 
 
 def reach_m(max_svf_distance_m: float = DEFAULT_MAX_DISTANCE_M, max_shadow_m: float = DEFAULT_MAX_SHADOW_M) -> float:

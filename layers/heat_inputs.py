@@ -130,8 +130,9 @@ def vegetated_share(polygon: np.ndarray, vegetated_polygon: np.ndarray, canopy: 
     return np.where(polygon == 0, np.nan, veg)
 
 
-def window_canopy(inputs: LayerInputs, grid: Grid, landcover: gpd.GeoDataFrame, params: Mapping[str, Any],
-            chunk_size: int) -> np.ndarray:
+def window_canopy(
+    inputs: LayerInputs, grid: Grid, landcover: gpd.GeoDataFrame, params: Mapping[str, Any]
+) -> np.ndarray:
     """AHN tree crowns on ``grid`` (1, 0, NaN unknown): ``layers.person_view.grid_canopy`` of the DSM and DTM.
 
     Both are put on ``grid`` by their highest value (``geo.heat.dsm_on_grid``), as for the kernels.
@@ -144,7 +145,7 @@ def window_canopy(inputs: LayerInputs, grid: Grid, landcover: gpd.GeoDataFrame, 
         raise LayerError(f"heat-stress: the dtm is in {dtm_source.crs.to_string()}, the region in "
                          f"{inputs.region.crs.to_string()}; give both in the region CRS")
     dsm, dtm = dsm_on_grid(inputs.raster("dsm"), grid), dsm_on_grid(dtm_source, grid)
-    return grid_canopy(inputs, dsm, dtm, grid, landcover, params, chunk_size)
+    return grid_canopy(inputs, dsm, dtm, grid, landcover, params)
 
 
 def f_veg_metadata(counts: Sequence[Mapping[str, int]], params: Mapping[str, Any], person: bool) -> dict[str, Any]:

@@ -252,7 +252,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         shades = [svf] * len(hs.SHADE_FIGURES)
     else:
         if params["f_veg_canopy"] and "dtm" in inputs.sources:
-            canopy = hi.window_canopy(inputs, vgrid, landcover, params, ctx.chunk_size)
+            canopy = hi.window_canopy(inputs, vgrid, landcover, params)
         person = person_view(
             inputs, dsm, kgrid, _near(landcover, kgrid), [[moment], afternoon], params, layer_id="heat-stress",
             with_svf=True, max_svf_distance_m=params["svf_max_distance_m"],

@@ -100,17 +100,14 @@ class PersonView:
     dtm_resampled: bool = False
 
 
-def _masks(landcover: gpd.GeoDataFrame, grid: Grid, chunk_size: int) -> tuple[np.ndarray, gpd.GeoSeries, gpd.GeoSeries]:
+def _buildings_and_water(landcover: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, gpd.GeoSeries]:
+    """The building and the water polygons of the land cover."""
     classes = landcover["class"].to_numpy()
-    buildings = landcover.geometry[classes == BUILDING_CLASS]
-    water = landcover.geometry[classes == WATER_CLASS]
-    footprint = polygon_index(buildings.values, grid, chunk_size) > 0
-    return footprint, buildings, water
+    return landcover.geometry[classes == BUILDING_CLASS], landcover.geometry[classes == WATER_CLASS]
 
 
 def grid_canopy(
-    inputs: LayerInputs, dsm: Raster, dtm: Raster, grid: Grid, landcover: gpd.GeoDataFrame, params: Mapping[str, Any],
-    chunk_size: int,
+    inputs: LayerInputs, dsm: Raster, dtm: Raster, grid: Grid, landcover: gpd.GeoDataFrame, params: Mapping[str, Any]
 ) -> np.ndarray:
     """Tree crowns on ``grid`` (``geo.canopy.canopy_raster`` of the DSM and DTM on it): 1, 0, NaN where unknown.
 
@@ -125,12 +122,11 @@ def grid_canopy(
         grid: the grid (region CRS).
         landcover: land-cover polygons around the grid.
         params: ``canopy_min_height_m`` (m).
-        chunk_size: rasterisation chunk edge (cells).
 
     Returns:
         float32 array of ``grid``'s shape.
     """
-    _, buildings, water = _masks(landcover, grid, chunk_size)
+    buildings, water = _buildings_and_water(landcover)
     blocks = buildings.values
     if "buildings" in inputs.sources:
         footprints = inputs.vector("buildings")
@@ -190,9 +186,9 @@ def person_view(
     # Any DTM grid is put on the DSM's grid here (the highest value, like the DSM), so a DTM
     # delivered on another grid (another tile origin or cell size) is resampled, not refused.
     dtm = dsm_on_grid(dtm_source, grid)
-    footprint, _, _ = _masks(landcover, grid, chunk_size)
+    footprint = polygon_index(_buildings_and_water(landcover)[0].values, grid, chunk_size) > 0
     if canopy is None:
-        canopy = grid_canopy(inputs, dsm, dtm, grid, landcover, params, chunk_size) > 0
+        canopy = grid_canopy(inputs, dsm, dtm, grid, landcover, params) > 0
     view = ground_view_raster(
         dsm, dtm, footprint, canopy, sun_groups, with_svf=with_svf, chunk_size=chunk_size,
         observer_height_m=params["observer_height_m"], transmissivity=params["crown_transmissivity"],
