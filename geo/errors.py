@@ -47,3 +47,14 @@ class NotFoundError(KaartlaagError):
 
 class PublishError(KaartlaagError):
     """Publishing to the catalog failed; the previous version stays served."""
+
+
+class InputError(KaartlaagError):
+    """A site, a scenario edit or an uploaded file is malformed; the message names the field or the feature.
+
+    The web service answers 400 (see ``services.errors.STATUS_CODES``); the CLI prints the message.
+    """
+
+
+class InputTooLargeError(InputError):
+    """A site or an upload exceeds a size limit (area, vertices, features, bytes); the service answers 413."""

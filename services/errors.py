@@ -11,14 +11,23 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from geo.errors import ConfigError, KaartlaagError, LayerError, NotFoundError, PublishError, SourceError
+from geo.errors import (
+    ConfigError,
+    InputError,
+    InputTooLargeError,
+    KaartlaagError,
+    LayerError,
+    NotFoundError,
+    PublishError,
+    SourceError,
+)
 
 
-class RequestInputError(KaartlaagError):
+class RequestInputError(InputError):
     """A request parameter or body is malformed or out of range; the message names the parameter."""
 
 
-class PayloadTooLargeError(RequestInputError):
+class PayloadTooLargeError(RequestInputError, InputTooLargeError):
     """A request asks for more work than the server's limits allow (pixels, features, vertices, area, bytes)."""
 
 
@@ -46,8 +55,8 @@ class OutOfMemoryError(RetryLaterError):
 #: Most specific class first.
 STATUS_CODES: dict[type[KaartlaagError], int] = {
     NotFoundError: 404,
-    PayloadTooLargeError: 413,
-    RequestInputError: 400,
+    InputTooLargeError: 413,
+    InputError: 400,
     ConfigError: 400,
     LayerError: 422,
     RetryLaterError: 503,
