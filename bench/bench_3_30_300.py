@@ -30,11 +30,12 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from bench.synthetic_region import generate
+from bench.synthetic_region import CRS_RD, generate
 from geo.crowns import canopy_area
 from geo.network import StreetNetwork
 from geo.visibility import SightScene, visible_trees
-from layers.base import BuildContext, LayerInputs
+from layers.base import BuildContext
+from layers.extent import run_in_memory
 from layers.tree_3_30_300 import LAYER
 
 TARGET_S = 60.0
@@ -108,14 +109,14 @@ def main() -> None:
         f"region: {len(src['addresses']):,} dwellings, {len(src['trees']):,} trees, "
         f"{shapely.length(src['streets'].geometry.values).sum() / 1000:.1f} km streets, "
         f"{len(src['buildings']):,} buildings, {len(src['neighbourhoods'])} buurten, "
-        f"{(region.region.bounds[2] - region.region.bounds[0]) / 1000:.0f} km square "
+        f"{(region.bounds[2] - region.bounds[0]) / 1000:.0f} km square "
         f"(generated in {time.perf_counter() - t0:.1f} s, peak RSS {peak_rss_gb():.2f} GB)"
     )
     params: dict[str, Any] = {p.name: p.default for p in LAYER.params}
     ctx = BuildContext(workers=args.workers)
     with dask.config.set(scheduler="threads", num_workers=args.workers):
         t0 = time.perf_counter()
-        result = LAYER.compute(LayerInputs(src, {}, region.region), params, ctx)
+        result = run_in_memory(LAYER, src, region.bounds, crs=CRS_RD, params=params, name="Bench", ctx=ctx)
         total = time.perf_counter() - t0
     print(f"\ntree-3-30-300 compute, {args.workers} worker thread(s):")
     for step, seconds in result.metadata["timings_s"].items():

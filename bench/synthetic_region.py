@@ -27,8 +27,6 @@ import numpy as np
 import shapely
 from pyproj import CRS as _CRS
 
-from layers.base import Region
-
 CRS = "EPSG:28992"
 CRS_RD = _CRS.from_epsg(28992)
 ORIGIN = (150_000.0, 400_000.0)
@@ -59,7 +57,7 @@ class SyntheticRegion:
     """The sources and region of a generated benchmark region."""
 
     sources: dict[str, gpd.GeoDataFrame]
-    region: Region
+    bounds: tuple[float, float, float, float]
 
 
 def generate(
@@ -115,8 +113,7 @@ def generate(
             buurten,
         ),
     }
-    region = Region("Bench", CRS_RD, (x0, y0, x0 + size, y0 + size))
-    return SyntheticRegion(sources, region)
+    return SyntheticRegion(sources, (x0, y0, x0 + size, y0 + size))
 
 
 def _streets(size: float, street_km: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

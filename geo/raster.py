@@ -6,11 +6,15 @@ affine transform and nodata value, so no code reads those from loose metadata.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from affine import Affine
 from pyproj import CRS
+
+#: Share of a cell by which bounds may miss a cell edge and still count as on it (floating-point rounding).
+_SNAP = 1e-6
 
 
 @dataclass(frozen=True)
@@ -100,3 +104,22 @@ class Raster:
             and self.transform.almost_equals(other.transform)
             and self.data.shape[1:] == other.data.shape[1:]
         )
+
+
+def crop(raster: Raster, bounds: tuple[float, float, float, float]) -> Raster:
+    """The cells of ``raster`` that meet ``bounds`` (its CRS), snapped outward to whole cells, on its own grid.
+
+    A north-up raster only. Cells beyond the raster are not invented: the result covers the part of
+    ``bounds`` the raster has (it may be empty: zero rows or columns).
+    """
+    res_x, res_y = raster.resolution
+    left, top = raster.transform.c, raster.transform.f
+    minx, miny, maxx, maxy = bounds
+    col0 = max(0, math.floor((minx - left) / res_x + _SNAP))
+    col1 = min(raster.width, math.ceil((maxx - left) / res_x - _SNAP))
+    row0 = max(0, math.floor((top - maxy) / res_y + _SNAP))
+    row1 = min(raster.height, math.ceil((top - miny) / res_y - _SNAP))
+    col1, row1 = max(col0, col1), max(row0, row1)
+    transform = raster.transform * Affine.translation(col0, row0)
+    return Raster(raster.data[:, row0:row1, col0:col1], raster.crs, transform, nodata=raster.nodata,
+                  band_names=raster.band_names, units=raster.units)

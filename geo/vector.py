@@ -56,3 +56,9 @@ def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
         if parts:
             return shapely.union_all(parts)
     return None
+
+
+def near(frame: gpd.GeoDataFrame, bounds: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """The whole features of ``frame`` whose bounding box meets ``bounds`` (spatial index; index labels kept)."""
+    hits = frame.sindex.query(shapely.box(*bounds))
+    return frame.iloc[np.sort(hits)]

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
+import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import ConfigError
+from geo.errors import ConfigError, LayerError
 from geo.raster import Raster
 
 Access = Literal["public", "internal"]
@@ -99,20 +100,86 @@ class Output:
 
 
 @dataclass(frozen=True)
-class Region:
-    """The extent a computation runs on.
+class RegionContext:
+    """Region-wide facts every run of a layer shares, whatever its extent.
+
+    A municipality build, one of its windows, a permit site and a site with
+    edits all see the same context, so region-wide choices agree between them.
 
     Attributes:
         name: region name.
-        crs: CRS of every input and output.
-        bounds: (minx, miny, maxx, maxy) in ``crs``.
-        boundary: polygon of the region, or None for the bounds' rectangle.
+        crs: CRS of every input and output (projected, metres).
+        boundary: polygon of the region (region CRS); the sun reference is the
+            centre of its bounds, so every run of a region sees the same sun.
     """
 
     name: str
     crs: CRS
+    boundary: BaseGeometry
+
+    @property
+    def sun_reference(self) -> tuple[float, float]:
+        """(x, y) in the region CRS where sun positions are computed: the centre of the boundary's bounds."""
+        minx, miny, maxx, maxy = self.boundary.bounds
+        return (minx + maxx) / 2, (miny + maxy) / 2
+
+
+@dataclass(frozen=True)
+class Extent:
+    """Where a run computes and reports outputs.
+
+    Attributes:
+        bounds: (minx, miny, maxx, maxy) in the region CRS; rasters cover exactly these bounds
+            (snapped to their resolution).
+        area: the polygon inside ``bounds`` whose features are reported (dwellings counted, land cover
+            clipped), or None for the rectangle of ``bounds``. A municipality build passes the region
+            boundary; a window of it and a permit site pass their own polygon.
+    """
+
     bounds: tuple[float, float, float, float]
-    boundary: BaseGeometry | None = None
+    area: BaseGeometry | None = None
+
+    def polygon(self) -> BaseGeometry:
+        """The reported area: ``area``, or the rectangle of ``bounds``."""
+        return self.area if self.area is not None else shapely.box(*self.bounds)
+
+    def grown(self, metres: float) -> tuple[float, float, float, float]:
+        """``bounds`` grown by ``metres`` on every side."""
+        minx, miny, maxx, maxy = self.bounds
+        return minx - metres, miny - metres, maxx + metres, maxy + metres
+
+
+ReachKind = Literal["distance", "network", "neighbourhood"]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far beyond the extent a layer reads one of its inputs.
+
+    Attributes:
+        source: the canonical source (or ``layer:<id>`` for a dependency's output).
+        metres: metres beyond the extent, for the given parameters.
+        why: what the reach is for (shown by ``kaartlaag layers --params`` and in docs).
+        kind: ``distance`` (straight-line reach: kernels, radii), ``network`` (a walk along the
+            street network of at most ``metres``, which never leaves a disc of that radius, so it is
+            read as a distance), or ``neighbourhood`` (the whole CBS buurten that the extent touches,
+            plus ``metres``: the '30' of 3-30-300 is a buurt figure, not one of the run's extent).
+    """
+
+    source: str
+    metres: Callable[[Mapping[str, Any]], float]
+    why: str
+    kind: ReachKind = "distance"
+
+
+def fixed(metres: float) -> Callable[[Mapping[str, Any]], float]:
+    """A reach that does not depend on the parameters."""
+    return lambda _params: float(metres)
+
+
+def param_reach(*names: str, plus: float = 0.0) -> Callable[[Mapping[str, Any]], float]:
+    """A reach equal to the largest of the named parameters (metres), plus ``plus``."""
+    return lambda params: float(max(params[n] for n in names)) + plus
 
 
 @dataclass
@@ -120,17 +187,29 @@ class LayerInputs:
     """In-memory inputs handed to ``compute``.
 
     Attributes:
-        sources: canonical source name -> GeoDataFrame / DataFrame / Raster.
+        sources: canonical source name -> GeoDataFrame / DataFrame / Raster, read over the extent
+            grown by the layer's declared reach of that source (see :class:`Reach`).
         layers: dependency layer id -> its ``LayerResult``.
-        region: the extent.
+        extent: where outputs are computed and reported.
+        context: the region every run shares (name, CRS, boundary, sun reference).
+        zones: the zones the layer reports its tables on (``code``, ``name``, polygons in the
+            region CRS): by default the CBS buurten clipped to the extent's area; for a permit site
+            the site and its buffer. None: no zone tables.
         providers: canonical source name -> the adapter that filled it (``ahn``, ``bgt``,
             ``surface_proxy``, ``file``); empty when the caller does not know (hand-made inputs).
     """
 
     sources: Mapping[str, Any]
     layers: Mapping[str, LayerResult]
-    region: Region
+    extent: Extent
+    context: RegionContext
+    zones: gpd.GeoDataFrame | None = None
     providers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def crs(self) -> CRS:
+        """The region CRS (of every input and output)."""
+        return self.context.crs
 
     def vector(self, name: str) -> gpd.GeoDataFrame:
         """A canonical vector source (KeyError naming it when absent)."""
@@ -203,23 +282,21 @@ class Windowed:
     the very same code.
 
     Attributes:
-        compute_window: computes the rasters of ``inputs.region.bounds`` exactly
+        compute_window: computes the rasters of ``inputs.extent.bounds`` exactly
             (grid snapped to the resolution) and the window's partial
-            statistics. The sources it gets may reach ``halo_m`` beyond the
-            window; vector sources are handed whole (the layer selects what
-            it needs by bounding box).
+            statistics. Its raster sources reach the layer's declared reach
+            beyond the window; its vector sources are those of the whole run
+            (the extent of all windows grown by their reach; the layer selects
+            what it needs by bounding box, so every window names the same rows).
         finish: merges the partials of every window into vectors and metadata;
-            it gets the vector sources of the whole region.
-        halo_m: metres beyond a window that ``compute_window`` reads its raster
-            sources, for the given parameters (vector sources come whole).
+            it gets the vector sources of the whole run and its zones.
         resolution_m: cell size (m) of the layer's rasters for the given
             parameters; windows are whole numbers of cells.
-        raster_sources: the raster inputs, which the engine reads per window.
+        raster_sources: the raster inputs, which the runner reads per window.
     """
 
     compute_window: ComputeFn
     finish: FinishFn
-    halo_m: Callable[[Mapping[str, Any]], float]
     resolution_m: Callable[[Mapping[str, Any]], float]
     raster_sources: tuple[str, ...]
 
@@ -258,6 +335,9 @@ class LayerDef:
         windowed: set when the engine may compute the layer window by window
             (large rasters in bounded memory); ``compute`` is then
             ``windowed.compute``.
+        reach: how far beyond the extent each input is read (:class:`Reach`); every input and
+            optional input has one (``layers.registry`` checks it), so one runner can read any
+            extent's inputs: a municipality, a window, a permit site.
     """
 
     id: str
@@ -277,6 +357,18 @@ class LayerDef:
     minzoom: int = 10
     maxzoom: int = 16
     windowed: Windowed | None = None
+    reach: tuple[Reach, ...] = ()
+
+    def reach_of(self, source: str) -> Reach:
+        """The declared reach of ``source`` (``LayerError`` naming it when the layer declares none)."""
+        for r in self.reach:
+            if r.source == source:
+                return r
+        raise LayerError(f"layer {self.id} declares no reach for its input {source!r}")
+
+    def reach_m(self, source: str, params: Mapping[str, Any]) -> float:
+        """Metres beyond the extent the layer reads ``source``, for ``params``."""
+        return float(self.reach_of(source).metres(params))
 
     def resolve_params(self, given: Mapping[str, Any], where: str) -> dict[str, Any]:
         """Defaults overlaid with ``given``; unknown keys are errors naming their path."""

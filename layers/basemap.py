@@ -13,7 +13,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, fixed
 from layers.landcover import clip_to_region
 
 #: Base-map theme of each canonical land-cover class (buildings come from ``buildings`` when given).
@@ -32,13 +32,13 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
         vectors ``buildings``, ``roads``, ``paved``, ``green`` and ``water``
         (columns ``class`` and, for buildings, ``id`` and ``status``).
     """
-    landcover = clip_to_region(inputs.vector("landcover"), inputs.region)
+    landcover = clip_to_region(inputs.vector("landcover"), inputs.extent.polygon())
     out: dict[str, gpd.GeoDataFrame] = {}
     for theme, classes in THEMES.items():
         part = landcover[landcover["class"].isin(classes)]
         out[theme] = part[["class", part.geometry.name]].reset_index(drop=True)
     if "buildings" in inputs.sources:
-        buildings = clip_to_region(inputs.vector("buildings"), inputs.region)
+        buildings = clip_to_region(inputs.vector("buildings"), inputs.extent.polygon())
         cols = [c for c in ("id", "status", "year") if c in buildings.columns]
         frame = buildings[[*cols, buildings.geometry.name]].copy()
         if "year" in frame.columns:
@@ -66,6 +66,8 @@ LAYER = LayerDef(
     code_version="1",
     compute=compute,
     references=("BGT IMGeo 2.1 (Geonovum)", "BAG 2.0 (Kadaster)"),
+    reach=(Reach("landcover", fixed(0.0), "clipped to the extent"),
+           Reach("buildings", fixed(0.0), "clipped to the extent")),
     minzoom=10,
     maxzoom=16,
 )

@@ -46,13 +46,24 @@ from geo.heat import dsm_on_grid
 from geo.parks import PARK_CLASSES, PUBLIC_PROXY, PUBLIC_UNKNOWN_CHOICES, PUBLIC_UNKNOWN_SOURCE, public_mask
 from geo.rasterize import polygon_index
 from geo.solar import SunPosition
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Windowed
-from layers.green_inputs import Laps, log_metadata, percent, region_area, zones
+from layers.base import (
+    BuildContext,
+    LayerDef,
+    LayerInputs,
+    LayerResult,
+    Output,
+    Param,
+    Reach,
+    Windowed,
+    fixed,
+    param_reach,
+)
+from layers.dwellings import dwellings, zone_index
+from layers.green_inputs import Laps, log_metadata, percent, zone_table
 from layers.landcover import clip_to_region
 from layers.person_view import PARAMS as PERSON_VIEW_PARAMS
 from layers.person_view import person_view, view_metadata
 from layers.sun import SHADE_DATE, SHADE_HOUR, shade_day, sun_at_moment
-from layers.tree_3_30_300 import _buurt_index, _dwellings
 from layers.tree_rule_params import PARAMS as TREE_RULE_PARAMS
 from layers.walking import nearest_by_walking
 
@@ -63,6 +74,7 @@ KLUCK = (
     "no clock time, 15:00 CEST is kaartlaag's reading, see layers.sun)"
 )
 RATTI = "Ratti, C., Richens, P. (2004): Raster analysis of urban form. Environment and Planning B 31:297-309"
+LAYER_ID = "cool-places"
 #: Columns of the per-dwelling output, in order.
 DWELLING_COLUMNS = ["dwelling_id", "buurt_code", "cool_place_id", "cool_distance_m", "meets_cool_300"]
 #: Share (%) of a patch on green classes / inside a park above which its kind is green / park.
@@ -74,7 +86,7 @@ DECIMALS = 1
 
 
 def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
-    """Shaded walkable patches of exactly ``inputs.region.bounds``, as pieces to merge (see :func:`finish`).
+    """Shaded walkable patches of exactly ``inputs.extent.bounds``, as pieces to merge (see :func:`finish`).
 
     Args:
         inputs: ``dsm`` (and optionally ``dtm``), read up to ``shadow_max_distance_m`` beyond the
@@ -84,12 +96,11 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     """
     pattern = _pattern(params["excluded_source_pattern"])
     sun, _, _ = _sun(inputs, params)
-    region = inputs.region
-    core = Grid.from_bounds(region.bounds, params["resolution_m"], region.crs)
+    core = Grid.from_bounds(inputs.extent.bounds, params["resolution_m"], inputs.crs)
     dsm_source = inputs.raster("dsm")
-    if not dsm_source.crs.equals(region.crs, ignore_axis_order=True):
+    if not dsm_source.crs.equals(inputs.crs, ignore_axis_order=True):
         raise LayerError(
-            f"cool-places: the dsm is in {dsm_source.crs.to_string()}, the region in {region.crs.to_string()}; "
+            f"cool-places: the dsm is in {dsm_source.crs.to_string()}, the region in {inputs.crs.to_string()}; "
             "give the DSM in the region CRS (the ahn adapter reprojects)"
         )
     kgrid = core.grown(params["shadow_max_distance_m"])
@@ -117,8 +128,8 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     eligible = _eligible(near, params, pattern, Counter())
     index = polygon_index(near.geometry.values, core, ctx.chunk_size)
     walkable = np.r_[False, eligible][index]
-    if region.boundary is not None:
-        walkable &= polygon_index(np.array([region.boundary], dtype=object), core, ctx.chunk_size) > 0
+    # Places inside the extent's area only (a municipality: its boundary).
+    walkable &= polygon_index(np.array([inputs.extent.polygon()], dtype=object), core, ctx.chunk_size) > 0
     # Land-cover rows of the whole frame, so pieces of all windows name the same polygons.
     global_index = np.r_[0, rows + 1][index]
     pieces = window_patches(walkable & shaded, global_index, core.transform, params["min_area_m2"],
@@ -149,7 +160,7 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
     notes: list[str] = []
     lap = Laps()
     sun, lat, lon = _sun(inputs, params)
-    region = inputs.region
+    area = inputs.extent.polygon()
     for part in parts:
         counts.update(part.partials["stats"])
     if counts["dsm_cells"] == 0:
@@ -162,19 +173,19 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
     view = view_metadata(person_used, params, dtm_resampled=dtm_resampled)
     notes += view["notes"]
     landcover = inputs.vector("landcover")
-    _eligible(clip_to_region(landcover, region), params, _pattern(params["excluded_source_pattern"]), counts)
+    _eligible(clip_to_region(landcover, area), params, _pattern(params["excluded_source_pattern"]), counts)
     cell_m2 = params["resolution_m"] ** 2
     patches = merge_patches([p.partials["pieces"] for p in parts], cell_m2, params["min_area_m2"],
                             params["connectivity"])
     counts["cool_places"] = len(patches.geoms)
     counts["shaded_patches_too_small"] = patches.too_small
-    places = _place_table(patches, landcover, inputs, region.crs)
+    places = _place_table(patches, landcover, inputs, inputs.crs)
     lap("cool_places")
 
-    dw = _dwellings(inputs.vector("addresses"), params, region_area(region), counts)
-    buurten = zones(inputs.vector("neighbourhoods"), region, counts)
+    dw = dwellings(inputs.vector("addresses"), params, area, counts)
+    buurten = zone_table(inputs, counts, LAYER_ID)
     xy = shapely.get_coordinates(dw.geometry.values)
-    buurt_of = _buurt_index(xy, buurten, counts)
+    buurt_of = zone_index(xy, buurten, counts)
     # Dwellings sharing an address point (flats) walk the same way: compute each point once.
     spots, spot_of = np.unique(xy.reshape(-1, 2), axis=0, return_inverse=True)
     spot_of = spot_of.ravel()
@@ -213,7 +224,6 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
 WINDOWED = Windowed(
     compute_window=compute_window,
     finish=finish,
-    halo_m=lambda params: float(params["shadow_max_distance_m"]),
     resolution_m=lambda params: float(params["resolution_m"]),
     raster_sources=("dsm", "dtm"),
 )
@@ -235,6 +245,11 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     return WINDOWED.compute(inputs, params, ctx)
 
 
+def _walk_reach_m(params: Mapping[str, Any]) -> float:
+    """Streets and parks within a walk of the distance: a walk never leaves the disc of its length."""
+    return float(params["max_distance_m"] + params["access_m"])
+
+
 def _pattern(text: str) -> re.Pattern[str] | None:
     try:
         return re.compile(text, re.IGNORECASE) if text else None
@@ -249,7 +264,7 @@ def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[SunPosition, f
     route shade of ``heat-stress``.
     """
     day = shade_day(params["shade_date"], "layers.cool-places.shade_date")
-    return sun_at_moment(inputs.region, day, params["shade_hour"])
+    return sun_at_moment(inputs.context, day, params["shade_hour"])
 
 
 def _eligible(
@@ -425,7 +440,7 @@ PARAMS: tuple[Param, ...] = (
 METHOD = (__doc__ or "").split("\n\n", 1)[1].strip()
 
 LAYER = LayerDef(
-    id="cool-places",
+    id=LAYER_ID,
     title={"nl": "Koele plekken", "en": "Cool places"},
     description={
         "nl": "Openbare plekken met minstens 200 m² aaneengesloten schaduw om 15 uur op 1 juli, en per woning "
@@ -449,6 +464,16 @@ LAYER = LayerDef(
     compute=compute,
     windowed=WINDOWED,
     references=(KLUCK, RATTI),
+    reach=(
+        Reach("dsm", param_reach("shadow_max_distance_m"), "buildings and trees beyond the extent cast shadows "
+              "into it"),
+        Reach("dtm", param_reach("shadow_max_distance_m"), "the person view's terrain under the same shadows"),
+        Reach("landcover", fixed(0.0), "the ground of the places inside the extent"),
+        Reach("addresses", fixed(0.0), "the dwellings inside the extent"),
+        Reach("neighbourhoods", fixed(0.0), "the default zones, clipped to the extent"),
+        Reach("streets", _walk_reach_m, "the walk along the street network to a cool place", "network"),
+        Reach("parks", _walk_reach_m, "parks within the walk", "network"),
+    ),
     minzoom=12,
     maxzoom=16,
 )

@@ -1,7 +1,7 @@
 """Input preparation shared by the ``green-paved`` and ``tree-3-30-300`` layers (and the canopy for others).
 
-Both layers clip neighbourhoods to the region, keep only trees inside the
-region (counting the rest for the build log) and give trees without a crown
+Both layers report on the run's zones (:func:`zone_table`), keep only trees
+within their reach of the extent (counting the rest for the build log) and give trees without a crown
 diameter one: from the AHN canopy around the trunk when AHN is given
 (``geo.canopy.crown_diameters``), else the default. :func:`ahn_canopy` is the
 one way a layer gets the canopy raster (docs/method-canopy.md): from the
@@ -34,8 +34,7 @@ from geo.errors import LayerError
 from geo.fractions import burn_discs
 from geo.raster import Raster
 from geo.surface_proxy import SURFACE_PROXY_SOURCE
-from layers.base import LayerInputs, Param, Region
-from layers.landcover import clip_to_region
+from layers.base import LayerInputs, Param
 
 #: Crown diameter given to trees without one; a parameter of both layers, declared once so they agree.
 DEFAULT_CROWN_DIAMETER_PARAM = Param(
@@ -122,41 +121,32 @@ def ahn_canopy(inputs: LayerInputs, min_height_m: float, notes: list[str]) -> Ra
     return canopy
 
 
-def region_area(region: Region) -> shapely.Geometry:
-    """The region polygon: its boundary, or the rectangle of its bounds."""
-    return region.boundary if region.boundary is not None else shapely.box(*region.bounds)
+def zone_table(inputs: LayerInputs, counts: Counter[str], layer_id: str) -> gpd.GeoDataFrame:
+    """The zones a layer reports on (``code``, ``name`` as strings, index 0..n-1), counted in the log.
 
-
-def zones(neighbourhoods: gpd.GeoDataFrame, region: Region, counts: Counter[str]) -> gpd.GeoDataFrame:
-    """Neighbourhoods (``code``, ``name``) clipped to the region; clipped ones are counted.
-
-    A permit site or a partial extract covers only part of a buurt: its figures
-    are then those of the part inside the region (``neighbourhoods_clipped``).
+    Raises:
+        LayerError: the run gave no zones (no ``neighbourhoods`` source and no site).
     """
-    before = neighbourhoods.geometry.area.to_numpy()
-    clipped = clip_to_region(neighbourhoods, region)
-    counts["neighbourhoods"] += len(clipped)
-    counts["neighbourhoods_outside_region"] += len(neighbourhoods) - len(clipped)
-    after = clipped.geometry.area.to_numpy()
-    was = pd.Series(before, index=neighbourhoods.index).loc[clipped.index].to_numpy()
-    counts["neighbourhoods_clipped"] += int((after < was * (1 - 1e-9)).sum())
-    frame = clipped[["code", "name", clipped.geometry.name]].copy()
+    if inputs.zones is None:
+        raise LayerError(f"{layer_id}: needs zones (the neighbourhoods source, or a site and its buffer)")
+    frame = inputs.zones[["code", "name", inputs.zones.geometry.name]].copy()
     frame["code"] = frame["code"].astype("string")
     frame["name"] = frame["name"].astype("string")
+    counts["zones"] += len(frame)
     return frame.reset_index(drop=True)
 
 
-def trees_in_region(
+def trees_within(
     trees: gpd.GeoDataFrame,
-    region: Region,
+    area: shapely.Geometry,
     default_crown_m: float,
     counts: Counter[str],
     canopy: Raster | None = None,
     search_radius_m: float = CROWN_SEARCH_RADIUS_M,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Tree points inside the region and their crown diameters (m).
+    """Tree points inside ``area`` (the extent grown by the layer's reach of trees) and their crown diameters (m).
 
-    Trees outside the region are ignored and counted (``trees_outside_region``);
+    Trees outside ``area`` are ignored and counted (``trees_beyond_reach``);
     a missing or non-positive crown diameter is taken from the ``canopy`` around
     the trunk when given (``geo.canopy.crown_diameters``: its patch within
     ``search_radius_m``, equivalent-circle diameter; ``trees_crown_from_canopy``),
@@ -170,11 +160,10 @@ def trees_in_region(
     given = trees["crown_diameter_m"] if "crown_diameter_m" in trees.columns else pd.Series(np.nan, index=trees.index)
     crown = pd.to_numeric(pd.Series(given.to_numpy()[owner]), errors="coerce")
     crown = np.asarray(crown, dtype=float)
-    area = region_area(region)
     shapely.prepare(area)
     inside = shapely.intersects(area, points)
     counts["trees"] += int(inside.sum())
-    counts["trees_outside_region"] += int((~inside).sum())
+    counts["trees_beyond_reach"] += int((~inside).sum())
     points, crown = points[inside], crown[inside]
     missing = ~(crown > 0)
     if canopy is not None and missing.any():

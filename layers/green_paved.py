@@ -1,7 +1,8 @@
 """Layer ``green-paved``: built, paved, green, water, bare and canopy shares per neighbourhood.
 
 Method (docs/method-green-paved.md): an exact vector overlay of the
-canonical land cover with each CBS buurt (clipped to the region). The five
+canonical land cover with each zone of the run: the CBS buurten clipped to the
+region by default, or a permit site and its buffer. The five
 surface shares are shares of the buurt area that land cover maps, so they
 sum to 100:
 
@@ -38,7 +39,7 @@ from geo.canopy import CANOPY_BAND, canopy_in_zones, grid_share_pct
 from geo.fractions import SURFACE_GROUPS, Crowns, fraction_raster, zone_surface_areas
 from geo.grid import Grid
 from geo.raster import Raster
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Reach, fixed, param_reach
 from layers.green_inputs import (
     CANOPY_MIN_HEIGHT_PARAM,
     CANOPY_SOURCES,
@@ -48,8 +49,8 @@ from layers.green_inputs import (
     canopy_with_crowns,
     log_metadata,
     percent,
-    trees_in_region,
-    zones,
+    trees_within,
+    zone_table,
 )
 from layers.landcover import clip_to_region
 
@@ -69,6 +70,14 @@ METHOD = (
     "_public/_private columns are the same shares of the buurt's public and private land where "
     "landcover.public is known. The raster samples each cell at raster_supersample^2 points, for display only."
 )
+LAYER_ID = "green-paved"
+
+
+def _tree_reach_m(params: Mapping[str, Any]) -> float:
+    """Trees this far beyond the extent may reach into it with their crown: the largest crown radius."""
+    return float(max(params["default_crown_diameter_m"] / 2, params["crown_search_radius_m"]))
+
+
 #: Land cover summing to more than the buurt area by this share (overlapping polygons) is noted.
 OVERLAP_NOTE_SHARE = 1e-4
 
@@ -92,16 +101,16 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     """
     counts: Counter[str] = Counter()
     notes: list[str] = []
-    region = inputs.region
-    landcover = clip_to_region(inputs.vector("landcover"), region)
-    buurten = zones(inputs.vector("neighbourhoods"), region, counts)
+    area = inputs.extent.polygon()
+    landcover = clip_to_region(inputs.vector("landcover"), area)
+    buurten = zone_table(inputs, counts, LAYER_ID)
     canopy = ahn_canopy(inputs, params["canopy_min_height_m"], notes)
     crowns = None
     points, crown = np.empty(0, dtype=object), np.empty(0)
     if "trees" in inputs.sources:
-        points, crown = trees_in_region(
-            inputs.vector("trees"), region, params["default_crown_diameter_m"], counts, canopy,
-            params["crown_search_radius_m"],
+        points, crown = trees_within(
+            inputs.vector("trees"), area.buffer(_tree_reach_m(params)), params["default_crown_diameter_m"], counts,
+            canopy, params["crown_search_radius_m"],
         )
         crowns = Crowns.from_points(points, crown)
     elif canopy is None:
@@ -127,7 +136,7 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
         )
     if table["public_pct"].isna().all():
         notes.append("landcover.public is unknown: no public/private split")
-    grid = Grid.from_bounds(region.bounds, params["raster_resolution_m"], region.crs)
+    grid = Grid.from_bounds(inputs.extent.bounds, params["raster_resolution_m"], inputs.crs)
     raster = fraction_raster(
         landcover.geometry.values,
         landcover["class"].to_numpy(),
@@ -189,7 +198,7 @@ def _table(buurten: gpd.GeoDataFrame, areas: Any) -> gpd.GeoDataFrame:
 
 
 LAYER = LayerDef(
-    id="green-paved",
+    id=LAYER_ID,
     title={"nl": "Groen en verhard", "en": "Green and paved"},
     description={
         "nl": "Aandeel gebouwd, verhard, groen, water, kaal en boomkroon per buurt, exact berekend uit de "
@@ -239,6 +248,14 @@ LAYER = LayerDef(
         "doi:10.1007/s11676-022-01523-z",
         "Browning, M.H.E.M. et al. (2024). Measuring the 3-30-300 rule to help cities meet nature access "
         "thresholds. Science of the Total Environment 907, 167739. doi:10.1016/j.scitotenv.2023.167739",
+    ),
+    reach=(
+        Reach("landcover", fixed(0.0), "overlaid with the zones, which lie inside the extent"),
+        Reach("neighbourhoods", fixed(0.0), "the default zones, clipped to the extent"),
+        Reach("trees", _tree_reach_m, "a tree beyond the extent may reach into it with its crown"),
+        Reach("buildings", param_reach("crown_search_radius_m"), "masked out of the AHN canopy"),
+        *(Reach(s, param_reach("crown_search_radius_m"), "AHN canopy around a tree's trunk gives its crown")
+          for s in CANOPY_SOURCES),
     ),
     minzoom=10,
     maxzoom=16,

@@ -141,9 +141,9 @@ def window_canopy(
         LayerError: the DTM is in another CRS than the region.
     """
     dtm_source = inputs.raster("dtm")
-    if not dtm_source.crs.equals(inputs.region.crs, ignore_axis_order=True):
+    if not dtm_source.crs.equals(inputs.crs, ignore_axis_order=True):
         raise LayerError(f"heat-stress: the dtm is in {dtm_source.crs.to_string()}, the region in "
-                         f"{inputs.region.crs.to_string()}; give both in the region CRS")
+                         f"{inputs.crs.to_string()}; give both in the region CRS")
     dsm, dtm = dsm_on_grid(inputs.raster("dsm"), grid), dsm_on_grid(dtm_source, grid)
     return grid_canopy(inputs, dsm, dtm, grid, landcover, params)
 

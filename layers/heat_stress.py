@@ -73,10 +73,9 @@ from geo.svf import sky_view_factor_raster
 from geo.uhi import CP_AIR_J_KG_K, RHO_AIR_KG_M3, uhi_max
 from layers import heat_inputs as hi
 from layers import heat_stats as hs
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Windowed
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, Windowed, fixed
 from layers.green_inputs import CANOPY_SOURCES
 from layers.heat_params import KLUCK, KOOPMANS, PARAMS
-from layers.landcover import clip_to_region
 from layers.person_view import BUILDING_CLASS, person_view, view_metadata
 from layers.sun import SHADE_MOMENT_HOUR, shade_day, sun_at_moment
 from layers.walking import walking_space
@@ -113,7 +112,7 @@ def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[SunPosition, l
     """
     day = shade_day(params["shade_date"], "layers.heat-stress.shade_date")
     # Windows of one build share the region boundary, so every window sees the same sun.
-    moment, lat, lon = sun_at_moment(inputs.region, day, params["shade_hour"])
+    moment, lat, lon = sun_at_moment(inputs.context, day, params["shade_hour"])
     try:
         moments = local_times(
             day, params["shade_start_hour"], params["shade_end_hour"], params["shade_step_minutes"], DUTCH_TIME_ZONE
@@ -216,7 +215,7 @@ def route_raster(
 
 # -- computation ------------------------------------------------------------------------------------------------
 def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
-    """uhi_max and both shade figures of exactly ``inputs.region.bounds``, plus the window's mergeable statistics.
+    """uhi_max and both shade figures of exactly ``inputs.extent.bounds``, plus the window's mergeable statistics.
 
     Args:
         inputs: ``dsm`` (metres NAP, region CRS; read up to ``halo_m`` beyond the
@@ -229,15 +228,15 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         nodata) on the window grid, and partials for :func:`finish`.
     """
     res = params["resolution_m"]
-    core = Grid.from_bounds(inputs.region.bounds, res, inputs.region.crs)
+    core = Grid.from_bounds(inputs.extent.bounds, res, inputs.crs)
     # Parameters first, so a wrong date fails before minutes of raster work.
     moment, afternoon, _, _ = _sun(inputs, params)
     g_w_m2, dtr_k, wind_m_s, _ = hi.weather(inputs, params)
     dsm_source = inputs.raster("dsm")
-    if not dsm_source.crs.equals(inputs.region.crs, ignore_axis_order=True):
+    if not dsm_source.crs.equals(inputs.crs, ignore_axis_order=True):
         raise LayerError(
             f"heat-stress: the dsm is in {dsm_source.crs.to_string()}, the region in "
-            f"{inputs.region.crs.to_string()}; give the DSM in the region CRS (the ahn adapter reprojects)"
+            f"{inputs.crs.to_string()}; give the DSM in the region CRS (the ahn adapter reprojects)"
         )
     kgrid = core.grown(_kernel_reach_m(params), res)
     dsm = dsm_on_grid(dsm_source, kgrid)
@@ -301,11 +300,10 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     # Route kinds need only the main-route distance around the window, not the vegetation radius.
     rgrid = core.grown(params["main_route_along_m"] + res, res)
     route = _crop(route_raster(landcover, _crop(polygon, vgrid, rgrid), res, params), rgrid, core)
-    if "neighbourhoods" in inputs.sources:
-        # The buurten near the window first (the source's spatial index is built once), then their clip.
-        buurten = clip_to_region(_near(inputs.vector("neighbourhoods"), core), inputs.region).reset_index(drop=True)
+    if inputs.zones is not None:
+        buurten = _near(inputs.zones, core)  # the zones near the window (already clipped to the extent)
     else:
-        buurten = gpd.GeoDataFrame({"code": []}, geometry=[], crs=inputs.region.crs)
+        buurten = gpd.GeoDataFrame({"code": []}, geometry=[], crs=inputs.crs)
     zone = polygon_index(buurten.geometry.values, core, ctx.chunk_size)
     partial = hs.window_partial(zone, buurten["code"].astype(str).tolist(), uhi, shades, route,
                                 hs.uhi_bins(_MAX_SKY_TERM * scale))
@@ -327,10 +325,7 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
         LayerError: no window had DSM data inside the region.
     """
     moment, afternoon, lat, lon = _sun(inputs, params)
-    if "neighbourhoods" in inputs.sources:
-        buurten = clip_to_region(inputs.vector("neighbourhoods"), inputs.region).reset_index(drop=True)
-    else:
-        buurten = None
+    buurten = None if inputs.zones is None else inputs.zones.reset_index(drop=True)
     codes = [] if buurten is None else buurten["code"].astype(str).tolist()
     stats = hs.merge([p.partials[_PARTIAL] for p in parts], codes)
     if not stats.region_hist.any():
@@ -338,7 +333,7 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
     g_w_m2, dtr_k, wind_m_s, weather = hi.weather(inputs, params)
     s_kinematic, scale = hi.weather_scale(g_w_m2, dtr_k, wind_m_s)
     blocks = hi.block_raster([p.partials[_BLOCK_PARTIAL] for p in parts],
-                             Grid.from_bounds(inputs.region.bounds, params["resolution_m"], inputs.region.crs))
+                             Grid.from_bounds(inputs.extent.bounds, params["resolution_m"], inputs.crs))
     metadata: dict[str, Any] = {
         "formula": FORMULA,
         "reference": THEEUWES,
@@ -394,7 +389,6 @@ def finish(parts: list[LayerResult], inputs: LayerInputs, params: Mapping[str, A
 WINDOWED = Windowed(
     compute_window=compute_window,
     finish=finish,
-    halo_m=halo_m,
     resolution_m=lambda params: float(params["resolution_m"]),
     raster_sources=CANOPY_SOURCES,
 )
@@ -447,6 +441,15 @@ LAYER = LayerDef(
     windowed=WINDOWED,
     references=(THEEUWES, KLUCK, KOOPMANS, "Zaksek, K., Ostir, K., Kokalj, Z. (2011): Sky-view factor as a relief "
                 "visualization technique. Remote Sensing 3:398-415"),
+    reach=(
+        *(Reach(s, halo_m, "SVF and shadows reach the kernels' distance; with f_veg_canopy the AHN canopy of the "
+                "500 m vegetation disc") for s in CANOPY_SOURCES),
+        Reach("buildings", halo_m, "footprints masked out of the AHN canopy read with the DSM"),
+        Reach("landcover", _landcover_reach_m, "F_veg: the vegetated share within 500 m; main routes near "
+              "through roads"),
+        Reach("neighbourhoods", fixed(0.0), "the default zones, clipped to the extent"),
+        Reach(WEATHER_SOURCE, fixed(0.0), "one station-day for the whole region"),
+    ),
     minzoom=12,
     maxzoom=16,
 )

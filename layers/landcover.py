@@ -22,14 +22,13 @@ from geo.canonical import LANDCOVER_CODES, LANDCOVER_NODATA
 from geo.grid import Grid
 from geo.raster import Raster
 from geo.rasterize import rasterize_values
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Region
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Reach, fixed
 
 _COLUMNS = ["class", "source_class", "source_id", "public"]
 
 
-def clip_to_region(frame: gpd.GeoDataFrame, region: Region) -> gpd.GeoDataFrame:
-    """Keep the parts of ``frame`` inside the region boundary (or its bounds)."""
-    area = region.boundary if region.boundary is not None else shapely.box(*region.bounds)
+def clip_to_region(frame: gpd.GeoDataFrame, area: shapely.Geometry) -> gpd.GeoDataFrame:
+    """Keep the parts of ``frame`` inside ``area`` (a run's extent polygon, region CRS)."""
     inside = frame.geometry.values.covered_by(area)
     if inside.all():
         return frame
@@ -64,10 +63,10 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
         vectors ``landcover`` (class, source_class, source_id, public, area_m2)
         and raster ``landcover`` (uint8 class codes, 0 = no data).
     """
-    frame = clip_to_region(inputs.vector("landcover"), inputs.region)
+    frame = clip_to_region(inputs.vector("landcover"), inputs.extent.polygon())
     frame = frame[[*_COLUMNS, frame.geometry.name]].copy()
     frame["area_m2"] = frame.geometry.area.round(2)
-    grid = Grid.from_bounds(inputs.region.bounds, params["raster_resolution_m"], inputs.region.crs)
+    grid = Grid.from_bounds(inputs.extent.bounds, params["raster_resolution_m"], inputs.crs)
     codes = frame["class"].map(LANDCOVER_CODES).to_numpy(dtype="uint8")
     lazy = rasterize_values(
         frame.geometry.values, codes, grid, dtype="uint8", fill=LANDCOVER_NODATA, chunk_size=ctx.chunk_size
@@ -119,6 +118,7 @@ LAYER = LayerDef(
     code_version="1",
     compute=compute,
     references=("BGT IMGeo 2.1 (Geonovum)",),
+    reach=(Reach("landcover", fixed(0.0), "clipped to the extent"),),
     minzoom=12,
     maxzoom=16,
 )

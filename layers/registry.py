@@ -15,8 +15,20 @@ _ALL: tuple[LayerDef, ...] = (
     landcover.LAYER, basemap.LAYER, green_paved.LAYER, tree_3_30_300.LAYER, heat_stress.LAYER, cool_places.LAYER
 )
 
+
+
+def _checked(defs: tuple[LayerDef, ...]) -> tuple[LayerDef, ...]:
+    """The definitions, once every input of each has a declared reach (the runner reads by it)."""
+    for d in defs:
+        declared = {r.source for r in d.reach}
+        missing = [s for s in (*d.inputs, *d.optional_inputs) if s not in declared]
+        if missing:
+            raise ConfigError(f"layer {d.id} declares no reach for its input(s) {', '.join(missing)}")
+    return defs
+
+
 #: Immutable id -> definition map of every known layer.
-LAYERS: Mapping[str, LayerDef] = MappingProxyType({d.id: d for d in _ALL})
+LAYERS: Mapping[str, LayerDef] = MappingProxyType({d.id: d for d in _checked(_ALL)})
 
 
 def get_layer(layer_id: str) -> LayerDef:

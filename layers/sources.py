@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,9 @@ from geo.io import read_raster_source, read_vector_source
 from geo.raster import Raster
 from geo.report import AdapterResult, SourceReport
 from geo.surface_proxy import SURFACE_PROXY_INPUTS, SURFACE_PROXY_SOURCE, read_surface_proxy
-from layers.base import Region
+from geo.vector import near
+from layers.base import Extent, RegionContext
+from layers.code_key import code_digest
 from layers.config import RegionConfig
 
 _CHUNK = 1 << 20
@@ -52,11 +53,6 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _module_digest(module_name: str) -> str:
-    module = importlib.import_module(module_name)
-    return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()[:16]
-
-
 class SourceSet:
     """Lazy, cached access to the canonical sources of one config."""
 
@@ -67,7 +63,7 @@ class SourceSet:
         self.reports: list[SourceReport] = []
         self._loaded: dict[str, Any] = {}
         self._digests: dict[str, str] = {}
-        self._region: Region | None = None
+        self._region: Extent | None = None
         self._window_run: tuple[tuple[str, tuple[float, ...]], AdapterResult] | None = None
         self._proxy_report: SourceReport | None = None
         if cfg.sources.surface_proxy is not None and cfg.real_surface_given():
@@ -96,9 +92,9 @@ class SourceSet:
             for path in self._spec_paths(provider, spec):
                 h.update(file_digest(path).encode())
             if provider in _ADAPTER_MODULES:
-                h.update(_module_digest(_ADAPTER_MODULES[provider]).encode())
+                h.update(code_digest(_ADAPTER_MODULES[provider]).encode())
             if name == VEGETATION_SOURCE:
-                h.update(_module_digest("geo.ahn_vegetation").encode())
+                h.update(code_digest("geo.ahn_vegetation").encode())
             if provider == SURFACE_PROXY_SOURCE:  # the proxy is made of other sources: their content counts
                 for used in self._proxy_inputs():
                     h.update(f"{used}:{self.digest(used)}".encode())
@@ -125,8 +121,19 @@ class SourceSet:
         return paths
 
     # -- loading -------------------------------------------------------------
-    def load(self, name: str) -> Any:
-        """The canonical source ``name`` in the region CRS (read once, then cached)."""
+    def load(self, name: str, bounds: tuple[float, float, float, float] | None = None) -> Any:
+        """The canonical source ``name`` in the region CRS (read once, then cached).
+
+        Args:
+            name: the canonical source.
+            bounds: None for all of it; else a raster is read over ``bounds`` only
+                (:meth:`load_window`) and a vector keeps the whole features whose bounding
+                box meets ``bounds`` (not clipped; the index labels of the whole frame are kept).
+        """
+        if bounds is not None:
+            if name in RASTER_SOURCES or name == VEGETATION_SOURCE:
+                return self.load_window(name, bounds)
+            return near(self.load(name), bounds)
         if name in self._loaded:
             return self._loaded[name]
         provider = self.providers.get(name)
@@ -242,7 +249,7 @@ class SourceSet:
         report = self._proxy_report or SourceReport(SURFACE_PROXY_SOURCE)
         try:
             result = read_surface_proxy(
-                bounds or self.region().bounds, crs=self.crs, buildings=frames.get("buildings"),
+                bounds or self.extent().bounds, crs=self.crs, buildings=frames.get("buildings"),
                 trees=frames.get("trees"), landcover=frames.get("landcover"), heights=spec.heights(),
                 resolution_m=spec.resolution_m, report=report,
             )
@@ -269,8 +276,13 @@ class SourceSet:
         geom = self._boundary_geometry()
         return None if geom is None else tuple(geom.bounds)  # type: ignore[return-value]
 
-    def region(self) -> Region:
-        """The region: its boundary file, or else the extent of the first available source."""
+    def context(self) -> RegionContext:
+        """The region context: name, CRS and boundary (the rectangle of :meth:`extent` without a boundary file)."""
+        extent = self.extent()
+        return RegionContext(self.cfg.region.name, self.crs, extent.polygon())
+
+    def extent(self) -> Extent:
+        """The extent of a whole-region build: its boundary file, or else the extent of the first available source."""
         if self._region is None:
             geom = self._boundary_geometry()
             if geom is not None:
@@ -285,7 +297,7 @@ class SourceSet:
                     if isinstance(data, Raster)
                     else tuple(gpd.GeoSeries(data.geometry).total_bounds)
                 )
-            self._region = Region(self.cfg.region.name, self.crs, bounds, geom)  # type: ignore[arg-type]
+            self._region = Extent(bounds, geom)  # type: ignore[arg-type]
         return self._region
 
 

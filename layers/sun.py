@@ -21,7 +21,7 @@ from pyproj import Transformer
 from geo.crs import WGS84
 from geo.errors import ConfigError
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_position
-from layers.base import Param, Region
+from layers.base import Param, RegionContext
 
 #: The shade guideline the moment serves: 40 % shade on main walking and cycling routes and 30 % on the
 #: walking areas of neighbourhoods "op het heetst van de dag" (at the hottest part of the day).
@@ -65,18 +65,18 @@ def shade_day(value: str, where: str) -> date:
         raise ConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from None
 
 
-def region_centre_lat_lon(region: Region) -> tuple[float, float]:
-    """Latitude and longitude (degrees, WGS84) of the centre of the region boundary's bounds."""
-    minx, miny, maxx, maxy = region.boundary.bounds if region.boundary is not None else region.bounds
-    lon, lat = Transformer.from_crs(region.crs, WGS84, always_xy=True).transform((minx + maxx) / 2, (miny + maxy) / 2)
+def region_centre_lat_lon(context: RegionContext) -> tuple[float, float]:
+    """Latitude and longitude (degrees, WGS84) of the region's sun reference (the centre of its boundary's bounds)."""
+    x, y = context.sun_reference
+    lon, lat = Transformer.from_crs(context.crs, WGS84, always_xy=True).transform(x, y)
     return float(lat), float(lon)
 
 
-def sun_at_moment(region: Region, day: date, hour: float) -> tuple[SunPosition, float, float]:
+def sun_at_moment(context: RegionContext, day: date, hour: float) -> tuple[SunPosition, float, float]:
     """The sun at ``hour`` (Dutch civil time) on ``day`` over the centre of the region (``geo.solar``, NOAA).
 
     Args:
-        region: the region (its boundary's centre places the sun).
+        context: the region (its sun reference places the sun, the same for every extent of it).
         day: the reference day (``shade_day``).
         hour: hours after local midnight, Dutch civil time (15.0 is 15:00 CEST in summer).
 
@@ -84,6 +84,6 @@ def sun_at_moment(region: Region, day: date, hour: float) -> tuple[SunPosition, 
         The apparent sun position (with its timezone-aware moment), and the latitude and longitude
         (degrees, WGS84) it was computed for.
     """
-    lat, lon = region_centre_lat_lon(region)
+    lat, lon = region_centre_lat_lon(context)
     (moment,) = local_times(day, hour, hour, _ONE_MOMENT_STEP_MIN, DUTCH_TIME_ZONE)
     return sun_position(moment, lat, lon), lat, lon

@@ -28,14 +28,17 @@ registers allow):
   ``parks`` source or are derived from public green land cover (``geo.parks``).
 
 Dwellings are addresses whose ``use`` includes ``dwelling_use`` (woonfunctie)
-and whose ``status`` is one of ``dwelling_statuses``. Trees outside the region
-are ignored (counted); streets, parks and buildings are used as given, also
-beyond the region edge, so dwellings near the edge are measured fairly.
+and whose ``status`` is one of ``dwelling_statuses`` (``layers.dwellings``), inside
+the run's extent. Every input is read as far beyond the extent as the rule
+reaches (``LAYER.reach``): trees and buildings 30 m, streets and parks the
+300 m walk, the AHN canopy and the register crowns over the dwellings' whole
+buurten, so a dwelling near the edge of a municipality or of a permit site's
+window is measured as it would be in the middle. The per-zone table is over
+the run's zones (the buurten clipped to the region, or a site and its buffer).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -55,7 +58,8 @@ from geo.parks import PARK_CLASSES, derive_parks, select_parks
 from geo.raster import Raster
 from geo.treetops import crown_area_m2, tree_tops
 from geo.visibility import NO_BUILDING, SightScene, trees_seen_from_facades, visible_trees
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output
+from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, fixed, param_reach
+from layers.dwellings import dwellings, neighbourhood_frame, zone_index
 from layers.green_inputs import (
     CANOPY_SOURCES,
     Laps,
@@ -63,13 +67,13 @@ from layers.green_inputs import (
     canopy_with_crowns,
     log_metadata,
     percent,
-    region_area,
-    trees_in_region,
-    zones,
+    trees_within,
+    zone_table,
 )
 from layers.tree_rule_params import PARAMS, REFERENCES
 from layers.walking import nearest_by_walking
 
+LAYER_ID = "tree-3-30-300"
 #: Columns of the per-dwelling output, in order (names fixed by the issue).
 DWELLING_COLUMNS = [
     "dwelling_id",
@@ -104,13 +108,17 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     notes: list[str] = []
     lap = Laps()
 
-    region = inputs.region
-    dw = _dwellings(inputs.vector("addresses"), params, region_area(region), counts)
+    extent = inputs.extent.polygon()
+    dw = dwellings(inputs.vector("addresses"), params, extent, counts)
     xy = shapely.get_coordinates(dw.geometry.values)
     buildings = inputs.vector("buildings")
     own = _building_codes(dw, buildings, counts)
-    buurten = zones(inputs.vector("neighbourhoods"), region, counts)
-    buurt_of = _buurt_index(xy, buurten, counts)
+    # The '30' is a figure of the dwelling's whole buurt (read whole, by the neighbourhood reach); the
+    # table is per zone of the run (the buurten clipped to the region, or a site and its buffer).
+    buurten = neighbourhood_frame(inputs.vector("neighbourhoods"))
+    buurt_of = zone_index(xy, buurten, counts)
+    zone_frame = zone_table(inputs, counts, LAYER_ID)
+    zone_of = zone_index(xy, zone_frame)
     # Dwellings sharing a point and a building get the same answers: compute each place once.
     places, place_of = np.unique(np.c_[xy, own], axis=0, return_inverse=True)
     place_xy, place_own = places[:, :2], places[:, 2].astype(np.int64)
@@ -126,11 +134,11 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
         raise LayerError("tree-3-30-300: needs a trees source or AHN (dsm + dtm) for the trees and the canopy")
     reg_pts, reg_crown = np.empty(0, dtype=object), np.empty(0)
     if "trees" in inputs.sources:
-        reg_pts, reg_crown = trees_in_region(
-            inputs.vector("trees"), region, params["default_crown_diameter_m"], counts, canopy,
-            params["crown_search_radius_m"],
+        reg_pts, reg_crown = trees_within(
+            inputs.vector("trees"), _tree_area(extent, buurten, params), params["default_crown_diameter_m"],
+            counts, canopy, params["crown_search_radius_m"],
         )
-    tree_xy, crown = _all_trees(reg_pts, reg_crown, canopy, params, region_area(region), counts)
+    tree_xy, crown = _all_trees(reg_pts, reg_crown, canopy, params, extent.buffer(params["tree_radius_m"]), counts)
     big = crown_area_m2(crown) >= params["min_crown_area_m2"]
     counts["trees_below_min_crown"] = int((~big).sum())
     lap("trees")
@@ -139,8 +147,9 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     visible = _visible(place_xy, place_own, buildings, building_code, scene, params, counts)[place_of]
     lap("visible_trees")
 
-    buurt_canopy, canopy_pct = _canopy_shares(
-        canopy, reg_pts, reg_crown, buurten, buurt_of, (place_xy, place_of), region_area(region), params, ctx
+    _, zone_canopy, canopy_pct = _canopy_shares(
+        canopy, reg_pts, reg_crown, (buurten, zone_frame), buurt_of, (place_xy, place_of),
+        extent.buffer(_radius_reach_m(params)), params, ctx,
     )
     lap("canopy")
 
@@ -157,8 +166,8 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     served = dist <= params["max_park_distance_m"]
     parks_out["dwellings_nearest"] = np.bincount(nearest[nearest >= 0], minlength=len(parks)).astype(np.int64)
     parks_out["dwellings_within"] = np.bincount(nearest[(nearest >= 0) & served], minlength=len(parks)).astype(np.int64)
-    per_buurt = _buurt_table(buurten, buurt_of, table)
-    per_buurt["canopy_pct"] = buurt_canopy
+    per_buurt = _buurt_table(zone_frame, zone_of, table)
+    per_buurt["canopy_pct"] = zone_canopy
     lap("tables")
     if counts["dwellings_unreachable"]:
         notes.append(
@@ -239,34 +248,65 @@ def _canopy_shares(
     canopy: Raster | None,
     reg_pts: np.ndarray,
     reg_crown: np.ndarray,
-    buurten: gpd.GeoDataFrame,
+    zoned: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
     buurt_of: np.ndarray,
     places: tuple[np.ndarray, np.ndarray],
     area: shapely.Geometry,
     params: Mapping[str, Any],
     ctx: BuildContext,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Canopy % per buurt and per dwelling (the '30'): AHN canopy when given, else register crowns.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canopy % per whole buurt, per zone and per dwelling (the '30'): AHN canopy when given, else register crowns.
 
     Args:
+        zoned: ``(buurten, zones)``: the whole buurten of the dwellings and the run's zones.
         buurt_of: buurt index per dwelling (-1 outside all).
         places: ``(place_xy, place_of)``: distinct dwelling places and the place of each dwelling.
+        area: where the canopy is known (the extent grown by the radius reach), for ``canopy_scope: radius``.
+
+    Returns:
+        ``(per buurt, per zone, per dwelling)`` canopy %.
     """
     place_xy, place_of = places
-    zones_ = buurten.geometry.values
-    if canopy is None:
-        crowns = Crowns.from_points(reg_pts, reg_crown)
-        buurt_canopy = percent(crowns.area_in(zones_), buurten.geometry.area)
-    else:
+    shares = []
+    crowns = Crowns.from_points(reg_pts, reg_crown)
+    if canopy is not None:
         under = canopy_with_crowns(canopy, reg_pts, reg_crown)
         grid = Grid(canopy.crs, canopy.transform, canopy.width, canopy.height)
-        cells = canopy_in_zones(under, grid, zones_, chunk_size=ctx.chunk_size)
-        buurt_canopy = percent(cells["canopy_m2"], buurten.geometry.area)
+    # Buurten and zones overlap (a zone is a clipped buurt, or a site inside one): one overlay each.
+    for frame in zoned:
+        if canopy is None:
+            shares.append(percent(crowns.area_in(frame.geometry.values), frame.geometry.area))
+        else:
+            cells = canopy_in_zones(under, grid, frame.geometry.values, chunk_size=ctx.chunk_size)
+            shares.append(percent(cells["canopy_m2"], frame.geometry.area))
+    buurt_canopy, zone_canopy = shares
     if params["canopy_scope"] == "buurt":
-        return buurt_canopy, np.where(buurt_of >= 0, buurt_canopy[np.maximum(buurt_of, 0)], np.nan)
+        return buurt_canopy, zone_canopy, np.where(buurt_of >= 0, buurt_canopy[np.maximum(buurt_of, 0)], np.nan)
     if canopy is None:
-        return buurt_canopy, disc_canopy_pct(crowns, place_xy, params["canopy_radius_m"], area)[place_of]
-    return buurt_canopy, disc_share_pct(under, canopy.transform, place_xy, params["canopy_radius_m"], area)[place_of]
+        return buurt_canopy, zone_canopy, disc_canopy_pct(crowns, place_xy, params["canopy_radius_m"], area)[place_of]
+    return buurt_canopy, zone_canopy, disc_share_pct(
+        under, canopy.transform, place_xy, params["canopy_radius_m"], area)[place_of]
+
+
+def _tree_area(extent: shapely.Geometry, buurten: gpd.GeoDataFrame, params: Mapping[str, Any]) -> shapely.Geometry:
+    """Where register trees count: within their reach of the extent, or inside the dwellings' buurten (the 30)."""
+    reach = extent.buffer(_tree_reach_m(params))
+    return shapely.union(reach, shapely.union_all(buurten.geometry.values)) if len(buurten) else reach
+
+
+def _tree_reach_m(params: Mapping[str, Any]) -> float:
+    """Trees this far beyond the extent can be seen from a dwelling inside it, or reach in with their crown."""
+    return float(max(params["tree_radius_m"], params["crown_search_radius_m"], params["default_crown_diameter_m"] / 2))
+
+
+def _radius_reach_m(params: Mapping[str, Any]) -> float:
+    """The canopy disc of ``canopy_scope: radius`` around a dwelling."""
+    return float(params["canopy_radius_m"])
+
+
+def _walk_reach_m(params: Mapping[str, Any]) -> float:
+    """Streets and parks within a walk of the distance: a walk never leaves the disc of its length."""
+    return float(params["max_park_distance_m"] + params["park_access_m"])
 
 
 def _dask_run(fn: Any, shared: Any, batches: list[tuple[Any, ...]]) -> list[np.ndarray]:
@@ -276,25 +316,6 @@ def _dask_run(fn: Any, shared: Any, batches: list[tuple[Any, ...]]) -> list[np.n
     """
     scene = dask.delayed(shared, traverse=False)
     return list(dask.compute(*[dask.delayed(fn)(scene, *b) for b in batches]))
-
-
-def _dwellings(
-    addresses: gpd.GeoDataFrame, params: Mapping[str, Any], area: shapely.Geometry, counts: Counter[str]
-) -> gpd.GeoDataFrame:
-    """Addresses that are dwellings in use, inside the region, one point each."""
-    use = re.escape(str(params["dwelling_use"]).strip().lower())
-    is_home = addresses["use"].astype("string").str.lower().str.contains(rf"(?:^|,)\s*{use}\s*(?:,|$)", regex=True)
-    in_use = addresses["status"].astype("string").isin(list(params["dwelling_statuses"]))
-    chosen = addresses[(is_home.fillna(False) & in_use.fillna(False)).to_numpy(dtype=bool)]
-    counts["addresses"] += len(addresses)
-    counts["dwellings_not_in_use"] += int((is_home.fillna(False) & ~in_use.fillna(False)).sum())
-    points = shapely.point_on_surface(chosen.geometry.values)
-    shapely.prepare(area)
-    inside = shapely.intersects(area, points)
-    counts["dwellings_outside_region"] += int((~inside).sum())
-    counts["dwellings"] += int(inside.sum())
-    out = chosen[["id", "building_id"]][inside].copy()
-    return gpd.GeoDataFrame(out, geometry=points[inside], crs=addresses.crs).reset_index(drop=True)
 
 
 def _codes_of(buildings: gpd.GeoDataFrame) -> np.ndarray:
@@ -323,18 +344,6 @@ def _outside_own_building(
     inside = np.zeros(len(xy), dtype=bool)
     inside[pi[codes[bi] == own[pi]]] = True
     return int(((own >= 0) & ~inside)[place_of].sum())
-
-
-def _buurt_index(xy: np.ndarray, buurten: gpd.GeoDataFrame, counts: Counter[str]) -> np.ndarray:
-    """Index of the buurt containing each point (lowest index on a shared border), -1 outside all."""
-    out = np.full(len(xy), -1, dtype=np.intp)
-    if len(buurten) and len(xy):
-        pi, bi = shapely.STRtree(buurten.geometry.values).query(shapely.points(xy), predicate="intersects")
-        order = np.lexsort((bi, pi))
-        first = np.r_[True, pi[order][1:] != pi[order][:-1]]
-        out[pi[order][first]] = bi[order][first]
-    counts["dwellings_outside_neighbourhoods"] += int((out < 0).sum())
-    return out
 
 
 def _parks(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
@@ -432,7 +441,7 @@ def _summary(table: gpd.GeoDataFrame) -> dict[str, Any]:
 METHOD = (__doc__ or "").split("\n\n", 1)[1].strip()
 
 LAYER = LayerDef(
-    id="tree-3-30-300",
+    id=LAYER_ID,
     title={"nl": "3-30-300 bomenregel", "en": "3-30-300 tree rule"},
     description={
         "nl": "Per woning: ziet de woning 3 bomen, heeft de buurt 30% boomkroon en ligt er binnen 300 m lopen "
@@ -453,6 +462,19 @@ LAYER = LayerDef(
     code_version="3",
     compute=compute,
     references=REFERENCES,
+    reach=(
+        Reach("addresses", fixed(0.0), "the dwellings inside the extent"),
+        Reach("buildings", param_reach("tree_radius_m"), "facades and buildings blocking the sight lines of the 3"),
+        Reach("neighbourhoods", fixed(0.0), "the whole buurten of the dwellings, for the 30", "neighbourhood"),
+        Reach("landcover", _walk_reach_m, "public green within the walk, for parks derived from land cover",
+              "network"),
+        Reach("trees", _tree_reach_m, "trees seen within 30 m, and the crowns in the dwellings' buurten (30)",
+              "neighbourhood"),
+        Reach("streets", _walk_reach_m, "the 300 m walk along the street network", "network"),
+        Reach("parks", _walk_reach_m, "parks within the 300 m walk (whole parks)", "network"),
+        *(Reach(s, _tree_reach_m, "AHN canopy of the dwellings' buurten (30) and tree tops seen (3)",
+                "neighbourhood") for s in CANOPY_SOURCES),
+    ),
     minzoom=12,
     maxzoom=16,
 )

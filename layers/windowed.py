@@ -3,7 +3,8 @@
 The region's output grid is cut into square windows of
 ``BuildContext.window_cells`` cells. For each window the raster sources are
 read over the window plus the layer's halo only (``SourceSet.load_window``),
-the layer's ``compute_window`` runs, the window's rasters are written into a
+the layer's ``compute_window`` runs (``layers.extent.run_windows``, the one
+runner), the window's rasters are written into a
 tiled GeoTIFF on disk at their place, and only the window's mergeable
 statistics are kept. At the end the layer's ``finish`` merges those into the
 tables, and the GeoTIFF becomes a COG by streaming (``tiles.cog``). Peak
@@ -20,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import rasterio
-import shapely
 from rasterio.windows import Window
 
 from geo.errors import LayerError
 from geo.grid import Grid
 from geo.raster import Raster
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Region
+from layers.base import BuildContext, LayerDef, LayerResult
+from layers.extent import default_zones, run_windows
 from layers.sources import SourceSet
 
 #: A rest of a window under 1/_SLIVER_SHARE of its edge is shared out over the other windows.
@@ -105,19 +106,20 @@ def build_windowed(
     layer: LayerDef,
     params: Mapping[str, Any],
     sources: SourceSet,
-    used: list[str],
     dependencies: Mapping[str, LayerResult],
     ctx: BuildContext,
     workdir: Path,
     progress: Callable[[int, int], None] | None = None,
 ) -> WindowedOutput:
-    """Compute ``layer`` window by window; rasters go to GeoTIFFs in ``workdir``.
+    """Compute ``layer`` over the whole region window by window (``layers.extent.run_windows``).
+
+    Each window's rasters go into GeoTIFFs in ``workdir`` at their place; only the
+    windows' partials stay in memory.
 
     Args:
         layer: a layer with ``windowed`` set.
         params: its resolved parameters.
         sources: the build's sources.
-        used: the canonical sources the layer reads (from the plan).
         dependencies: results of the layers it depends on.
         ctx: window size, chunk size, scheduler.
         workdir: folder for the intermediate GeoTIFFs (the staging folder).
@@ -126,32 +128,26 @@ def build_windowed(
     spec = layer.windowed
     if spec is None:
         raise LayerError(f"layer {layer.id} is not windowed")
-    region = sources.region()
-    grid = Grid.from_bounds(region.bounds, spec.resolution_m(params), region.crs)
-    halo = spec.halo_m(params)
-    vectors = {s: sources.load(s) for s in used if s not in spec.raster_sources}
-    providers = {s: sources.providers[s] for s in used}
-    # Every window sees the region's boundary, so region-wide choices (the sun's place) agree between windows.
-    boundary = region.boundary if region.boundary is not None else shapely.box(*region.bounds)
-    plan = list(windows(grid, ctx.window_cells))
+    extent, context = sources.extent(), sources.context()
+    grid = Grid.from_bounds(extent.bounds, spec.resolution_m(params), context.crs)
+    plan = [wgrid for _, _, wgrid in windows(grid, ctx.window_cells)]
+    places = [(row, col) for row, col, _ in windows(grid, ctx.window_cells)]
     sinks: dict[str, _GeoTiffSink] = {}
-    parts: list[LayerResult] = []
+
+    def write(i: int, part: LayerResult) -> None:
+        row, col = places[i]
+        for name, raster in part.rasters.items():
+            if name not in sinks:
+                sinks[name] = _GeoTiffSink(workdir / f".{name}.windows.tif", grid, raster)
+            sinks[name].write(raster, row, col, name)
+        if progress is not None:
+            progress(i + 1, len(plan))
+
     try:
-        for i, (row, col, wgrid) in enumerate(plan):
-            rasters = {s: sources.load_window(s, wgrid.grown(halo).bounds) for s in used if s in spec.raster_sources}
-            inputs = LayerInputs({**vectors, **rasters}, dependencies, Region(region.name, region.crs, wgrid.bounds,
-                                                                                boundary), providers)
-            part = spec.compute_window(inputs, params, ctx)
-            for name, raster in part.rasters.items():
-                if name not in sinks:
-                    sinks[name] = _GeoTiffSink(workdir / f".{name}.windows.tif", grid, raster)
-                sinks[name].write(raster, row, col, name)
-            parts.append(LayerResult(metadata=part.metadata, partials=part.partials))
-            del inputs, rasters, part
-            if progress is not None:
-                progress(i + 1, len(plan))
+        done = run_windows(layer, params, sources, extent, context, [w.bounds for w in plan],
+                           zones=default_zones(sources, extent, context), dependencies=dependencies, ctx=ctx,
+                           on_window=write)
     finally:
         for sink in sinks.values():
             sink.close()
-    done = spec.finish(parts, LayerInputs(vectors, dependencies, region, providers), params)
     return WindowedOutput(done, {name: sink.path for name, sink in sinks.items()})

@@ -21,10 +21,11 @@ from geo.cool import merge_patches, patch_sources, shade_at, shaded_patches, win
 from geo.errors import ConfigError
 from geo.raster import Raster
 from geo.solar import SunPosition
-from layers.base import BuildContext, LayerInputs, Region
+from layers.base import BuildContext
 from layers.config import load_config
-from layers.cool_places import DWELLING_COLUMNS, LAYER, compute
+from layers.cool_places import DWELLING_COLUMNS, LAYER
 from layers.engine import build
+from layers.extent import run_in_memory
 
 RD = CRS.from_epsg(28992)
 X0, Y0 = 200_000.0, 450_000.0
@@ -181,8 +182,8 @@ def scene(with_dtm: bool = True, with_streets: bool = True) -> dict[str, Any]:
 
 def run(sources: dict[str, Any], **params: Any) -> Any:
     given = {p.name: p.default for p in LAYER.params} | params
-    region = Region("Proefdorp", RD, (X0, Y0, X0 + WIDTH, Y0 + HEIGHT))
-    return compute(LayerInputs(sources, {}, region), given, BuildContext(workers=1))
+    return run_in_memory(LAYER, sources, (X0, Y0, X0 + WIDTH, Y0 + HEIGHT), crs=RD, params=given,
+                         name="Proefdorp", ctx=BuildContext(workers=1))
 
 
 @pytest.fixture(scope="module")

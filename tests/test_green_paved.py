@@ -17,10 +17,11 @@ from rich.console import Console
 from shapely.geometry import Point, box
 
 from geo.bgt import read_bgt
-from layers.base import BuildContext, LayerInputs, Region
+from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
-from layers.green_paved import LAYER, SHARES, compute
+from layers.extent import run_in_memory
+from layers.green_paved import LAYER, SHARES
 from tests.conftest import ORIGIN, SIZE_M, small_landcover
 
 RD = CRS.from_epsg(28992)
@@ -30,8 +31,8 @@ FIVE = [s for s in SHARES if s != "canopy_pct"]
 
 def run(sources: dict[str, Any], bounds: tuple[float, float, float, float] | None = None, **params: Any) -> Any:
     given = {p.name: p.default for p in LAYER.params} | {"raster_resolution_m": 10.0} | params
-    region = Region("Proefdorp", RD, bounds or (X0, Y0, X0 + SIZE_M, Y0 + SIZE_M))
-    return compute(LayerInputs(sources, {}, region), given, BuildContext(workers=1, chunk_size=64))
+    return run_in_memory(LAYER, sources, bounds or (X0, Y0, X0 + SIZE_M, Y0 + SIZE_M), crs=RD, params=given,
+                         name="Proefdorp", ctx=BuildContext(workers=1, chunk_size=64))
 
 
 def halves() -> gpd.GeoDataFrame:
@@ -73,7 +74,18 @@ def test_shares_of_hand_built_quadrants() -> None:
     assert west["canopy_pct_public"] == pytest.approx(round(9 * math.pi / 10_000 * 100, 2))
     assert np.isnan(east["building_pct_private"])  # the east half has no private land
     counts = out.metadata["log"]["counts"]
-    assert counts["trees_outside_region"] == 1 and counts["trees_default_crown"] == 1
+    # The far tree lies beyond the reach of trees (the largest crown radius): it is not even read.
+    assert counts["trees"] == 2 and counts["trees_default_crown"] == 1
+
+
+def test_crown_of_a_tree_beyond_the_edge_reaches_in() -> None:
+    """A tree 3 m outside the region with a 10 m crown: the part of the crown inside counts (reach of trees)."""
+    sources = {"landcover": small_landcover(), "neighbourhoods": halves(),
+               "trees": trees([(-3, 100)], [10.0])}
+    table = run(sources).vectors["neighbourhoods"].set_index("code")
+    # Circle segment of radius 5 beyond a chord 3 m from the centre: r^2 acos(d/r) - d sqrt(r^2 - d^2).
+    inside = 25 * math.acos(3 / 5) - 3 * 4
+    assert table.loc["BU01", "canopy_pct"] == pytest.approx(round(inside / 20_000 * 100, 2), abs=0.006)
 
 
 def test_unpaved_road_counts_as_bare_and_shares_sum_to_100() -> None:
@@ -105,7 +117,7 @@ def test_buurt_partly_outside_the_region_is_clipped_and_counted() -> None:
     out = run({"landcover": small_landcover(), "neighbourhoods": buurten})
     table = out.vectors["neighbourhoods"].set_index("code")
     assert table.loc["BU02", "area_m2"] == 20_000
-    assert out.metadata["log"]["counts"]["neighbourhoods_clipped"] == 1
+    assert table.loc["BU01", "area_m2"] == 20_000  # the buurt inside stays whole
 
 
 @pytest.fixture(scope="module")

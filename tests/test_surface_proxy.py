@@ -285,11 +285,12 @@ def test_cool_places_built_on_the_proxy_say_so(tmp_path: Path) -> None:
 
 
 def test_the_canopy_layers_do_not_read_the_proxy_as_ahn_canopy() -> None:
+    import shapely
     from affine import Affine
     from pyproj import CRS
 
     from geo.raster import Raster
-    from layers.base import LayerInputs, Region
+    from layers.base import Extent, LayerInputs, RegionContext
     from layers.green_inputs import ahn_canopy
 
     flat = np.zeros((1, 4, 4), dtype=np.float32)
@@ -299,7 +300,9 @@ def test_the_canopy_layers_do_not_read_the_proxy_as_ahn_canopy() -> None:
 
     def inputs(provider: str) -> LayerInputs:
         sources = {"dsm": Raster(tall, rd, transform), "dtm": Raster(flat, rd, transform)}
-        return LayerInputs(sources, {}, Region("r", rd, (0.0, 0.0, 2.0, 2.0)), {"dsm": provider, "dtm": provider})
+        area = shapely.box(0.0, 0.0, 2.0, 2.0)
+        return LayerInputs(sources, {}, Extent(area.bounds, area), RegionContext("r", rd, area),
+                           providers={"dsm": provider, "dtm": provider})
 
     notes: list[str] = []
     assert ahn_canopy(inputs(SURFACE_PROXY_SOURCE), 2.5, notes) is None

@@ -17,10 +17,11 @@ from rich.console import Console
 from shapely.geometry import LineString, Point, box
 
 from geo.visibility import SightScene, visible_trees
-from layers.base import BuildContext, LayerInputs, Region
+from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
-from layers.tree_3_30_300 import DWELLING_COLUMNS, LAYER, compute
+from layers.extent import run_in_memory
+from layers.tree_3_30_300 import DWELLING_COLUMNS, LAYER
 
 X0, Y0 = 200_000.0, 450_000.0
 RD = CRS.from_epsg(28992)
@@ -124,8 +125,8 @@ def scene() -> dict[str, gpd.GeoDataFrame]:
 
 def run(sources: dict[str, gpd.GeoDataFrame], **params: Any) -> Any:
     given = {p.name: p.default for p in LAYER.params} | params
-    region = Region("Proefdorp", RD, (X0, Y0, X0 + SIZE, Y0 + SIZE))
-    return compute(LayerInputs(sources, {}, region), given, BuildContext(workers=1))
+    return run_in_memory(LAYER, sources, (X0, Y0, X0 + SIZE, Y0 + SIZE), crs=RD, params=given, name="Proefdorp",
+                         ctx=BuildContext(workers=1))
 
 
 @pytest.fixture(scope="module")
@@ -214,9 +215,10 @@ def test_parks_used_and_small_park_left_out(result: Any) -> None:
     assert result.metadata["log"]["counts"]["parks_too_small"] == 1
 
 
-def test_trees_outside_region_are_counted_and_ignored(result: Any) -> None:
+def test_tree_beyond_the_reach_is_not_read(result: Any) -> None:
+    """The tree 100 m outside the region is beyond the 30 m reach and outside every buurt: never read."""
     counts = result.metadata["log"]["counts"]
-    assert counts["trees_outside_region"] == 1 and counts["trees"] == 10
+    assert counts["trees"] == 10 and counts["trees_beyond_reach"] == 0
     assert counts["trees_default_crown"] == 1
 
 

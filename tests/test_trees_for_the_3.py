@@ -23,7 +23,8 @@ from pyproj import CRS
 from geo.facades import facade_points
 from geo.raster import Raster
 from geo.visibility import SightScene, trees_seen_from_facades, visible_trees
-from layers.base import BuildContext, LayerInputs, Region
+from layers.base import BuildContext
+from layers.extent import memory_inputs
 from layers.green_paved import LAYER as GREEN_PAVED
 from layers.green_paved import compute as green_paved
 from layers.tree_3_30_300 import LAYER, compute
@@ -70,8 +71,8 @@ def terrace(trees: list[tuple[float, float, float | None]] | None = None) -> dic
 
 def run(sources: dict[str, Any], layer: Any = LAYER, fn: Any = compute, **params: Any) -> Any:
     given = {p.name: p.default for p in layer.params} | params
-    region = Region("Rij", RD, (X0, Y0, X0 + W, Y0 + H))
-    return fn(LayerInputs(sources, {}, region), given, BuildContext(workers=1))
+    inputs = memory_inputs(layer, sources, (X0, Y0, X0 + W, Y0 + H), crs=RD, params=given, name="Rij")
+    return fn(inputs, given, BuildContext(workers=1))
 
 
 def ahn(blobs: list[tuple[float, float, float, float]]) -> dict[str, Raster]:
