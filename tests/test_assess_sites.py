@@ -184,7 +184,7 @@ def test_unpave_all_takes_paving_to_0_and_lowers_the_heat_island() -> None:
 
 # -- 5. judging the figures against the norms ---------------------------------------------------------------
 def test_judge_gives_met_per_norm_and_leaves_out_dwelling_norms_without_dwellings() -> None:
-    figures = {
+    figures: dict[str, dict[str, Any]] = {
         SITE: {"shade_pct": 30.0, "nearest_cool_place_m": 450.0, "nearest_park_m": 120.0,
                "dwellings": 0, "dwellings_meeting_3": 0, "dwellings_meeting_30": 0, "dwellings_meeting_300": 0},
         BUFFER: {"canopy_pct": 12.5},
