@@ -45,7 +45,7 @@ class FileEntry(BaseModel):
 
     name: str
     output: str
-    kind: Literal["vector", "raster", "metadata"]
+    kind: Literal["vector", "raster", "metadata", "table"]
     format: str
     media_type: str
     path: str
@@ -102,6 +102,43 @@ class LayerEntry(BaseModel):
         raise NotFoundError(f"layer {self.id} has no {kind} output {output!r}; it has: {names}")
 
 
+class InputsEntry(BaseModel):
+    """Catalog record of the published inputs: the canonical sources of the last build (internal).
+
+    Kept apart from ``layers`` so the inputs never show as a map layer (``/layers``, tiles,
+    WMTS, the overview page). Written and read by ``layers.published_inputs``.
+
+    Attributes:
+        id: always ``inputs``.
+        version: the current version (``<UTC time>-<key prefix>``).
+        built_at: when it was published (ISO 8601 UTC).
+        key: hash of the source digests and the region definition it was made of.
+        path: the version folder, relative to the catalog root.
+        crs: the region CRS as the config gives it (``EPSG:28992``).
+        access: always ``internal``: for the server's own site runs, not for clients.
+        files: every file of the current version (COG, GeoParquet, JSON).
+        digests: canonical source -> content digest (``SourceSet.digest``).
+        providers: canonical source -> what filled it (``ahn``, ``bgt``, a file source's own name).
+        attribution: canonical source -> attribution line of its provider.
+        versions: the versions kept, oldest first (``keep_versions`` of the config).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Literal["inputs"] = "inputs"
+    version: str
+    built_at: str
+    key: str
+    path: str
+    crs: str
+    access: Literal["internal"] = "internal"
+    files: list[FileEntry]
+    digests: dict[str, str]
+    providers: dict[str, str]
+    attribution: dict[str, str] = Field(default_factory=dict)
+    versions: list[VersionEntry] = Field(default_factory=list)
+
+
 class Catalog(BaseModel):
     """The whole ``catalog.json``."""
 
@@ -111,6 +148,8 @@ class Catalog(BaseModel):
     region: dict[str, Any] = Field(default_factory=dict)
     updated_at: str = ""
     layers: dict[str, LayerEntry] = Field(default_factory=dict)
+    #: The published inputs (``layers.published_inputs``); None in catalogs written before them.
+    inputs: InputsEntry | None = None
 
 
 def utc_now() -> str:

@@ -30,11 +30,14 @@ from geo.crs import WGS84
 from geo.errors import ConfigError, KaartlaagError
 from geo.surface_proxy import SURFACE_PROXY_SOURCE
 from layers import catalog as cat
-from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult
+from layers.base import BuildContext, LayerDef, LayerResult
+from layers.code_key import code_digest
 from layers.config import RegionConfig
+from layers.extent import default_zones, run_layer
 from layers.publish import read_result, write_result
+from layers.published_inputs import publish_inputs
 from layers.registry import build_order, get_layer
-from layers.sources import SourceSet, _module_digest
+from layers.sources import SourceSet
 from layers.windowed import build_windowed
 
 _VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}(-\d+)?$")
@@ -72,6 +75,8 @@ class BuildSummary:
     up_to_date: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    inputs_version: str = ""
+    inputs_published: bool = False
 
 
 def plan_build(
@@ -120,7 +125,7 @@ def _layer_key(plan: LayerPlan, region_digest: str, dep_keys: dict[str, str]) ->
     payload = {
         "id": layer.id,
         "code_version": layer.code_version,
-        "code": _module_digest(layer.compute.__module__),
+        "code": code_digest(layer.compute.__module__),
         "params": plan.params,
         "access": plan.access,
         "region": region_digest,
@@ -200,12 +205,10 @@ def build(
                 if layer.windowed is not None:
                     version = _build_windowed(cfg, plan, sources, deps, ctx, progress, overall)
                 else:
-                    inputs = LayerInputs(
-                        sources={s: sources.load(s) for s in plan.inputs}, layers=deps, region=sources.region(),
-                        providers={s: sources.providers[s] for s in plan.inputs},
-                    )
                     progress.update(overall, description=f"{layer.id}: computing")
-                    result = layer.compute(inputs, plan.params, ctx)
+                    extent, context = sources.extent(), sources.context()
+                    result = run_layer(layer, plan.params, sources, extent, context,
+                                       zones=default_zones(sources, extent, context), dependencies=deps, ctx=ctx)
                     # Kept for the layers that read it; a windowed layer's rasters are read back from the catalog.
                     results[layer.id] = result
                     progress.update(overall, description=f"{layer.id}: publishing")
@@ -214,6 +217,7 @@ def build(
                 summary.versions[layer.id] = version
                 progress.advance(overall)
             progress.update(overall, description="done")
+        summary.inputs_version, summary.inputs_published = publish_inputs(cfg, sources, console=console)
     return summary
 
 
@@ -231,7 +235,7 @@ def _build_windowed(
         progress.update(task, description=f"{layer.id}: window {done}/{total}")
 
     with cat.staging_dir(cfg.catalog_dir, layer.id) as staged:
-        out = build_windowed(layer, plan.params, sources, list(plan.inputs), deps, ctx, staged, step)
+        out = build_windowed(layer, plan.params, sources, deps, ctx, staged, step)
         progress.update(task, description=f"{layer.id}: publishing")
         return _publish(cfg, plan, out.result, sources, staged=staged, raster_files=out.raster_files)
 
@@ -313,7 +317,7 @@ def _publish(
     rel_dir = f"{layer.id}/{version}"
     providers = {sources.providers[s] for s in plan.inputs}
     attribution = "; ".join(sorted(ATTRIBUTION.get(p, f"{p}: {cfg.region.name}") for p in providers))
-    bounds = _bounds(result, cfg, sources.region().bounds, raster_files)
+    bounds = _bounds(result, cfg, sources.extent().bounds, raster_files)
     files = write_result(layer, result, staged, rel_dir, attribution, raster_files=raster_files)
     catalog = cat.read_catalog(root)
     previous = catalog.layers.get(layer.id)

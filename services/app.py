@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from services.assess_routes import assess_router
 from services.catalog_routes import catalog_router
 from services.dynamic import mount_titiler
 from services.errors import add_exception_handlers
@@ -71,6 +72,7 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     app.include_router(style_router(settings.max_age))
     cache_dir = settings.cache_dir or Path(tempfile.mkdtemp(prefix="kaartlaag-cache-"))
     app.include_router(catalog_router(settings.max_age, cache_dir))
+    app.include_router(assess_router(settings.catalog, settings.limits))
     mount_titiler(app, store, settings.limits)
     app.add_middleware(
         CORSMiddleware,

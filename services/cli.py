@@ -95,6 +95,7 @@ def build(
         out.print(f"published {layer_id} {version}")
     if not summary.built:
         out.print("nothing to build: every layer is up to date")
+    out.print(f"inputs {summary.inputs_version}: {'published' if summary.inputs_published else 'up to date'}")
 
 
 @app.command()
@@ -121,8 +122,8 @@ def check(config: ConfigOpt = Path("kaartlaag.yaml")) -> None:
         out.print(f"{report.source}: {counts}", highlight=False, markup=False, soft_wrap=True)
         for note in report.notes:
             out.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
-    bounds = ", ".join(f"{float(v):.1f}" for v in sources.region().bounds)
-    out.print(f"region {sources.region().name}: bounds ({bounds})", highlight=False)
+    bounds = ", ".join(f"{float(v):.1f}" for v in sources.extent().bounds)
+    out.print(f"region {sources.context().name}: bounds ({bounds})", highlight=False)
 
 
 @app.command("layers")
@@ -330,6 +331,31 @@ def apikey_list(catalog: CatalogOpt = Path("catalog")) -> None:
     for name, info in list_keys(catalog).items():
         table.add_row(name, info.created, "all internal layers" if info.layers is None else ", ".join(info.layers))
     out.print(table)
+
+
+@app.command()
+def assess(
+    site: Annotated[Path, typer.Argument(help="The site: GeoJSON, GeoPackage or zipped shapefile.")],
+    output_path: Annotated[Path, typer.Option("--out", "-o", help="Report to write: .pdf, .html or .json.")],
+    edits: Annotated[Path | None, typer.Option(help="Scenario: a JSON file with a list of edits.")] = None,
+    buffer_m: Annotated[float | None, typer.Option(help="Buffer around the site (m; default 300).")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of a GeoJSON site (default: its crs member, else "
+                                                 "EPSG:28992).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (for its catalog).")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
+) -> None:
+    """Assess a permit site (and a scenario) on the published catalog and write the Dutch report."""
+    from services.assess_cli import run_assess
+
+    root = _catalog_root(config, catalog)
+    run_assess(root, site, output_path, edits_path=edits, buffer_m=buffer_m, crs=crs, console=err)
+    out.print(f"wrote {output_path}")
+
+
+def _catalog_root(config: Path | None, catalog: Path | None) -> Path:
+    from layers.config import load_config
+
+    return load_config(config).catalog_dir if config else (catalog or Path("catalog"))
 
 
 def main() -> None:

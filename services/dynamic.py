@@ -19,12 +19,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from morecantile import TileMatrixSet
-from rasterio.errors import RasterioError, RasterioIOError
 from rio_tiler.colormap import cmap as rio_colormaps
-from rio_tiler.errors import PointOutsideBounds, RioTilerError
 from rio_tiler.io import Reader
 from titiler.core.dependencies import PartFeatureParams
-from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers
 from titiler.core.factory import TilerFactory
 
 from layers import catalog as cat
@@ -51,12 +48,6 @@ ColormapName = Annotated[  # type: ignore[valid-type]
     Literal[tuple(rio_colormaps.list())] | None,
     Query(description="Name of a rio-tiler colour map"),
 ]
-#: TiTiler's error table, except its catch-all (unexpected errors stay 500 and are logged by Starlette).
-TITILER_STATUS_CODES = {
-    cls: code
-    for cls, code in DEFAULT_STATUS_CODES.items()
-    if cls not in (Exception, RasterioError, RasterioIOError, RioTilerError)
-} | {PointOutsideBounds: 404}
 
 
 @dataclass(frozen=True)
@@ -149,7 +140,8 @@ def mount_titiler(app: FastAPI, store: CatalogStore, limits: RequestLimits) -> T
     """Add the TiTiler routes for catalog layers to ``app`` under ``PREFIX``.
 
     Every request is checked (``services.request_checks``) against ``limits`` and the
-    raster it reads before TiTiler sees it.
+    raster it reads before TiTiler sees it. TiTiler's and rio-tiler's errors are answered by the
+    handlers of ``services.errors.add_exception_handlers`` (the one table, ``STATUS_CODES``).
     """
     facts: dict[str, RasterFacts] = {}
 
@@ -234,6 +226,5 @@ def mount_titiler(app: FastAPI, store: CatalogStore, limits: RequestLimits) -> T
         tags=["Eigen weergave en analyse (TiTiler)"],
         dependencies=[Depends(check_request)],
     )
-    add_exception_handlers(app, TITILER_STATUS_CODES)
     return factory
 

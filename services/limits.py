@@ -13,8 +13,13 @@ Every field can be set from the environment, e.g. ``KAARTLAAG_LIMIT_MAX_IMAGE_SI
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import TYPE_CHECKING
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from geo.site import SiteLimits
 
 
 class RequestLimits(BaseSettings):
@@ -41,8 +46,14 @@ class RequestLimits(BaseSettings):
         request_budget_s: wall-clock time (s) a raster request may take; the work is cancelled at the next
             read past it and the answer is ``503`` with ``Retry-After``.
         retry_after_s: the ``Retry-After`` (s) of an answer refused for time or memory.
+        assess_budget_s: wall-clock time (s) of one assessment, checked between its layers (``503`` past it).
         worker_memory_mb: memory ceiling (MiB of the data segment, ``RLIMIT_DATA``) of a server worker;
             0 leaves it unbounded. An allocation beyond it fails with ``503`` in the request that made it.
+        assess_max_area_m2: largest site of ``POST /assess`` (m2, in the region CRS); larger is ``413``.
+        assess_max_vertices: most positions over all polygons of an assessment site.
+        assess_max_upload_bytes: largest uploaded site file (GeoPackage or zipped shapefile, bytes).
+        assess_max_buffer_m: widest buffer (m) around an assessment site.
+        assess_default_buffer_m: buffer (m) around an assessment site when the request gives none.
     """
 
     model_config = SettingsConfigDict(env_prefix="KAARTLAAG_LIMIT_", extra="forbid")
@@ -63,4 +74,40 @@ class RequestLimits(BaseSettings):
     max_formula_value: float = Field(default=1000.0, gt=0)
     request_budget_s: float = Field(default=10.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
+    assess_budget_s: float = Field(default=120.0, gt=0, description="wall-clock time (s) one POST /assess may "
+                                   "take, checked between the layers it runs")
     worker_memory_mb: int = Field(default=3072, ge=0)
+    assess_max_area_m2: float = Field(
+        default=4_000_000.0, gt=0, description="largest assessment site (m2, region CRS): 4 km2"
+    )
+    assess_max_vertices: int = Field(
+        default=20_000, ge=4, description="most positions over all polygons of an assessment site"
+    )
+    assess_max_upload_bytes: int = Field(
+        default=5_000_000, ge=1024, description="largest uploaded site file (GeoPackage or zipped shapefile, bytes)"
+    )
+    assess_max_buffer_m: float = Field(default=1000.0, gt=0, description="widest buffer around a site (m)")
+    assess_default_buffer_m: float = Field(
+        default=300.0, gt=0, description="buffer around a site (m) when the request gives none"
+    )
+
+    @model_validator(mode="after")
+    def _default_buffer_within_limit(self) -> RequestLimits:
+        if self.assess_default_buffer_m > self.assess_max_buffer_m:
+            raise ValueError(
+                f"assess_default_buffer_m ({self.assess_default_buffer_m:g}) exceeds "
+                f"assess_max_buffer_m ({self.assess_max_buffer_m:g})"
+            )
+        return self
+
+    def site_limits(self) -> SiteLimits:
+        """The bounds of an assessment site (``geo.site.SiteLimits``) from the ``assess_*`` fields."""
+        from geo.site import SiteLimits  # geopandas and pyogrio load only where sites are read
+
+        return SiteLimits(
+            max_area_m2=self.assess_max_area_m2,
+            max_vertices=self.assess_max_vertices,
+            max_bytes=self.assess_max_upload_bytes,
+            max_buffer_m=self.assess_max_buffer_m,
+            default_buffer_m=self.assess_default_buffer_m,
+        )

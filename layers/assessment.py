@@ -1,0 +1,139 @@
+"""The assessment of a permit site from a catalog: published inputs, the published layers' parameters, one run.
+
+``assess_site`` is what ``POST /assess`` and ``kaartlaag assess`` call: it reads
+the catalog's published inputs (``layers.inputs_store``) over the reach of the
+assessed layers, runs them for the site and its buffer with the parameters the
+published versions were built with (``layers.assess``), applies the edits of a
+scenario and runs them again, and returns the answer: figures per zone, the
+norms (``layers.assess_thresholds``), warnings and the versions used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geo.edits import EditResult
+from geo.edits_model import Edit
+from geo.errors import NotFoundError
+from geo.fractions import Crowns
+from geo.site import Site
+from layers import catalog as cat
+from layers.assess import ASSESSED_LAYERS, BUFFER, SITE, SiteRun, assessed, delta, edited_sources, run_site, snapshot
+from layers.assess_thresholds import judge
+from layers.base import BuildContext, Extent, RegionContext
+from layers.inputs_store import PublishedInputs
+from layers.registry import get_layer
+
+
+@dataclass
+class Assessment:
+    """An assessment: the JSON answer and the runs behind it (for the report's maps)."""
+
+    answer: dict[str, Any]
+    before: SiteRun
+    after: SiteRun | None
+    edits: EditResult | None
+
+
+def published_layers(catalog_dir: Path) -> dict[str, cat.LayerEntry]:
+    """The catalog's current entries of the assessed layers (and their dependencies) that are built."""
+    catalog = cat.read_catalog(catalog_dir)
+    return {i: catalog.layers[i] for i in assessed(ASSESSED_LAYERS) if i in catalog.layers}
+
+
+def assess_site(
+    catalog_dir: Path,
+    site: Site,
+    edits: Sequence[Edit] = (),
+    *,
+    raw_edits: Sequence[Any] = (),
+    ctx: BuildContext | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Assessment:
+    """Assess ``site`` (and its buffer) on the catalog's published inputs, with ``edits`` as a scenario.
+
+    Args:
+        catalog_dir: the catalog (its current inputs version and layer versions are used).
+        site: the parsed site (``geo.site``), in the region CRS.
+        edits: parsed edits (``geo.edits_model.parse_edits``); none for the current state.
+        raw_edits: the edits as given, echoed in the answer.
+        ctx: chunk size and workers of the run.
+        progress: called with a step name (Dutch-free ids: ``inputs``, ``before:<layer>``, ...).
+
+    Raises:
+        NotFoundError: the catalog has no published inputs, or none of the assessed layers.
+    """
+    inputs = PublishedInputs(catalog_dir)
+    entries = published_layers(catalog_dir)
+    if not entries:
+        raise NotFoundError("no assessed layer (green-paved, tree-3-30-300, heat-stress, cool-places) is built")
+    ids = [i for i in assessed(list(entries)) if i in entries]
+    params = {i: get_layer(i).resolve_params(_params(entries[i]), f"layers.{i}") for i in ids}
+    context = RegionContext(inputs.name, inputs.crs, inputs.boundary)
+    area = shapely.union(site.geometry, site.buffer)
+    if progress is not None:
+        progress("inputs")
+    sources = snapshot(inputs, ids, params, Extent(tuple(float(v) for v in area.bounds), area))  # type: ignore[arg-type]
+
+    def step(prefix: str) -> Callable[[str], None] | None:
+        return None if progress is None else (lambda layer_id: progress(f"{prefix}:{layer_id}"))
+
+    before = run_site(sources, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
+                      ctx=ctx, progress=step("before"))
+    after, result = None, None
+    if edits:
+        edited, result = edited_sources(sources, edits, site.geometry)
+        after = run_site(edited, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
+                         ctx=ctx, progress=step("after"))
+    answer: dict[str, Any] = {
+        "version": {"inputs": inputs.version, "layers": {i: entries[i].version for i in ids}},
+        "region": {"name": inputs.name, "crs": inputs.crs.to_string()},
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "site": before.figures[SITE],
+        "buffer": before.figures[BUFFER],
+        "buffer_m": site.buffer_m,
+        "thresholds": judge(before.figures),
+        "warnings": [*site.warnings, *crown_warnings(sources.get("trees"), site.geometry)],
+        "edits": list(raw_edits),
+        "before": None, "after": None, "delta": None,
+        "references": sorted({r for i in ids for r in get_layer(i).references}),
+        "sources": sorted({str(entries[i].metadata.get("attribution", "")) for i in ids} - {""}),
+    }
+    if after is not None and result is not None:
+        answer["before"] = before.figures
+        answer["after"] = after.figures
+        answer["delta"] = delta(before.figures, after.figures)
+        answer["thresholds_after"] = judge(after.figures)
+        answer["edit_summary"] = result.summary
+        answer["warnings"] += list(result.warnings)
+    return Assessment(answer, before, after, result)
+
+
+def _params(entry: cat.LayerEntry) -> dict[str, Any]:
+    """The parameters the published version was built with (those the layer still knows)."""
+    known = {p.name for p in get_layer(entry.id).params}
+    return {k: v for k, v in (entry.parameters or {}).items() if k in known}
+
+
+def crown_warnings(trees: Any, site: shapely.Geometry) -> list[str]:
+    """A Dutch warning when the site overlaps register tree crowns: how many and their area inside the site."""
+    if trees is None or len(trees) == 0:
+        return []
+    points = shapely.get_parts(trees.geometry.values)
+    diameter = np.asarray(trees["crown_diameter_m"], dtype=float) if "crown_diameter_m" in trees else None
+    if diameter is None or diameter.size != len(points):
+        return []
+    diameter = np.where(diameter > 0, diameter, 0.0)
+    discs = shapely.buffer(points, diameter / 2)
+    hit = shapely.intersects(site, discs) & (diameter > 0)
+    if not hit.any():
+        return []
+    area = float(Crowns.from_points(points[hit], diameter[hit]).area_in(np.array([site], dtype=object))[0])
+    return [f"Het plangebied overlapt {int(hit.sum())} boomkronen ({area:.0f} m²)"]
