@@ -4,6 +4,7 @@ Layout::
 
     CATALOG/catalog.json                 the index readers use (replaced atomically)
     CATALOG/<layer-id>/<version>/...     one immutable folder per published version
+    CATALOG/inputs/versions/<version>/   the build's canonical inputs (internal; ``layers.published_inputs``)
     CATALOG/.staging/                    work in progress, never referenced by catalog.json
 
 A version folder is written completely under ``.staging`` and then renamed
