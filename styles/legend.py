@@ -54,8 +54,8 @@ ASCII_FALLBACK = str.maketrans(
 
 
 @functools.cache
-def _font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
-    """The legend font at ``size`` and whether it covers Dutch glyphs."""
+def font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
+    """The legend font at ``size`` and whether it covers Dutch glyphs (shared with ``styles.report_map``)."""
     for name in FONT_FILES:
         try:
             return ImageFont.truetype(name, size), True
@@ -64,7 +64,8 @@ def _font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool
     return ImageFont.load_default(size=size), False
 
 
-def _text(text: str, full: bool) -> str:
+def text_for(text: str, full: bool) -> str:
+    """``text``, or its ASCII fallback when the font lacks Dutch glyphs."""
     return text if full else text.translate(ASCII_FALLBACK)
 
 
@@ -75,11 +76,11 @@ def _rgba(colour: str) -> tuple[int, int, int, int]:
 
 def legend_png(legend: Mapping[str, Any]) -> bytes:
     """Render a legend (``title`` and ``items`` with ``colour``, ``label``, optional ``geometry``) as PNG."""
-    (title_font, full), (label_font, _) = _font(TITLE_SIZE), _font(LABEL_SIZE)
+    (title_font, full), (label_font, _) = font(TITLE_SIZE), font(LABEL_SIZE)
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
-    title = _text(str(legend.get("title", "")), full)
+    title = text_for(str(legend.get("title", "")), full)
     items = list(legend.get("items", []))
-    labels = [_text(str(i["label"]), full) for i in items]
+    labels = [text_for(str(i["label"]), full) for i in items]
     title_box = probe.textbbox((0, 0), title, font=title_font) if title else (0, 0, 0, 0)
     label_boxes = [probe.textbbox((0, 0), label, font=label_font) for label in labels]
     row_h = max([SWATCH_H, *(b[3] - b[1] for b in label_boxes)]) if items else 0

@@ -22,7 +22,6 @@ one legend; both rasters share one style, so equal colours mean equal values.
 
 from __future__ import annotations
 
-import functools
 import io
 import itertools
 import math
@@ -31,12 +30,13 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.raster import Raster
-from styles.legend import ASCII_FALLBACK, FONT_FILES
+from styles.legend import font as legend_font
+from styles.legend import text_for
 from styles.palettes import hex_to_rgba
 from styles.raster import RasterStyle, registered_style, resolve_raster_style, value_range
 from styles.vector import BACKGROUND
@@ -98,21 +98,6 @@ class LegendItem:
     kind: str
     colour: str
     label: str
-
-
-@functools.cache
-def _font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
-    """The font at ``size`` and whether it covers Dutch glyphs (as in ``styles.legend``)."""
-    for name in FONT_FILES:
-        try:
-            return ImageFont.truetype(name, size), True
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size), False
-
-
-def _text(text: str, full: bool) -> str:
-    return text if full else text.translate(ASCII_FALLBACK)
 
 
 def resolve_style(style_id: str | None, rasters: Sequence[Raster | None], title: str = "") -> RasterStyle | None:
@@ -288,12 +273,12 @@ def _furniture(image: Image.Image, view: _View, size_px: int, text_px: int) -> N
     """Scale bar (bottom left, two halves black and white, labelled in metres) and north arrow (top right)."""
     draw = ImageDraw.Draw(image)
     font_px = _font_px(text_px)
-    font, full = _font(font_px)
+    font, full = legend_font(font_px)
     margin = max(MIN_LINE_PX, round(size_px * MARGIN_SHARE))
     metres = scale_length(view.width * view.pixel)
     bar_px = metres / view.pixel
     bar_h = max(MIN_LINE_PX * 2, font_px // 2)
-    label = _text(f"{int(metres):,d} m".replace(",", "."), full)
+    label = text_for(f"{int(metres):,d} m".replace(",", "."), full)
     box = draw.textbbox((0, 0), label, font=font)
     left, bottom = margin, view.height - margin
     top = bottom - bar_h - (box[3] - box[1]) - margin // 2
@@ -354,14 +339,14 @@ def legend_items(
 
 def _legend_strip(title: str, items: Sequence[LegendItem], width: int, text_px: int) -> Image.Image:
     """Legend entries flowed left to right in rows of ``width`` pixels, under an optional title."""
-    font, full = _font(_font_px(text_px))
+    font, full = legend_font(_font_px(text_px))
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     line_h = math.ceil(probe.textbbox((0, 0), "Hg", font=font)[3])
     swatch_w, swatch_h, gap = line_h * 2, line_h, line_h
     placed: list[tuple[float, float, LegendItem, str]] = []
     x, y = 0.0, float(line_h + gap // 2) if title else 0.0
     for item in items:
-        label = _text(item.label, full)
+        label = text_for(item.label, full)
         w = swatch_w + gap / 2 + probe.textlength(label, font=font)
         if x > 0 and x + w > width:
             x, y = 0.0, y + line_h + gap // 2
@@ -371,7 +356,7 @@ def _legend_strip(title: str, items: Sequence[LegendItem], width: int, text_px: 
     strip = Image.new("RGBA", (width, max(1, height)), WHITE)
     draw = ImageDraw.Draw(strip)
     if title:
-        draw.text((0, 0), _text(title, full), font=font, fill=TEXT)
+        draw.text((0, 0), text_for(title, full), font=font, fill=TEXT)
     for x, y, item, label in placed:
         colour, mid = hex_to_rgba(item.colour), y + swatch_h / 2
         if item.kind == "line":
@@ -386,7 +371,7 @@ def _legend_strip(title: str, items: Sequence[LegendItem], width: int, text_px: 
 
 def _stack(title: str, panels: Sequence[tuple[str, Image.Image]], legend: Image.Image, text_px: int) -> bytes:
     """Title, the panels side by side (each under its own caption when given) and the legend, as PNG."""
-    font, full = _font(_font_px(text_px, TITLE_FACTOR))
+    font, full = legend_font(_font_px(text_px, TITLE_FACTOR))
     margin = max(MIN_LINE_PX, round(text_px * MARGIN_SHARE))
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     title_h = math.ceil(probe.textbbox((0, 0), "Hg", font=font)[3]) + margin // 2
@@ -395,11 +380,11 @@ def _stack(title: str, panels: Sequence[tuple[str, Image.Image]], legend: Image.
     height = title_h + (title_h if captions else 0) + max(p.height for _, p in panels) + margin + legend.height
     out = Image.new("RGBA", (width + 2 * margin, height + 2 * margin), WHITE)
     draw = ImageDraw.Draw(out)
-    draw.text((margin, margin), _text(title, full), font=font, fill=TEXT)
+    draw.text((margin, margin), text_for(title, full), font=font, fill=TEXT)
     x, top = margin, margin + title_h
     for caption, panel in panels:
         if captions:
-            draw.text((x, top), _text(caption, full), font=font, fill=TEXT)
+            draw.text((x, top), text_for(caption, full), font=font, fill=TEXT)
         out.alpha_composite(panel, (x, top + (title_h if captions else 0)))
         x += panel.width + PANEL_GAP_PX
     out.alpha_composite(legend, (margin, height + margin - legend.height))

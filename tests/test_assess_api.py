@@ -16,8 +16,10 @@ from typing import Any
 
 import geopandas as gpd
 import httpx
+import numpy as np
 import pytest
 import shapely
+from PIL import Image
 
 from geo.demo import generate_demo
 from layers import catalog as cat
@@ -155,10 +157,6 @@ def test_the_pdf_report_has_the_map_and_the_table(built: dict[str, Any], server:
     pdf.write_bytes(r.content)
     subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")], check=True)
     page = next(tmp_path.glob("p*.png"))
-    from PIL import Image
-
-    import numpy as np
-
     pixels = np.asarray(Image.open(page).convert("RGB")).reshape(-1, 3)
     # The map: many pixels that are neither white nor grey (the uhi_max colours).
     coloured = (pixels.max(axis=1).astype(int) - pixels.min(axis=1)) > 60

@@ -27,7 +27,7 @@ def test_a_layer_without_a_reach_for_an_input_is_refused() -> None:
     from dataclasses import replace
 
     broken = replace(TREE_RULE, reach=tuple(r for r in TREE_RULE.reach if r.source != "trees"))
-    with pytest.raises(ConfigError, match="declares no reach for its input.*trees"):
+    with pytest.raises(ConfigError, match=r"declares no reach for its input.*trees"):
         _checked((broken,))
 
 
