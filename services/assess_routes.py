@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from geo.edits_model import parse_edits
 from geo.errors import InputError, InputTooLargeError
