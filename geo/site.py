@@ -29,17 +29,22 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError as ProjCRSError
 from pyproj.exceptions import ProjError
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import WGS84, area_of_use_box
 from geo.errors import ConfigError, InputError, InputTooLargeError
-from geo.site_files import legacy_crs, parse_geojson_site, read_site_file
+from geo.site_files import (
+    DEFAULT_SITE_CRS,
+    MAX_ECHO,
+    SiteParts,
+    legacy_crs,
+    parse_geojson_site,
+    parse_site_crs,
+    read_site_file,
+)
 
-#: CRS of GeoJSON coordinates when the request names none: the Dutch national grid (RD New).
-DEFAULT_SITE_CRS = "EPSG:28992"
 #: Segments per quarter circle of the buffer's round corners: the ring's area is within 0.2 % of the exact one.
 BUFFER_QUAD_SEGMENTS = 16
 #: Smallest site (m2); smaller ones are usually longitude/latitude sent without ``"crs": "EPSG:4326"``.
@@ -59,8 +64,8 @@ PERCENT = 100.0
 RING_TOLERANCE = 1e-7
 #: A BAG id with its URI prefix, as the PDOK services write it (``NL.IMBAG.Pand.0503100000012345``).
 BAG_URI = re.compile(r"^NL\.IMBAG\.(?:Pand|Verblijfsobject)\.(\d+)$", re.IGNORECASE)
-#: Characters of a bad value repeated in a message.
-MAX_ECHO = 40
+#: Longest ``bag_id`` (characters): 16 digits with the longest URI prefix, ``NL.IMBAG.Verblijfsobject.``.
+MAX_BAG_ID_CHARS = 64
 #: Where GEOS reports an invalid spot: ``Self-intersection[5 5]``.
 _REASON = re.compile(r"^(?P<what>[^\[]+)\[(?P<x>\S+) (?P<y>\S+)\]")
 
@@ -135,8 +140,9 @@ def site_from_geojson(
             FeatureCollection of polygon features. Polygons of several features, and the parts of a
             MultiPolygon, may overlap: the site is their union. Rings must be closed.
         crs: the request's ``crs`` (``"EPSG:28992"``, ``"EPSG:4326"``, or any other horizontal CRS PROJ
-            knows, such as ``"EPSG:3857"``); None: the GeoJSON's legacy ``crs`` member if it has one,
-            else :data:`DEFAULT_SITE_CRS`. Geographic coordinates are longitude, latitude (RFC 7946).
+            knows, such as ``"EPSG:3857"``, as an authority code, URN, PROJ string or WKT: see
+            ``geo.site_files.parse_site_crs``); None: the GeoJSON's legacy ``crs`` member if it has one,
+            else ``DEFAULT_SITE_CRS`` (RD New). Geographic coordinates are longitude, latitude (RFC 7946).
         region_crs: the region CRS (projected, metres).
         limits: size bounds.
         buffer_m: width of the surroundings (m); None: ``limits.default_buffer_m``.
@@ -154,22 +160,11 @@ def site_from_geojson(
         source = parse_site_crs(declared, "geometry.crs")
     else:
         source = parse_site_crs(DEFAULT_SITE_CRS if crs is None else crs, "crs")
-        if crs is not None and declared is not None:
-            other = parse_site_crs(declared, "geometry.crs")
-            if not other.equals(source, ignore_axis_order=True):
-                raise InputError(f"crs: {crs!r}, but the GeoJSON says its crs is {declared!r}")
-    parts = parse_geojson_site(obj, "geometry", limits.max_vertices)
-    return build_site(
-        parts,
-        source,
-        region_crs,
-        limits,
-        width,
-        where="geometry",
-        origin="geojson",
-        region_boundary=region_boundary,
-        region_name=region_name,
-    )
+        if declared is not None and not parse_site_crs(declared, "geometry.crs").equals(source, ignore_axis_order=True):
+            raise InputError(f"crs: {str(crs)[:MAX_ECHO]!r}, but the GeoJSON says its crs is {declared[:MAX_ECHO]!r}")
+    polygons = tuple(parse_geojson_site(obj, "geometry", limits.max_vertices))
+    read = SiteParts("geometry", polygons, source, "geojson")
+    return build_site(read, region_crs, limits, width, region_boundary=region_boundary, region_name=region_name)
 
 
 def site_from_file(
@@ -199,27 +194,15 @@ def site_from_file(
         InputTooLargeError: more bytes, positions or area than ``limits`` allow.
     """
     width = check_buffer_m(buffer_m, limits)
-    upload = read_site_file(data, filename, limits.max_bytes)
-    parts = list(upload.polygons)
-    check_vertices((p for _, p in parts), limits, f"file {upload.name!r}")
-    return build_site(
-        parts,
-        upload.crs,
-        region_crs,
-        limits,
-        width,
-        where=f"file {upload.name!r}",
-        origin=upload.origin,
-        warnings=upload.warnings,
-        region_boundary=region_boundary,
-        region_name=region_name,
-    )
+    read = read_site_file(data, filename, limits.max_bytes)
+    check_vertices((p for _, p in read.polygons), limits, read.where)
+    return build_site(read, region_crs, limits, width, region_boundary=region_boundary, region_name=region_name)
 
 
 def site_from_bag(
     bag_id: str,
     buildings: gpd.GeoDataFrame,
-    addresses: gpd.GeoDataFrame,
+    addresses: gpd.GeoDataFrame | None,
     limits: SiteLimits,
     buffer_m: float | None = None,
     *,
@@ -232,15 +215,17 @@ def site_from_bag(
         bag_id: a pand or verblijfsobject identificatie (16 digits), optionally with its URI prefix
             (``NL.IMBAG.Pand.``, ``NL.IMBAG.Verblijfsobject.``).
         buildings: canonical ``buildings`` (``id``, footprints in the region CRS).
-        addresses: canonical ``addresses`` (``id``, ``building_id``).
+        addresses: canonical ``addresses`` (``id``, ``building_id``); None: only pand ids are known.
         limits, buffer_m, region_boundary, region_name: as for :func:`site_from_geojson`.
 
     Raises:
         InputError: an id that is neither a pand nor an address of the data, an address without pand.
     """
     width = check_buffer_m(buffer_m, limits)
-    if not isinstance(bag_id, str) or not bag_id.strip():
-        raise InputError(f"bag_id: expected a BAG pand or verblijfsobject id (a string), got {bag_id!r}")
+    if not isinstance(bag_id, str) or not bag_id.strip() or len(bag_id.strip()) > MAX_BAG_ID_CHARS:
+        raise InputError(
+            f"bag_id: expected a BAG pand or verblijfsobject id (a string of 16 digits), got {str(bag_id)[:MAX_ECHO]!r}"
+        )
     wanted = bag_id.strip()
     match = BAG_URI.match(wanted)
     key = match.group(1) if match else wanted
@@ -250,8 +235,8 @@ def site_from_bag(
     rows = buildings[ids == key]
     origin, what = f"bag:{key}", f"bag_id {wanted!r}"
     if rows.empty:
-        hits = addresses[addresses["id"].astype(str) == key]
-        if hits.empty:
+        hits = addresses[addresses["id"].astype(str) == key] if addresses is not None else None
+        if hits is None or hits.empty:
             raise InputError(f"bag_id: {wanted!r} is neither a pand nor a verblijfsobject (address) of the region")
         pand = hits["building_id"].iloc[0]
         if pd.isna(pand):
@@ -264,20 +249,10 @@ def site_from_bag(
     polygons = polygonal_parts(footprint)
     if not polygons:
         raise InputError(f"bag_id: the footprint of {what} has no area")
-    parts = [(f"{what}, polygon {i}", p) for i, p in enumerate(polygons)]
+    parts = tuple((f"{what}, polygon {i}", p) for i, p in enumerate(polygons))
     check_vertices(polygons, limits, what)
-    region_crs = CRS(buildings.crs)
-    return build_site(
-        parts,
-        region_crs,
-        region_crs,
-        limits,
-        width,
-        where="bag_id",
-        origin=origin,
-        region_boundary=region_boundary,
-        region_name=region_name,
-    )
+    read = SiteParts("bag_id", parts, CRS(buildings.crs), origin)
+    return build_site(read, read.crs, limits, width, region_boundary=region_boundary, region_name=region_name)
 
 
 def check_buffer_m(value: Any, limits: SiteLimits) -> float:
@@ -289,8 +264,11 @@ def check_buffer_m(value: Any, limits: SiteLimits) -> float:
     """
     if value is None:
         return float(limits.default_buffer_m)
-    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) and _fits(value) else None
-    if number is None or not math.isfinite(number):
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # a 400-digit integer
+        number = math.nan
+    if not math.isfinite(number):
         raise InputError(f"buffer_m: expected a number of metres, got {str(value)[:MAX_ECHO]!r}")
     value = number
     if value <= 0:
@@ -298,32 +276,6 @@ def check_buffer_m(value: Any, limits: SiteLimits) -> float:
     if value > limits.max_buffer_m:
         raise InputTooLargeError(f"buffer_m: at most {limits.max_buffer_m:g} m, got {value:g}")
     return float(value)
-
-
-def _fits(value: int | float) -> bool:
-    """A number that converts to a float (a 400-digit integer does not)."""
-    try:
-        float(value)
-    except OverflowError:
-        return False
-    return True
-
-
-def parse_site_crs(value: Any, field: str) -> CRS:
-    """A horizontal CRS PROJ knows (``"EPSG:28992"``, ``"EPSG:4326"``, a URN, WKT, ...).
-
-    Raises:
-        InputError: naming ``field``, when PROJ does not know it or it has no horizontal axes.
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{field}: expected a CRS name such as 'EPSG:28992' or 'EPSG:4326', got {value!r}")
-    try:
-        crs = CRS.from_user_input(value.strip())
-    except (ProjCRSError, ValueError, TypeError):
-        raise InputError(f"{field}: {value!r} is not a coordinate reference system PROJ knows") from None
-    if not (crs.is_projected or crs.is_geographic):
-        raise InputError(f"{field}: {value!r} has no horizontal coordinates (x, y or longitude, latitude)")
-    return crs
 
 
 def check_vertices(polygons: Iterable[BaseGeometry], limits: SiteLimits, what: str) -> None:
@@ -343,36 +295,29 @@ def polygonal_parts(geom: BaseGeometry | None) -> list[Polygon]:
 
 
 def build_site(
-    parts: list[tuple[str, Polygon]],
-    source_crs: CRS,
+    read: SiteParts,
     region_crs: CRS,
     limits: SiteLimits,
     buffer_m: float,
     *,
-    where: str,
-    origin: str,
-    warnings: tuple[str, ...] = (),
     region_boundary: BaseGeometry | None = None,
     region_name: str = "",
 ) -> Site:
-    """Check labelled polygons in ``source_crs`` and make the site in the region CRS.
+    """Check the labelled polygons a reader found and make the site in the region CRS.
 
     Each polygon must have an area and be valid (in its own coordinates); every position must lie in
     the area of use of the source and region CRS; the union must cover :data:`MIN_SITE_AREA_M2` to
     ``limits.max_area_m2`` and meet the region boundary.
 
     Args:
-        parts: (label, polygon in ``source_crs``); the label starts every message about the polygon.
-        source_crs: CRS of the polygons.
+        read: what a reader of ``geo.site_files`` found (polygons, their CRS, origin, warnings).
         region_crs: the region CRS (projected, metres).
         limits: size bounds.
         buffer_m: checked buffer width (m).
-        where: names the input in messages about the whole site (``geometry``, ``file 'plan.gpkg'``).
-        origin: :attr:`Site.origin`.
-        warnings: warnings of the reader, kept first.
         region_boundary: the region's polygon (region CRS); None: not checked.
         region_name: the region's name, used in messages.
     """
+    parts, source_crs, where = list(read.polygons), read.crs, read.where
     if not (region_crs.is_projected and region_crs.axis_info[0].unit_name == "metre"):
         raise ConfigError(f"region crs {region_crs.to_string()}: a site needs a projected CRS in metres")
     if not parts:
@@ -399,10 +344,10 @@ def build_site(
             f"at most {limits.max_area_m2 / M2_PER_KM2:g} km2"
         )
     ring = site.buffer(buffer_m, quad_segs=BUFFER_QUAD_SEGMENTS).difference(site)
-    notes = list(warnings)
+    notes = list(read.warnings)
     if region_boundary is not None:
         notes += _region_warnings(site, ring, buffer_m, region_boundary, region_name, where)
-    return Site(site, ring, buffer_m, region_crs, origin, tuple(notes))
+    return Site(site, ring, buffer_m, region_crs, read.origin, tuple(notes))
 
 
 def check_polygon(label: str, polygon: Polygon) -> None:
@@ -430,7 +375,7 @@ def check_polygon(label: str, polygon: Polygon) -> None:
         "Hole lies outside shell": f"{names} lies outside the outer ring",
         "Interior is disconnected": f"the interior is cut in pieces where {names} meet",
         "Nested holes": f"{names} lies inside another hole",
-    }.get(what, f"{what.lower()} at {names}")
+    }.get(what, names)
     raise InputError(f"{label}: {what.lower()} at ({x:.10g}, {y:.10g}): {explain}")
 
 

@@ -1,16 +1,11 @@
 """What a planner sends as an assessment site, read into labelled polygons: GeoJSON, a GeoPackage, a zipped shapefile.
 
-The readers check the form (GeoJSON nesting, numbers, closed rings; file type,
-layers, sidecar files, CRS) and label every polygon with where it came from
-(``geometry.features[2], polygon 0``, ``file 'plan.gpkg', layer 'percelen',
-feature 3``) so that ``geo.site`` can name it in its messages. Geometry checks
-(validity, area, area of use) are ``geo.site``'s.
-
-Uploads are written only into a private ``tempfile.TemporaryDirectory`` under
-fixed names (``site.gpkg``, ``site.shp``, ...), never under a name from the
-upload; zip members with an absolute path or ``..`` are ignored (zip slip), and
-members may unpack to at most :data:`MAX_UNZIPPED_RATIO` times the upload limit.
-Every problem is a ``geo.errors.InputError`` (or ``InputTooLargeError``).
+The readers check the form (GeoJSON nesting, numbers, closed rings; file type, layers, sidecar files,
+CRS) and label each polygon with where it came from (``geometry.features[2], polygon 0``, ``file
+'plan.gpkg', layer 'percelen', feature 3``); ``geo.site`` checks the geometry. Uploads are written only
+into a private temporary folder under fixed names (``site.gpkg``, ``site.shp``); zip members with an
+absolute path or ``..`` are ignored (zip slip) and unpack to at most :data:`MAX_UNZIPPED_RATIO` times
+the upload limit. Every problem is a ``geo.errors.InputError`` (or ``InputTooLargeError``).
 """
 
 from __future__ import annotations
@@ -18,12 +13,15 @@ from __future__ import annotations
 import io
 import math
 import numbers
+import re
 import struct
 import tempfile
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,6 +34,21 @@ from shapely.geometry import Polygon
 
 from geo.errors import InputError, InputTooLargeError
 
+#: CRS of GeoJSON coordinates when the request names none: the Dutch national grid (RD New).
+DEFAULT_SITE_CRS = "EPSG:28992"
+#: The forms of a CRS accepted: an authority code (``EPSG:28992``, ``OGC:CRS84``, ``EPSG:28992+5709``), an OGC
+#: URN or URL, a PROJ string, WKT. A bare name (``"WGS 84"``) is not: PROJ searches its database by name for
+#: half a second.
+CRS_FORMS = re.compile(
+    r"^(?:[A-Za-z]+:[A-Za-z0-9]+(?:\+[A-Za-z0-9:]+)?"
+    r"|urn:ogc:def:crs:\S+|https?://www\.opengis\.net/def/crs/\S+|\+proj=.*|[A-Z_0-9]+\[.*\])$",
+    re.DOTALL,
+)
+#: Longest CRS text (characters): WKT of a projected CRS is a few thousand.
+MAX_CRS_CHARS = 20_000
+#: Characters of a bad value repeated in a message, and the most zip members listed.
+MAX_ECHO = 40
+MAX_LISTED = 10
 #: Members of a zip may unpack to this many times the upload limit in all (a zip bomb stops there).
 MAX_UNZIPPED_RATIO = 20
 #: The first bytes of every SQLite database, hence of every GeoPackage.
@@ -61,25 +74,49 @@ Labelled = list[tuple[str, Polygon]]
 
 
 @dataclass(frozen=True)
-class SiteUpload:
-    """The polygons of an uploaded file.
+class SiteParts:
+    """The polygons a reader found in what a planner sent, before ``geo.site`` checks them.
 
     Attributes:
-        name: the file name as uploaded (no folders), for messages.
-        polygons: (label, polygon in ``crs``) per polygon; a MultiPolygon feature gives one per part.
-        crs: the file's CRS.
-        origin: ``"gpkg"`` or ``"shapefile"``.
+        where: names the input in messages about the whole site (``geometry``, ``file 'plan.gpkg'``).
+        polygons: (label, polygon in ``crs``) per polygon; a MultiPolygon gives one per part.
+        crs: the CRS of the polygons.
+        origin: ``"geojson"``, ``"gpkg"``, ``"shapefile"`` or ``"bag:<id>"``.
         warnings: Dutch notes for the report (the layer taken, features skipped).
     """
 
-    name: str
+    where: str
     polygons: tuple[tuple[str, Polygon], ...]
     crs: CRS
     origin: str
-    warnings: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 # --- GeoJSON -------------------------------------------------------------------------------------
+
+
+def parse_site_crs(value: Any, field: str) -> CRS:
+    """A horizontal CRS PROJ knows, in one of the :data:`CRS_FORMS` (``"EPSG:28992"``, ``"EPSG:4326"``, WKT).
+
+    Any CRS with horizontal axes is accepted, not only RD New and WGS84 (``EPSG:3857``, ``EPSG:25831``,
+    RD + NAP ``EPSG:7415``): the site is transformed to the region CRS.
+
+    Raises:
+        InputError: naming ``field``, when PROJ does not know it or it has no horizontal axes.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{field}: expected a CRS such as 'EPSG:28992' or 'EPSG:4326', got {str(value)[:MAX_ECHO]!r}")
+    text = value.strip()
+    unknown = f"{field}: {text[:MAX_ECHO]!r} is not a coordinate reference system PROJ knows"
+    if len(text) > MAX_CRS_CHARS or not CRS_FORMS.match(text):
+        raise InputError(f"{unknown}; give a code such as 'EPSG:28992', a URN or URL of one, a PROJ string or WKT")
+    try:
+        crs = CRS.from_user_input(text)
+    except (ProjCRSError, ValueError, TypeError):
+        raise InputError(unknown) from None
+    if not (crs.is_projected or crs.is_geographic):
+        raise InputError(f"{field}: {text[:MAX_ECHO]!r} has no horizontal coordinates (x, y or longitude, latitude)")
+    return crs
 
 
 def legacy_crs(obj: Any) -> str | None:
@@ -125,7 +162,7 @@ def parse_geojson_site(obj: Any, field: str, max_vertices: int) -> Labelled:
 
 
 class _Counter:
-    """Counts positions and refuses more than the limit."""
+    """Counts positions and refuses more than ``limit`` (InputTooLargeError naming ``field``)."""
 
     def __init__(self, limit: int, field: str) -> None:
         self.limit, self.field, self.count = limit, field, 0
@@ -147,7 +184,7 @@ def _type_of(obj: Any, path: str) -> str:
     if kind in NOT_POLYGONS:
         raise InputError(f"{path}: a {kind} is not a polygon; the site must be a Polygon or MultiPolygon")
     if kind not in ("Polygon", "MultiPolygon", "Feature", "FeatureCollection"):
-        raise InputError(f"{path}: unknown GeoJSON type {kind!r}")
+        raise InputError(f"{path}: unknown GeoJSON type {_short(kind)}")
     return str(kind)
 
 
@@ -155,7 +192,7 @@ def _feature(feature: Any, path: str, counter: _Counter) -> Labelled:
     if _type_of(feature, path) != "Feature":
         raise InputError(f"{path}: expected a Feature, got a {feature['type']}")
     ident = feature.get("id")
-    label = path if ident is None else f"{path} (id {ident!r})"
+    label = path if ident is None else f"{path} (id {_short(ident)})"
     if "geometry" not in feature:
         raise InputError(f"{label}: missing 'geometry'")
     geometry = feature["geometry"]
@@ -244,7 +281,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number" if _is_number(value) else type(value).__name__)
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def _short(value: Any, limit: int = MAX_ECHO) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -252,7 +289,7 @@ def _short(value: Any, limit: int = 60) -> str:
 # --- Files ---------------------------------------------------------------------------------------
 
 
-def read_site_file(data: bytes, filename: str, max_bytes: int) -> SiteUpload:
+def read_site_file(data: bytes, filename: str, max_bytes: int) -> SiteParts:
     """The polygons of an uploaded GeoPackage (``.gpkg``) or zipped shapefile (``.zip``).
 
     Args:
@@ -284,7 +321,7 @@ def read_site_file(data: bytes, filename: str, max_bytes: int) -> SiteUpload:
         return _read_shapefile_zip(data, what, name, Path(tmp), max_bytes * MAX_UNZIPPED_RATIO)
 
 
-def _read_gpkg(data: bytes, what: str, name: str, tmp: Path) -> SiteUpload:
+def _read_gpkg(data: bytes, what: str, name: str, tmp: Path) -> SiteParts:
     if not data.startswith(SQLITE_MAGIC):
         raise InputError(f"{what}: not a GeoPackage (the file is not an SQLite database)")
     path = tmp / "site.gpkg"
@@ -307,7 +344,7 @@ def _read_gpkg(data: bytes, what: str, name: str, tmp: Path) -> SiteUpload:
     return _upload(frame, f"{what}, layer {layer!r}", name, "gpkg", notes)
 
 
-def _read_shapefile_zip(data: bytes, what: str, name: str, tmp: Path, max_unzipped: int) -> SiteUpload:
+def _read_shapefile_zip(data: bytes, what: str, name: str, tmp: Path, max_unzipped: int) -> SiteParts:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
@@ -316,7 +353,7 @@ def _read_shapefile_zip(data: bytes, what: str, name: str, tmp: Path, max_unzipp
         members = {m.filename: m for m in archive.infolist() if not m.is_dir() and _safe_member(m.filename)}
         shapefiles = sorted(n for n in members if PurePosixPath(n).suffix.lower() == ".shp")
         if not shapefiles:
-            found = ", ".join(sorted(members)[:10]) or "nothing"
+            found = ", ".join(n[:MAX_ECHO] for n in sorted(members)[:MAX_LISTED]) or "nothing"
             raise InputError(f"{what}: the zip holds no shapefile (.shp); found: {found}")
         budget = [max_unzipped]
         kinds = {n: _shape_type(_member_bytes(archive, members[n], what, budget), f"{what}, {n}") for n in shapefiles}
@@ -356,9 +393,13 @@ def _stem(member: str) -> str:
 
 
 def _prj_crs(text: bytes) -> CRS | None:
-    """The CRS of a ``.prj`` (WKT), or None when PROJ cannot read it."""
+    """The CRS of a ``.prj`` (WKT, also ESRI's), or None when PROJ cannot read it.
+
+    Read as WKT only: ``CRS.from_user_input`` would search PROJ's database by name for any other
+    text, half a second per upload.
+    """
     try:
-        return CRS.from_user_input(text.decode("utf-8", errors="replace").strip())
+        return CRS.from_wkt(text.decode("utf-8", errors="replace").strip())
     except (ProjCRSError, ValueError, TypeError):
         return None
 
@@ -397,31 +438,24 @@ def _is_polygon_type(kind: Any) -> bool:
 
 
 def _layers(path: Path, what: str) -> list[tuple[str, str]]:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return [(str(n), str(k) if k is not None else "") for n, k in pyogrio.list_layers(path)]
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, RuntimeError, OSError) as exc:
-        raise InputError(f"{what}: cannot read the file ({_first_line(exc, path)})") from None
+    layers = _gdal(lambda: pyogrio.list_layers(path), path, f"{what}: cannot read the file")
+    return [(str(n), str(k) if k is not None else "") for n, k in layers]
 
 
 def _read_frame(path: Path, what: str, layer: str | None) -> Any:
+    read = partial(pyogrio.read_dataframe, path, layer=layer, columns=[], fid_as_index=True)
+    return _gdal(read, path, f"{what}: cannot read the features")
+
+
+def _gdal(call: Callable[[], Any], path: Path, failure: str) -> Any:
+    """``call()`` (GDAL on uploaded bytes); any failure becomes an InputError ``failure (GDAL's words)``."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return pyogrio.read_dataframe(path, layer=layer, columns=[], fid_as_index=True)
-    except (
-        pyogrio.errors.DataSourceError,
-        pyogrio.errors.DataLayerError,
-        pyogrio.errors.FeatureError,
-        pyogrio.errors.GeometryError,
-        pyogrio.errors.FieldError,
-        shapely.errors.ShapelyError,
-        RuntimeError,
-        OSError,
-        ValueError,
-    ) as exc:
-        raise InputError(f"{what}: cannot read the features ({_first_line(exc, path)})") from None
+            warnings.simplefilter("ignore", RuntimeWarning)  # "non conformant file extension" and the like
+            return call()
+    except Exception as exc:  # GDAL on hostile bytes fails in many ways (pyogrio even raises
+        # UnboundLocalError for a CRS it cannot export); all of them mean "cannot read".
+        raise InputError(f"{failure} ({_first_line(exc, path)})") from None
 
 
 def _first_line(exc: Exception, path: Path) -> str:
@@ -430,7 +464,7 @@ def _first_line(exc: Exception, path: Path) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _upload(frame: Any, what: str, name: str, origin: str, notes: list[str]) -> SiteUpload:
+def _upload(frame: Any, what: str, name: str, origin: str, notes: list[str]) -> SiteParts:
     """Label the polygons of ``frame`` (a GeoDataFrame, index = fid); features without geometry are skipped."""
     geoms = frame.geometry.values
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -450,4 +484,4 @@ def _upload(frame: Any, what: str, name: str, origin: str, notes: list[str]) -> 
             out += [(f"{label}, polygon {k}", part) for k, part in enumerate(flat.geoms) if not part.is_empty]
         else:
             raise InputError(f"{label}: a {flat.geom_type} is not a polygon")
-    return SiteUpload(name, tuple(out), CRS(frame.crs), origin, tuple(notes))
+    return SiteParts(f"file {name!r}", tuple(out), CRS(frame.crs), origin, tuple(notes))
