@@ -35,6 +35,7 @@ import dask.array as da
 import numba
 import numpy as np
 
+from geo.kernel_memo import current_memo
 from geo.raster import Raster
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -222,6 +223,7 @@ def run_tiled(
     *,
     halo: int,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    memo_key: str | None = None,
 ) -> list[np.ndarray]:
     """Run a kernel of several 2-D inputs and several 2-D outputs in tiles with a halo (active Dask scheduler).
 
@@ -237,10 +239,22 @@ def run_tiled(
         arrays: 2-D inputs, all of one shape.
         halo: overlap in cells on each side of a tile.
         chunk_size: tile edge in cells.
+        memo_key: what the kernel computes, with every parameter that changes its result; inside
+            ``geo.kernel_memo.kernel_memo`` a second call with the same key recomputes only the cells
+            within ``halo`` of changed inputs (exactly).
 
     Returns:
         The kernel's outputs on the whole arrays (float32).
     """
+    memo = current_memo() if memo_key is not None else None
+    if memo is not None and memo_key is not None:
+        return memo.run(memo_key, arrays, halo, lambda parts: _run_tiled(kernel, parts, halo, chunk_size))
+    return _run_tiled(kernel, arrays, halo, chunk_size)
+
+
+def _run_tiled(
+    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int
+) -> list[np.ndarray]:
     shape = arrays[0].shape
     if any(a.shape != shape for a in arrays) or len(shape) != 2:
         raise ValueError(f"tiled kernels take 2-D arrays of one shape, got {[a.shape for a in arrays]}")

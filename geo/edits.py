@@ -45,7 +45,7 @@ from geo.edits_model import (
 )
 from geo.errors import InputError, SourceError
 from geo.fractions import AREA_EPSILON_M2, SURFACE_GROUPS, burn_discs, crown_discs
-from geo.raster import Raster
+from geo.raster import Raster, crop
 
 __all__ = ["AddBuilding", "Edit", "EditResult", "PlantTrees", "RemoveBuilding", "Unpave", "apply_edits",
            "parse_edits"]
@@ -412,7 +412,10 @@ def _canopy_test(work: _Work, radius_m: float) -> Callable[[np.ndarray], np.ndar
     """
     near = None
     if work.surface:
-        dsm, dtm = work.rasters["dsm"], work.rasters["dtm"]
+        # Only the site and a crown radius around it matter: the snapshot may reach kilometres further.
+        minx, miny, maxx, maxy = work.site.bounds
+        window = (minx - 2 * radius_m, miny - 2 * radius_m, maxx + 2 * radius_m, maxy + 2 * radius_m)
+        dsm, dtm = crop(work.rasters["dsm"], window), crop(work.rasters["dtm"], window)
         with np.errstate(invalid="ignore"):
             high = _known(dsm) & _known(dtm) & (dsm.data[0] - dtm.data[0] >= CANOPY_MIN_HEIGHT_M)
         if high.any():
@@ -431,7 +434,7 @@ def _canopy_test(work: _Work, radius_m: float) -> Callable[[np.ndarray], np.ndar
         if crowns is not None and len(xy):
             out |= shapely.contains_xy(crowns, xy[:, 0], xy[:, 1])
         if near is not None and len(xy):
-            t, res = work.rasters["dsm"].transform, work.rasters["dsm"].resolution[0]
+            t, res = dsm.transform, dsm.resolution[0]
             c = np.floor((xy[:, 0] - t.c) / res).astype(np.int64)
             r = np.floor((t.f - xy[:, 1]) / res).astype(np.int64)
             on = (r >= 0) & (r < near.shape[0]) & (c >= 0) & (c < near.shape[1])

@@ -372,6 +372,7 @@ def ground_view_raster(
         [dsm.data[0], dtm.data[0], buildings.astype(np.uint8), canopy.astype(np.uint8)],
         halo=halo_cells(reach, xres) + 1,
         chunk_size=chunk_size,
+        memo_key=f"ground_view:{xres!r}:{sun_groups!r}:{with_svf}:{sorted(options.items())!r}",
     )
     svf = outputs.pop(0) if with_svf else None
     # Every tile's ground_view has already left roofs and holes without a value.

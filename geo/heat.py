@@ -30,6 +30,8 @@ from geo.raster import Raster
 DEFAULT_FRACTION_CELL_M = 10.0
 #: Convolution round-off below which a neighbourhood counts as unmapped (a count of cells is >= 1).
 _MIN_MAPPED = 0.5
+#: Share of a cell by which grids may miss exact alignment (floating-point rounding of coordinates).
+_ALIGN = 1e-6
 
 
 def dsm_on_grid(dsm: Raster, grid: Grid) -> Raster:
@@ -46,6 +48,59 @@ def dsm_on_grid(dsm: Raster, grid: Grid) -> Raster:
         return Raster(src, grid.crs, grid.transform, nodata=float("nan"), band_names=("dsm",), units=("m",))
     if dsm.nodata is not None and not np.isnan(dsm.nodata):
         src = np.where(src == np.float32(dsm.nodata), np.float32(np.nan), src)
+    out = _block_max(src, dsm, grid)
+    if out is None:
+        out = _warp_max(src, dsm, grid)
+    # GDAL's warper can carry the edge row of the source one cell beyond it, depending on the
+    # destination's extent (so a window and a whole-region run would differ): a cell whose centre
+    # lies outside the source has no data.
+    left, bottom, right, top = dsm.bounds
+    cols = grid.transform.c + (np.arange(grid.shape[1]) + 0.5) * grid.transform.a
+    rows = grid.transform.f + (np.arange(grid.shape[0]) + 0.5) * grid.transform.e
+    out[(rows < bottom) | (rows > top), :] = np.nan
+    out[:, (cols < left) | (cols > right)] = np.nan
+    return Raster(out, grid.crs, grid.transform, nodata=float("nan"), band_names=("dsm",), units=("m",))
+
+
+def _aligned_factor(dsm: Raster, grid: Grid) -> tuple[int, int, int] | None:
+    """``(k, row_off, col_off)`` when each cell of ``grid`` is exactly ``k`` x ``k`` DSM cells, else None.
+
+    The offsets are the DSM cell (row, column) of the grid's top-left corner (may be negative).
+    """
+    t, g = dsm.transform, grid.transform
+    if t.b or t.d or g.b or g.d or t.e >= 0 or g.e >= 0 or not math.isclose(t.a, -t.e) or not math.isclose(g.a, -g.e):
+        return None
+    ratio = g.a / t.a
+    k = round(ratio)
+    col, row = (g.c - t.c) / t.a, (t.f - g.f) / t.a
+    if k < 1 or abs(ratio - k) > _ALIGN or abs(col - round(col)) > _ALIGN or abs(row - round(row)) > _ALIGN:
+        return None
+    return k, round(row), round(col)
+
+
+def _block_max(src: np.ndarray, dsm: Raster, grid: Grid) -> np.ndarray | None:
+    """The highest DSM cell of each grid cell by blocks, when the grids align (as GDAL's max gives); else None."""
+    aligned = _aligned_factor(dsm, grid)
+    if aligned is None:
+        return None
+    k, row0, col0 = aligned
+    rows, cols = grid.shape
+    padded = np.full((rows * k, cols * k), np.nan, dtype=np.float32)
+    r0, c0 = max(0, row0), max(0, col0)
+    r1, c1 = min(src.shape[0], row0 + rows * k), min(src.shape[1], col0 + cols * k)
+    if r1 > r0 and c1 > c0:
+        padded[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = src[r0:r1, c0:c1]
+    # fmax ignores NaN (an all-NaN block stays NaN), as GDAL's max ignores nodata; k * k strided views.
+    out = padded[0::k, 0::k].copy()
+    for dr in range(k):
+        for dc in range(k):
+            if dr or dc:
+                np.fmax(out, padded[dr::k, dc::k], out=out)
+    return out
+
+
+def _warp_max(src: np.ndarray, dsm: Raster, grid: Grid) -> np.ndarray:
+    """The DSM on ``grid`` by GDAL's max resampling (any grids)."""
     out = np.full(grid.shape, np.nan, dtype=np.float32)
     reproject(
         source=src,
@@ -58,15 +113,7 @@ def dsm_on_grid(dsm: Raster, grid: Grid) -> Raster:
         dst_nodata=np.nan,
         resampling=Resampling.max,
     )
-    # GDAL's warper can carry the edge row of the source one cell beyond it, depending on the
-    # destination's extent (so a window and a whole-region run would differ): a cell whose centre
-    # lies outside the source has no data.
-    left, bottom, right, top = dsm.bounds
-    cols = grid.transform.c + (np.arange(grid.shape[1]) + 0.5) * grid.transform.a
-    rows = grid.transform.f + (np.arange(grid.shape[0]) + 0.5) * grid.transform.e
-    out[(rows < bottom) | (rows > top), :] = np.nan
-    out[:, (cols < left) | (cols > right)] = np.nan
-    return Raster(out, grid.crs, grid.transform, nodata=float("nan"), band_names=("dsm",), units=("m",))
+    return out
 
 
 def disc_kernel(radius_cells: float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import warnings
 
 import dask
@@ -71,7 +72,8 @@ def rasterize_values(
             )
         return out
 
-    return template.map_blocks(_burn, dtype=dtype)
+    # A fresh name: dask would otherwise tokenise ``_burn`` by pickling the geometries it closes over.
+    return template.map_blocks(_burn, dtype=dtype, name=f"rasterize-{uuid.uuid4().hex}")
 
 
 def polygon_index(geoms: np.ndarray, grid: Grid, chunk_size: int = 2048) -> np.ndarray:

@@ -23,6 +23,7 @@ from geo.edits import EditResult
 from geo.edits_model import Edit
 from geo.errors import NotFoundError
 from geo.fractions import Crowns
+from geo.kernel_memo import kernel_memo
 from geo.site import Site
 from layers import catalog as cat
 from layers.assess import ASSESSED_LAYERS, BUFFER, SITE, SiteRun, assessed, delta, edited_sources, run_site, snapshot
@@ -85,13 +86,15 @@ def assess_site(
     def step(prefix: str) -> Callable[[str], None] | None:
         return None if progress is None else (lambda layer_id: progress(f"{prefix}:{layer_id}"))
 
-    before = run_site(sources, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
-                      ctx=ctx, progress=step("before"))
-    after, result = None, None
-    if edits:
-        edited, result = edited_sources(sources, edits, site.geometry)
-        after = run_site(edited, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
-                         ctx=ctx, progress=step("after"))
+    with kernel_memo() as memo:
+        before = run_site(sources, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
+                          ctx=ctx, progress=step("before"))
+        after, result = None, None
+        if edits:
+            # Same grids, edited inputs: the tiled kernels recompute only the cells the edits reach.
+            edited, result = edited_sources(sources, edits, site.geometry)
+            after = run_site(edited, inputs.providers, context, site.geometry, site.buffer, params,
+                             layer_ids=ids, ctx=ctx, progress=step("after"))
     answer: dict[str, Any] = {
         "version": {"inputs": inputs.version, "layers": {i: entries[i].version for i in ids}},
         "region": {"name": inputs.name, "crs": inputs.crs.to_string()},
@@ -112,8 +115,27 @@ def assess_site(
         answer["delta"] = delta(before.figures, after.figures)
         answer["thresholds_after"] = judge(after.figures)
         answer["edit_summary"] = result.summary
+        answer["recomputed"] = {"kernels_reused": memo.hits, "kernels_patched": memo.partial,
+                                "kernels_full": memo.full, "cells_patched": memo.recomputed_cells}
         answer["warnings"] += list(result.warnings)
-    return Assessment(answer, before, after, result)
+    return Assessment(plain(answer), before, after, result)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into JSON's numbers and lists (NaN becomes None)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    return value
 
 
 def _params(entry: cat.LayerEntry) -> dict[str, Any]:

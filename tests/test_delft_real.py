@@ -121,3 +121,25 @@ def test_cool_places_from_the_person_view(delft: Path) -> None:
     assert len(places) >= 1 and (places.geometry.area >= 200.0 - 1e-6).all()
     dwellings = gpd.read_parquet(delft / entry.file("dwellings", "vector").path)
     assert len(dwellings) == len(HOMES)
+
+
+def test_assessment_identity_on_the_real_delft_data(delft: Path) -> None:
+    """The campus buurt assessed as a site (on the published inputs) gives the published layers' own figures."""
+    from geo.site import SiteLimits, site_from_geojson
+    from layers.assessment import assess_site
+    from layers.inputs_store import PublishedInputs
+    from layers.publish import read_result
+
+    inputs = PublishedInputs(delft)
+    limits = SiteLimits(max_area_m2=4e6, max_vertices=20_000, max_bytes=5_000_000, max_buffer_m=1000.0)
+    site = site_from_geojson(box(*CAMPUS).__geo_interface__, RD, inputs.crs, limits, 20.0,
+                             region_boundary=inputs.boundary)
+    got = assess_site(delft, site).answer["site"]
+    green = read_result(delft, _entry(delft, "green-paved").files).vectors["neighbourhoods"].iloc[0]
+    for key in ("building_pct", "paved_pct", "green_pct", "water_pct", "canopy_pct"):
+        assert got[key] == pytest.approx(float(green[key]), abs=0.05), key
+    heat = read_result(delft, _entry(delft, "heat-stress").files).vectors["neighbourhoods"].iloc[0]
+    assert got["uhi_max_mean"] == pytest.approx(float(heat["uhi_max_mean_k"]), abs=0.02)
+    assert got["shade_pct"] == pytest.approx(float(heat["walk_shade_pct_1500"]), abs=0.5)
+    places = read_result(delft, _entry(delft, "cool-places").files).vectors["cool-places"]
+    assert len(places) > 0 and got["nearest_cool_place_m"] == 0.0  # the campus holds cool places
