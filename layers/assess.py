@@ -90,6 +90,7 @@ def run_site(
     layer_ids: Sequence[str] | None = None,
     ctx: BuildContext | None = None,
     progress: Callable[[str], None] | None = None,
+    threads: int = 1,
 ) -> SiteRun:
     """Run the assessed layers on ``sources`` for the site and its buffer; figures per zone.
 
@@ -102,6 +103,7 @@ def run_site(
         params: layer id -> resolved parameters (those of the published layers).
         layer_ids: the layers to run (default :data:`ASSESSED_LAYERS` and their dependencies).
         progress: called with each layer id before it runs.
+        threads: layers run side by side in this many threads (``layers.extent.run_layers``).
     """
     zones = zones_of({SITE: site, BUFFER: buffer}, context, {SITE: "Plangebied", BUFFER: "Omgeving"})
     area = shapely.union(site, buffer)
@@ -109,7 +111,7 @@ def run_site(
     ids = assessed(layer_ids)
     provider = MemoryInputs(sources, context.crs, providers)
     results = run_layers([get_layer(i) for i in ids], params, provider, extent, context, zones=zones,
-                         ctx=ctx or BuildContext(), progress=progress)
+                         ctx=ctx or BuildContext(), progress=progress, threads=threads)
     run = SiteRun(results, dict(sources), zones)
     run.figures = zone_figures(run)
     return run

@@ -32,6 +32,10 @@ from layers.base import BuildContext, Extent, RegionContext
 from layers.inputs_store import PublishedInputs
 from layers.registry import get_layer
 
+#: Threads the assessed layers run in: they are independent and pure, and parts of each (GDAL, numba,
+#: shapely, numpy) release the GIL, so two layers share the machine's two cores.
+ASSESS_THREADS = 2
+
 
 @dataclass
 class Assessment:
@@ -57,6 +61,7 @@ def assess_site(
     raw_edits: Sequence[Any] = (),
     ctx: BuildContext | None = None,
     progress: Callable[[str], None] | None = None,
+    threads: int = ASSESS_THREADS,
 ) -> Assessment:
     """Assess ``site`` (and its buffer) on the catalog's published inputs, with ``edits`` as a scenario.
 
@@ -67,6 +72,7 @@ def assess_site(
         raw_edits: the edits as given, echoed in the answer.
         ctx: chunk size and workers of the run.
         progress: called with a step name (Dutch-free ids: ``inputs``, ``before:<layer>``, ...).
+        threads: the assessed layers run side by side in this many threads.
 
     Raises:
         NotFoundError: the catalog has no published inputs, or none of the assessed layers.
@@ -88,13 +94,13 @@ def assess_site(
 
     with kernel_memo() as memo:
         before = run_site(sources, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
-                          ctx=ctx, progress=step("before"))
+                          ctx=ctx, progress=step("before"), threads=threads)
         after, result = None, None
         if edits:
             # Same grids, edited inputs: the tiled kernels recompute only the cells the edits reach.
             edited, result = edited_sources(sources, edits, site.geometry)
             after = run_site(edited, inputs.providers, context, site.geometry, site.buffer, params,
-                             layer_ids=ids, ctx=ctx, progress=step("after"))
+                             layer_ids=ids, ctx=ctx, progress=step("after"), threads=threads)
     answer: dict[str, Any] = {
         "version": {"inputs": inputs.version, "layers": {i: entries[i].version for i in ids}},
         "region": {"name": inputs.name, "crs": inputs.crs.to_string()},

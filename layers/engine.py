@@ -217,7 +217,11 @@ def build(
                 summary.versions[layer.id] = version
                 progress.advance(overall)
             progress.update(overall, description="done")
-        summary.inputs_version, summary.inputs_published = publish_inputs(cfg, sources, console=console)
+        # The sources the catalog's layers read (with what this build planned), no more: a build of one
+        # layer never reads a source that no built layer uses.
+        read = {s for p in plans if p.action != "skipped" for s in p.inputs}
+        read |= {s for e in cat.read_catalog(root).layers.values() for s in e.inputs}
+        summary.inputs_version, summary.inputs_published = publish_inputs(cfg, sources, console=console, only=read)
     return summary
 
 

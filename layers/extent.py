@@ -13,7 +13,9 @@ buurten clipped to the extent by default), and calls the layer's pure
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 import geopandas as gpd
@@ -215,6 +217,7 @@ def run_layers(
     ctx: BuildContext,
     done: Mapping[str, LayerResult] | None = None,
     progress: Callable[[str], None] | None = None,
+    threads: int = 1,
 ) -> dict[str, LayerResult]:
     """Run ``layers`` (in dependency order) for ``extent``; each gets the results of those it depends on.
 
@@ -222,20 +225,41 @@ def run_layers(
         params: layer id -> its resolved parameters.
         done: results already at hand (e.g. read from the catalog) for dependencies not run here.
         progress: called with each layer id before it runs.
+        threads: layers whose dependencies are done run side by side in this many threads (layers are
+            pure, so the results do not depend on it); 1 runs them one after another.
 
     Raises:
         LayerError: a dependency is neither run nor given in ``done``.
     """
     results: dict[str, LayerResult] = dict(done or {})
-    for layer in layers:
-        missing = [d for d in layer.depends if d not in results]
+    todo = list(layers)
+    ids = {layer.id for layer in todo}
+    for layer in todo:
+        missing = [d for d in layer.depends if d not in results and d not in ids]
         if missing:
             raise LayerError(f"layer {layer.id} needs the result of {', '.join(missing)}")
+
+    def one(layer: LayerDef) -> LayerResult:
         if progress is not None:
             progress(layer.id)
         deps = {d: results[d] for d in layer.depends}
-        results[layer.id] = run_layer(layer, params[layer.id], provider, extent, context, zones=zones,
-                                      dependencies=deps, ctx=ctx)
+        return run_layer(layer, params[layer.id], provider, extent, context, zones=zones, dependencies=deps, ctx=ctx)
+
+    if threads <= 1:
+        for layer in todo:
+            results[layer.id] = one(layer)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            running: dict[Future[LayerResult], str] = {}
+            while todo or running:
+                ready = [layer for layer in todo if all(d in results for d in layer.depends)]
+                for layer in ready:
+                    todo.remove(layer)
+                    # Each thread runs in a copy of this context (the kernel memo of an assessment).
+                    running[pool.submit(contextvars.copy_context().run, one, layer)] = layer.id
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    results[running.pop(future)] = future.result()
     return {k: v for k, v in results.items() if done is None or k not in done}
 
 
@@ -271,7 +295,7 @@ class MemoryInputs:
             return data
         if isinstance(data, Raster):
             return crop(data, bounds)
-        return near(data, bounds)
+        return near(data, bounds) if isinstance(data, gpd.GeoDataFrame) else data  # a table: whole
 
 
 def memory_inputs(

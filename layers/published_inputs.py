@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,8 @@ FALLBACK_RESOLUTION_M = 1.0
 
 
 def publish_inputs(
-    cfg: RegionConfig, sources: SourceSet, *, console: Console | None = None, block_cells: int = DEFAULT_BLOCK_CELLS
+    cfg: RegionConfig, sources: SourceSet, *, console: Console | None = None, block_cells: int = DEFAULT_BLOCK_CELLS,
+    only: Iterable[str] | None = None,
 ) -> tuple[str, bool]:
     """Publish the canonical inputs of ``cfg``'s sources into ``cfg.catalog_dir``.
 
@@ -106,6 +107,8 @@ def publish_inputs(
         console: where the one result line goes (None: nowhere).
         block_cells: edge (cells) of the blocks in which rasters are read and written;
             peak memory follows it.
+        only: publish only these sources (the engine passes those the catalog's layers read, so a
+            build of one layer never reads a source no built layer uses); None: every configured one.
 
     Returns:
         (the inputs version now current, whether it was published by this call).
@@ -117,7 +120,8 @@ def publish_inputs(
     if block_cells < 1:
         raise ValueError(f"block_cells must be positive, got {block_cells}")
     root = cfg.catalog_dir
-    names = [n for n in (*RASTER_INPUTS, *VECTOR_INPUTS, *TABLE_INPUTS) if n in sources.available()]
+    wanted = sources.available() if only is None else sources.available() & set(only)
+    names = [n for n in (*RASTER_INPUTS, *VECTOR_INPUTS, *TABLE_INPUTS) if n in wanted]
     digests = {n: sources.digest(n) for n in names}
     key = _inputs_key(digests, sources.region_digest())
     current = cat.read_catalog(root).inputs

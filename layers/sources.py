@@ -133,7 +133,8 @@ class SourceSet:
         if bounds is not None:
             if name in RASTER_SOURCES or name == VEGETATION_SOURCE:
                 return self.load_window(name, bounds)
-            return near(self.load(name), bounds)
+            whole = self.load(name)
+            return near(whole, bounds) if isinstance(whole, gpd.GeoDataFrame) else whole
         if name in self._loaded:
             return self._loaded[name]
         provider = self.providers.get(name)

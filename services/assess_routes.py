@@ -153,12 +153,15 @@ def _check_keys(body: dict[str, Any], allowed: frozenset[str]) -> None:
 
 
 def _buffer(body: dict[str, Any]) -> float | None:
+    """``buffer_m`` as metres: a JSON number, or the text of a form field; anything else is refused."""
     value = body.get("buffer_m")
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InputError(f"buffer_m: expected a number of metres, got {value!r}")
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except ValueError:
         raise InputError(f"buffer_m: expected a number of metres, got {value!r}") from None
 
 
