@@ -2,11 +2,13 @@
 
 Usage: .venv/bin/python bench/bench_assess.py [--workdir DIR] [--size-m 1200]
 
-Generates the demo region, builds the assessed layers once (that build also publishes the inputs),
-then, each in a fresh process (cold: imports, catalog and inputs read anew):
+Generates the demo region and builds the assessed layers once (that build also publishes the inputs).
+Then:
 
-* ``kaartlaag assess`` of a 1 ha square in the middle with a 300 m buffer, no edits (JSON);
-* the same with a scenario (unpave everything, plant 12 trees): the layers run twice, before and after;
+* ``POST /assess`` on a freshly started ``kaartlaag serve`` (one worker): first the scenario (unpave
+  everything, plant 12 trees; nothing of it computed before: cold), then the site without edits, then the
+  PDF report;
+* ``kaartlaag assess`` in a fresh process (imports and all), no edits and the scenario;
 * the peer: ``kaartlaag build --force`` of the same layers on a copy of the region config whose boundary
   is the site plus its buffer (the batch engine over the very same extent).
 """
@@ -17,14 +19,17 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import geopandas as gpd
+import httpx
 import shapely
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import measure
+from _servers import kaartlaag_command, server
 
 from geo.demo import generate_demo
 
@@ -64,10 +69,19 @@ def main() -> None:
             ("assess, 1 ha + 300 m, no edits", [*assess, "--out", str(work / "a.json")]),
             ("assess, same, scenario (2 runs)", [*assess, "--out", str(work / "b.json"),
                                                  "--edits", str(work / "edits.json")]),
-            ("assess, same, PDF report", [*assess, "--out", str(work / "a.pdf")]),
             ("peer: batch build of the extent", [*KAARTLAAG, "build", "-c", str(peer), "--force", *only]),
         ]
-        print(f"{'phase':40s} {'seconds':>8s} {'peak MiB':>9s}")
+        scenario = json.loads((work / "edits.json").read_text())
+        body = {"geometry": shapely.geometry.mapping(site), "buffer_m": BUFFER_M}
+        print(f"{'request':40s} {'seconds':>8s}")
+        with server(kaartlaag_command(region / "catalog", 1), "/layers", work / "server.log") as (base, _pid):
+            for name, path, extra in (("POST /assess, scenario (cold)", "/assess", {"edits": scenario}),
+                                      ("POST /assess, no edits", "/assess", {}),
+                                      ("POST /assess/report.pdf", "/assess/report.pdf", {})):
+                t0 = time.perf_counter()
+                answer = httpx.post(base + path, json={**body, **extra}, timeout=600)
+                print(f"{name:40s} {time.perf_counter() - t0:8.1f}  ({answer.status_code})", flush=True)
+        print(f"\n{'phase':40s} {'seconds':>8s} {'peak MiB':>9s}")
         for name, cmd in phases:
             m = measure(cmd)
             print(f"{name:40s} {m.seconds:8.1f} {m.peak_mib:9.0f}", flush=True)

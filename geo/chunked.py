@@ -224,6 +224,7 @@ def run_tiled(
     halo: int,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     memo_key: str | None = None,
+    only: tuple[slice, slice] | None = None,
 ) -> list[np.ndarray]:
     """Run a kernel of several 2-D inputs and several 2-D outputs in tiles with a halo (active Dask scheduler).
 
@@ -242,14 +243,38 @@ def run_tiled(
         memo_key: what the kernel computes, with every parameter that changes its result; inside
             ``geo.kernel_memo.kernel_memo`` a second call with the same key recomputes only the cells
             within ``halo`` of changed inputs (exactly).
+        only: compute the outputs of this window of the arrays only (its inputs read with the halo around
+            it); the other output cells are NaN. A layer whose inputs reach beyond its window asks for the
+            window alone, and saves the kernel's work on the halo.
 
     Returns:
         The kernel's outputs on the whole arrays (float32).
     """
+    if only is not None:
+        return _run_window(kernel, arrays, halo, chunk_size, memo_key, only)
     memo = current_memo() if memo_key is not None else None
     if memo is not None and memo_key is not None:
         return memo.run(memo_key, arrays, halo, lambda parts: _run_tiled(kernel, parts, halo, chunk_size))
     return _run_tiled(kernel, arrays, halo, chunk_size)
+
+
+def _run_window(
+    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int,
+    memo_key: str | None, only: tuple[slice, slice],
+) -> list[np.ndarray]:
+    """:func:`run_tiled` of the window ``only``: the kernel runs on the window grown by ``halo`` (clipped)."""
+    rows, cols = arrays[0].shape
+    r0, r1, _ = only[0].indices(rows)
+    c0, c1, _ = only[1].indices(cols)
+    outer = (slice(max(0, r0 - halo), min(rows, r1 + halo)), slice(max(0, c0 - halo), min(cols, c1 + halo)))
+    inner = (slice(r0 - outer[0].start, r1 - outer[0].start), slice(c0 - outer[1].start, c1 - outer[1].start))
+    parts = run_tiled(kernel, [a[outer] for a in arrays], halo=halo, chunk_size=chunk_size, memo_key=memo_key)
+    outputs = []
+    for part in parts:
+        full = np.full((rows, cols), np.nan, dtype=np.float32)
+        full[r0:r1, c0:c1] = part[inner]
+        outputs.append(full)
+    return outputs
 
 
 def _run_tiled(

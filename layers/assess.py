@@ -31,7 +31,7 @@ from geo.grid import Grid
 from geo.raster import Raster
 from geo.rasterize import polygon_index
 from layers.base import BuildContext, Extent, LayerResult, RegionContext
-from layers.extent import Bounds, InputProvider, MemoryInputs, read_bounds, run_layers, used_sources, zones_of
+from layers.extent import Bounds, InputProvider, MemoryInputs, read_bounds, run_layer_sets, used_sources, zones_of
 from layers.heat_stats import MOMENT, shade_column
 from layers.registry import build_order, get_layer
 
@@ -103,18 +103,45 @@ def run_site(
         params: layer id -> resolved parameters (those of the published layers).
         layer_ids: the layers to run (default :data:`ASSESSED_LAYERS` and their dependencies).
         progress: called with each layer id before it runs.
-        threads: layers run side by side in this many threads (``layers.extent.run_layers``).
+        threads: layers run side by side in this many threads (``layers.extent.run_layer_sets``).
+    """
+    step = None if progress is None else (lambda _k, layer_id: progress(layer_id))
+    (run,) = run_sites([sources], providers, context, site, buffer, params, layer_ids=layer_ids, ctx=ctx,
+                       progress=step, threads=threads)
+    return run
+
+
+def run_sites(
+    source_sets: Sequence[Mapping[str, Any]],
+    providers: Mapping[str, str],
+    context: RegionContext,
+    site: shapely.Geometry,
+    buffer: shapely.Geometry,
+    params: Mapping[str, Mapping[str, Any]],
+    *,
+    layer_ids: Sequence[str] | None = None,
+    ctx: BuildContext | None = None,
+    progress: Callable[[int, str], None] | None = None,
+    threads: int = 1,
+) -> list[SiteRun]:
+    """:func:`run_site` for several input sets of one site (before and after edits), side by side.
+
+    A later set's run of a layer follows the earlier set's run of it, so its tiled kernels recompute
+    only what the edits reach (``geo.kernel_memo``, when the caller holds a memo).
     """
     zones = zones_of({SITE: site, BUFFER: buffer}, context, {SITE: "Plangebied", BUFFER: "Omgeving"})
     area = shapely.union(site, buffer)
     extent = Extent(_bounds(area), area)
     ids = assessed(layer_ids)
-    provider = MemoryInputs(sources, context.crs, providers)
-    results = run_layers([get_layer(i) for i in ids], params, provider, extent, context, zones=zones,
-                         ctx=ctx or BuildContext(), progress=progress, threads=threads)
-    run = SiteRun(results, dict(sources), zones)
-    run.figures = zone_figures(run)
-    return run
+    inputs = [MemoryInputs(sources, context.crs, providers) for sources in source_sets]
+    sets = run_layer_sets([get_layer(i) for i in ids], params, inputs, extent, context, zones=zones,
+                          ctx=ctx or BuildContext(), progress=progress, threads=threads)
+    runs = []
+    for sources, results in zip(source_sets, sets, strict=True):
+        run = SiteRun(results, dict(sources), zones)
+        run.figures = zone_figures(run)
+        runs.append(run)
+    return runs
 
 
 def _bounds(geom: shapely.Geometry) -> Bounds:

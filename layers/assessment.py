@@ -10,7 +10,7 @@ norms (``layers.assess_thresholds``), warnings and the versions used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from geo.fractions import Crowns
 from geo.kernel_memo import kernel_memo
 from geo.site import Site
 from layers import catalog as cat
-from layers.assess import ASSESSED_LAYERS, BUFFER, SITE, SiteRun, assessed, delta, edited_sources, run_site, snapshot
+from layers.assess import ASSESSED_LAYERS, BUFFER, SITE, SiteRun, assessed, delta, edited_sources, run_sites, snapshot
 from layers.assess_thresholds import judge
 from layers.base import BuildContext, Extent, RegionContext
 from layers.inputs_store import PublishedInputs
@@ -89,18 +89,21 @@ def assess_site(
         progress("inputs")
     sources = snapshot(inputs, ids, params, Extent(tuple(float(v) for v in area.bounds), area))  # type: ignore[arg-type]
 
-    def step(prefix: str) -> Callable[[str], None] | None:
-        return None if progress is None else (lambda layer_id: progress(f"{prefix}:{layer_id}"))
+    result = None
+    sets: list[Mapping[str, Any]] = [sources]
+    if edits:
+        edited, result = edited_sources(sources, edits, site.geometry)
+        sets.append(edited)
 
+    def step(k: int, layer_id: str) -> None:
+        if progress is not None:
+            progress(f"{'before' if k == 0 else 'after'}:{layer_id}")
+
+    # Same grids, edited inputs: the after-run's tiled kernels recompute only the cells the edits reach.
     with kernel_memo() as memo:
-        before = run_site(sources, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
-                          ctx=ctx, progress=step("before"), threads=threads)
-        after, result = None, None
-        if edits:
-            # Same grids, edited inputs: the tiled kernels recompute only the cells the edits reach.
-            edited, result = edited_sources(sources, edits, site.geometry)
-            after = run_site(edited, inputs.providers, context, site.geometry, site.buffer, params,
-                             layer_ids=ids, ctx=ctx, progress=step("after"), threads=threads)
+        runs = run_sites(sets, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
+                         ctx=ctx, progress=step, threads=threads)
+    before, after = runs[0], (runs[1] if len(runs) > 1 else None)
     answer: dict[str, Any] = {
         "version": {"inputs": inputs.version, "layers": {i: entries[i].version for i in ids}},
         "region": {"name": inputs.name, "crs": inputs.crs.to_string()},

@@ -14,7 +14,7 @@ buurten clipped to the extent by default), and calls the layer's pure
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
@@ -231,36 +231,76 @@ def run_layers(
     Raises:
         LayerError: a dependency is neither run nor given in ``done``.
     """
-    results: dict[str, LayerResult] = dict(done or {})
-    todo = list(layers)
-    ids = {layer.id for layer in todo}
-    for layer in todo:
-        missing = [d for d in layer.depends if d not in results and d not in ids]
+    step = None if progress is None else (lambda _run, layer_id: progress(layer_id))
+    (out,) = run_layer_sets(layers, params, [provider], extent, context, zones=zones, ctx=ctx, done=done,
+                            progress=step, threads=threads)
+    return out
+
+
+def run_layer_sets(
+    layers: Iterable[LayerDef],
+    params: Mapping[str, Mapping[str, Any]],
+    providers: Sequence[InputProvider],
+    extent: Extent,
+    context: RegionContext,
+    *,
+    zones: gpd.GeoDataFrame | None,
+    ctx: BuildContext,
+    done: Mapping[str, LayerResult] | None = None,
+    progress: Callable[[int, str], None] | None = None,
+    threads: int = 1,
+) -> list[dict[str, LayerResult]]:
+    """Run the same ``layers`` on several input sets (a site before and after edits) for one extent.
+
+    Run ``k`` of a layer starts after run ``k - 1`` of the same layer, so a later run can reuse the
+    tiled kernels of an earlier one (``geo.kernel_memo``); otherwise tasks run side by side in
+    ``threads`` threads as soon as their dependencies are done.
+
+    Returns:
+        per input set, layer id -> result (without the ``done`` ones).
+
+    Raises:
+        LayerError: a dependency is neither run nor given in ``done``.
+    """
+    todo_layers = list(layers)
+    ids = {layer.id for layer in todo_layers}
+    for layer in todo_layers:
+        missing = [d for d in layer.depends if d not in (done or {}) and d not in ids]
         if missing:
             raise LayerError(f"layer {layer.id} needs the result of {', '.join(missing)}")
+    results: list[dict[str, LayerResult]] = [dict(done or {}) for _ in providers]
+    tasks = [(k, layer) for k in range(len(providers)) for layer in todo_layers]
+    finished: set[tuple[int, str]] = {(k, d) for k in range(len(providers)) for d in (done or {})}
 
-    def one(layer: LayerDef) -> LayerResult:
+    def ready(k: int, layer: LayerDef) -> bool:
+        return all((k, d) in finished for d in layer.depends) and (k == 0 or (k - 1, layer.id) in finished)
+
+    def one(k: int, layer: LayerDef) -> LayerResult:
         if progress is not None:
-            progress(layer.id)
-        deps = {d: results[d] for d in layer.depends}
-        return run_layer(layer, params[layer.id], provider, extent, context, zones=zones, dependencies=deps, ctx=ctx)
+            progress(k, layer.id)
+        deps = {d: results[k][d] for d in layer.depends}
+        return run_layer(layer, params[layer.id], providers[k], extent, context, zones=zones, dependencies=deps,
+                         ctx=ctx)
 
     if threads <= 1:
-        for layer in todo:
-            results[layer.id] = one(layer)
+        for k, layer in tasks:
+            results[k][layer.id] = one(k, layer)
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            running: dict[Future[LayerResult], str] = {}
-            while todo or running:
-                ready = [layer for layer in todo if all(d in results for d in layer.depends)]
-                for layer in ready:
-                    todo.remove(layer)
+            running: dict[Future[LayerResult], tuple[int, str]] = {}
+            while tasks or running:
+                for k, layer in [t for t in tasks if ready(*t)]:
+                    tasks.remove((k, layer))
                     # Each thread runs in a copy of this context (the kernel memo of an assessment).
-                    running[pool.submit(contextvars.copy_context().run, one, layer)] = layer.id
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    results[running.pop(future)] = future.result()
-    return {k: v for k, v in results.items() if done is None or k not in done}
+                    running[pool.submit(contextvars.copy_context().run, one, k, layer)] = (k, layer.id)
+                if not running:
+                    raise LayerError("layer dependencies cannot be met")  # unreachable after the check above
+                over, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in over:
+                    k, layer_id = running.pop(future)
+                    results[k][layer_id] = future.result()
+                    finished.add((k, layer_id))
+    return [{k: v for k, v in r.items() if done is None or k not in done} for r in results]
 
 
 class MemoryInputs:

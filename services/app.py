@@ -8,12 +8,16 @@ exist only for callers with a valid API key (``services.access``).
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from geo.warmup import load_kernels
 from services.assess_routes import assess_router
 from services.catalog_routes import catalog_router
 from services.dynamic import mount_titiler
@@ -51,6 +55,14 @@ def create_worker_app() -> FastTilePath:
     return create_app(settings)
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Load the compiled kernels in the background as a worker starts (``geo.warmup``): the first assessment
+    then answers as fast as the next, and the worker is ready at once."""
+    threading.Thread(target=load_kernels, name="kaartlaag-warmup", daemon=True).start()
+    yield
+
+
 def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     """Build the application for one catalog folder.
 
@@ -60,7 +72,7 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     settings = settings or ServerSettings()
     store = CatalogStore(settings.catalog)
     tiles = TileService(store, max_age=settings.max_age, vector_max_zoom=MAX_ZOOM)
-    app = FastAPI(title="kaartlaag", description=DESCRIPTION, version="0.1.0")
+    app = FastAPI(title="kaartlaag", description=DESCRIPTION, version="0.1.0", lifespan=_lifespan)
     app.state.store = store
     app.state.settings = settings
     app.state.tiles = tiles
