@@ -213,14 +213,19 @@ def _trees(trees: gpd.GeoDataFrame | None, geom: shapely.Geometry) -> dict[str, 
     """Register trees standing in the zone, and the area of all register crowns over it (m2, overlaps once)."""
     if trees is None or trees.empty:
         return {"trees_count": 0, "crown_area_m2": 0.0}
-    points = shapely.get_parts(trees.geometry.values)
-    diameter = np.asarray(trees.get("crown_diameter_m", np.nan), dtype=float).reshape(-1)
-    if diameter.size != len(points):
-        diameter = np.full(len(points), np.nan)
-    diameter = np.where(diameter > 0, diameter, 0.0)
+    points, diameter = crowns_of(trees)
     crowns = Crowns.from_points(points, diameter)
     return {"trees_count": int(shapely.intersects(geom, points).sum()),
             "crown_area_m2": round(float(crowns.area_in(np.array([geom], dtype=object))[0]), 1)}
+
+
+def crowns_of(trees: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Tree points (multi-points split) and their register crown diameters (m; 0 where unknown)."""
+    points, owner = shapely.get_parts(trees.geometry.values, return_index=True)
+    given = trees["crown_diameter_m"] if "crown_diameter_m" in trees.columns else pd.Series(np.nan, trees.index)
+    diameter = pd.to_numeric(given, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    diameter = diameter[owner]
+    return points, np.where(diameter > 0, diameter, 0.0)
 
 
 def _dwellings(result: LayerResult | None, geom: shapely.Geometry) -> dict[str, Any]:

@@ -26,7 +26,18 @@ from geo.fractions import Crowns
 from geo.kernel_memo import kernel_memo
 from geo.site import Site
 from layers import catalog as cat
-from layers.assess import ASSESSED_LAYERS, BUFFER, SITE, SiteRun, assessed, delta, edited_sources, run_sites, snapshot
+from layers.assess import (
+    ASSESSED_LAYERS,
+    BUFFER,
+    SITE,
+    SiteRun,
+    assessed,
+    crowns_of,
+    delta,
+    edited_sources,
+    run_sites,
+    snapshot,
+)
 from layers.assess_thresholds import judge
 from layers.base import BuildContext, Extent, RegionContext
 from layers.inputs_store import PublishedInputs
@@ -157,11 +168,7 @@ def crown_warnings(trees: Any, site: shapely.Geometry) -> list[str]:
     """A Dutch warning when the site overlaps register tree crowns: how many and their area inside the site."""
     if trees is None or len(trees) == 0:
         return []
-    points = shapely.get_parts(trees.geometry.values)
-    diameter = np.asarray(trees["crown_diameter_m"], dtype=float) if "crown_diameter_m" in trees else None
-    if diameter is None or diameter.size != len(points):
-        return []
-    diameter = np.where(diameter > 0, diameter, 0.0)
+    points, diameter = crowns_of(trees)
     discs = shapely.buffer(points, diameter / 2)
     hit = shapely.intersects(site, discs) & (diameter > 0)
     if not hit.any():
