@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,11 +27,10 @@ from scipy import ndimage
 
 from geo.ahn_vegetation import VEGETATION_SOURCE
 from geo.canonical import validate_canonical
-from geo.canopy import CANOPY_MIN_HEIGHT_M
 from geo.crs import RD_NEW
+from geo.edits_checks import canopy_test, check_overlaps
 from geo.edits_model import (
     ADDED_BUILDING_STATUS,
-    DEFAULT_CROWN_DIAMETER_M,
     MIN_BUILDING_HEIGHT_M,
     AddBuilding,
     Edit,
@@ -45,7 +44,7 @@ from geo.edits_model import (
 )
 from geo.errors import InputError, SourceError
 from geo.fractions import AREA_EPSILON_M2, SURFACE_GROUPS, burn_discs, crown_discs
-from geo.raster import Raster, crop
+from geo.raster import Raster, known_cells
 
 __all__ = ["AddBuilding", "Edit", "EditResult", "PlantTrees", "RemoveBuilding", "Unpave", "apply_edits",
            "parse_edits"]
@@ -279,12 +278,6 @@ def _landcover_of(work: _Work, cls: str, near: shapely.Geometry) -> list[shapely
 
 
 # ------------------------------------------------------------------------------------------------ raster helpers
-def _known(r: Raster) -> np.ndarray:
-    band = r.data[0]
-    known = np.isfinite(band)
-    return known if r.nodata is None or np.isnan(r.nodata) else known & (band != r.nodata)
-
-
 def _cells(geom: shapely.Geometry, like: Raster) -> np.ndarray:
     """Cells of ``like`` whose centre lies in ``geom`` (GDAL's rule, as the canopy and the land cover)."""
     return rasterize([(geom, 1)], out_shape=(like.height, like.width), transform=like.transform, fill=0,
@@ -298,17 +291,17 @@ def _set_surface(work: _Work, cells: np.ndarray, height_m: float | None, e: Edit
     tree is planted (``raise_only``) and cleared otherwise. Cells of unknown terrain are left (with a warning).
     """
     dsm, dtm = work.rasters["dsm"], work.rasters["dtm"]
-    unknown = int((cells & ~_known(dtm)).sum())
+    unknown = int((cells & ~known_cells(dtm)).sum())
     if unknown:
         work.warnings.append(f"Bewerking {e.where}: in {unknown} cellen is de maaiveldhoogte (AHN dtm) onbekend; "
                              "daar is het hoogtemodel niet aangepast")
-    cells = cells & _known(dtm)
+    cells = cells & known_cells(dtm)
     top = dtm.data[0][cells].astype(np.float64) + (height_m or 0.0)
     targets = [dsm] + ([work.rasters[VEGETATION_SOURCE]] if VEGETATION_SOURCE in work.rasters else [])
     for r in targets:
         band = r.data[0]
         if raise_only:
-            now = np.where(_known(r)[cells], band[cells], -np.inf)
+            now = np.where(known_cells(r)[cells], band[cells], -np.inf)
             band[cells] = np.maximum(now, top)
         elif r is dsm:
             band[cells] = top
@@ -389,59 +382,19 @@ def _check_points(work: _Work, e: PlantTrees, xy: np.ndarray) -> None:
 
 def _place(work: _Work, e: PlantTrees) -> np.ndarray:
     """``e.count`` trunk positions on open ground (``geo.edits_model.place_trees``): the whole crown in the site,
-    off buildings and water, preferably not overlapping existing canopy (:func:`_canopy_test`)."""
+    off buildings and water, preferably not overlapping existing canopy (``geo.edits_checks.canopy_test``)."""
     d, count = e.crown_diameter_m, int(e.count or 0)
     room = work.site.buffer(-d / 2)
     blocked = [g for _, g in _footprints(work, work.reach)] + _landcover_of(work, "water", work.reach)
     if blocked and not room.is_empty:
         room = room.difference(shapely.union_all(blocked).buffer(d / 2))
     centre = work.site.centroid
-    xy, shaded = place_trees(room, (centre.x, centre.y), d, count, _canopy_test(work, d / 2), f"{e.where}.count")
+    under = canopy_test(work.site, work.rasters if work.surface else {}, work.frames.get("trees"), d / 2)
+    xy, shaded = place_trees(room, (centre.x, centre.y), d, count, under, f"{e.where}.count")
     if shaded:
         work.warnings.append(f"Er passen maar {count - shaded} van de {count} bomen op open grond buiten bestaande "
                              f"boomkronen in het plangebied; {shaded} staan onder bestaand bladerdak")
     return xy
-
-
-def _canopy_test(work: _Work, radius_m: float) -> Callable[[np.ndarray], np.ndarray]:
-    """For (k, 2) trunk positions: True where a crown of ``radius_m`` would overlap existing canopy.
-
-    Existing canopy: cells with DSM - DTM >= 2.5 m (``geo.canopy.CANOPY_MIN_HEIGHT_M``; buildings and water are
-    excluded from the positions anyway) and the crowns of the register trees (their ``crown_diameter_m``, else
-    ``DEFAULT_CROWN_DIAMETER_M``), trees of earlier edits included.
-    """
-    near = None
-    if work.surface:
-        # Only the site and a crown radius around it matter: the snapshot may reach kilometres further.
-        minx, miny, maxx, maxy = work.site.bounds
-        window = (minx - 2 * radius_m, miny - 2 * radius_m, maxx + 2 * radius_m, maxy + 2 * radius_m)
-        dsm, dtm = crop(work.rasters["dsm"], window), crop(work.rasters["dtm"], window)
-        with np.errstate(invalid="ignore"):
-            high = _known(dsm) & _known(dtm) & (dsm.data[0] - dtm.data[0] >= CANOPY_MIN_HEIGHT_M)
-        if high.any():
-            near = ndimage.distance_transform_edt(~high) * dsm.resolution[0] < radius_m
-    trees, crowns = work.frames.get("trees"), None
-    if trees is not None and len(trees):
-        given = trees["crown_diameter_m"] if "crown_diameter_m" in trees.columns else pd.Series(np.nan, trees.index)
-        given = pd.to_numeric(given, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        diameter = np.where(given > 0, given, DEFAULT_CROWN_DIAMETER_M)
-        points, owner = shapely.get_parts(trees.geometry.values, return_index=True)
-        crowns = shapely.union_all(crown_discs(points, diameter[owner] + 2 * radius_m))
-        shapely.prepare(crowns)
-
-    def under(xy: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(xy), dtype=bool)
-        if crowns is not None and len(xy):
-            out |= shapely.contains_xy(crowns, xy[:, 0], xy[:, 1])
-        if near is not None and len(xy):
-            t, res = dsm.transform, dsm.resolution[0]
-            c = np.floor((xy[:, 0] - t.c) / res).astype(np.int64)
-            r = np.floor((t.f - xy[:, 1]) / res).astype(np.int64)
-            on = (r >= 0) & (r < near.shape[0]) & (c >= 0) & (c < near.shape[1])
-            out[on] |= near[r[on], c[on]]
-        return out
-
-    return under
 
 
 def _add_building(work: _Work, e: AddBuilding) -> None:
@@ -521,11 +474,11 @@ def _fill_terrain(work: _Work, cells: np.ndarray, e: Edit) -> None:
     the holes stay (``_set_surface`` then leaves the DSM there and warns).
     """
     dtm = work.rasters["dtm"]
-    holes = cells & ~_known(dtm)
+    holes = cells & ~known_cells(dtm)
     if not holes.any():
         return
     ring = ndimage.binary_dilation(cells, iterations=math.ceil(TERRAIN_RING_M / dtm.resolution[0])) & ~cells
-    around = dtm.data[0][ring & _known(dtm)]
+    around = dtm.data[0][ring & known_cells(dtm)]
     if len(around):
         dtm.data[0][holes] = np.median(around)
 
@@ -558,7 +511,8 @@ def _check(work: _Work) -> None:
             if missing > LANDCOVER_OVERLAP_TOLERANCE_M2:
                 raise InputError(f"{where}: {missing:.2f} m2 of the footprint of {ident} is not building land cover")
         if work.surface:
-            cells = _cells(fp, work.rasters["dsm"]) & _known(work.rasters["dtm"]) & _known(work.rasters["dsm"])
+            dsm, dtm = work.rasters["dsm"], work.rasters["dtm"]
+            cells = _cells(fp, dsm) & known_cells(dtm) & known_cells(dsm)
             rise = work.rasters["dsm"].data[0][cells] - work.rasters["dtm"].data[0][cells]
             if len(rise) and rise.min() < MIN_BUILDING_HEIGHT_M - HEIGHT_TOLERANCE_M:
                 raise InputError(f"{where}: the DSM in the footprint of {ident} is only {rise.min():.2f} m above "
@@ -567,17 +521,8 @@ def _check(work: _Work) -> None:
         # Unpaved pieces are parts of input polygons and cannot add overlaps; inserted ground pieces can.
         inserted = lc["source_class"].isin([f"{SCENARIO_CLASS_PREFIX}{op}" for op in (AddBuilding.op,
                                                                                       RemoveBuilding.op)])
-        edited = np.flatnonzero(inserted.to_numpy() & (lc[_EDIT_COL].to_numpy() != ""))
-        geoms = lc.geometry.values
-        own, other = lc.sindex.query(geoms[edited], predicate="intersects")
-        own = edited[own]
-        pair = own != other
-        own, other = own[pair], other[pair]
-        area = shapely.area(shapely.intersection(geoms[own], geoms[other]))
-        if len(area) and area.max() > LANDCOVER_OVERLAP_TOLERANCE_M2:
-            k = int(np.argmax(area))
-            raise InputError(f"{lc[_EDIT_COL].iloc[own[k]]}: its land cover overlaps "
-                             f"{lc['source_id'].iloc[other[k]]} by {area[k]:.2f} m2")
+        check_overlaps(lc, np.flatnonzero(inserted.to_numpy() & (lc[_EDIT_COL].to_numpy() != "")),
+                       lc[_EDIT_COL].to_numpy(), LANDCOVER_OVERLAP_TOLERANCE_M2)
 
 
 def _result(work: _Work, sources: Mapping[str, Any]) -> EditResult:

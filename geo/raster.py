@@ -106,6 +106,13 @@ class Raster:
         )
 
 
+def known_cells(raster: Raster) -> np.ndarray:
+    """Bool per cell of the first band: a value (finite and not ``nodata``)."""
+    band = raster.data[0]
+    known = np.isfinite(band)
+    return known if raster.nodata is None or np.isnan(raster.nodata) else known & (band != raster.nodata)
+
+
 def crop(raster: Raster, bounds: tuple[float, float, float, float]) -> Raster:
     """The cells of ``raster`` that meet ``bounds`` (its CRS), snapped outward to whole cells, on its own grid.
 
