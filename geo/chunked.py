@@ -224,7 +224,6 @@ def run_tiled(
     halo: int,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     memo_key: str | None = None,
-    only: tuple[slice, slice] | None = None,
 ) -> list[np.ndarray]:
     """Run a kernel of several 2-D inputs and several 2-D outputs in tiles with a halo (active Dask scheduler).
 
@@ -243,78 +242,48 @@ def run_tiled(
         memo_key: what the kernel computes, with every parameter that changes its result; inside
             ``geo.kernel_memo.kernel_memo`` a second call with the same key recomputes only the cells
             within ``halo`` of changed inputs (exactly).
-        only: compute the outputs of this window of the arrays only (its inputs read with the halo around
-            it); the other output cells are NaN. A layer whose inputs reach beyond its window asks for the
-            window alone: the tiles then cover the window, and none is spent on the halo alone.
 
     Returns:
         The kernel's outputs on the whole arrays (float32).
     """
-    if only is not None:
-        return _run_window(kernel, arrays, halo, chunk_size, memo_key, only)
-    return _run_memo(kernel, arrays, halo, chunk_size, memo_key, None)
+    return _run_memo(kernel, arrays, halo, chunk_size, memo_key)
 
 
 def _run_memo(
     kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int,
-    memo_key: str | None, window: tuple[int, int, int, int] | None,
+    memo_key: str | None,
 ) -> list[np.ndarray]:
     """:func:`_run_tiled`, through the active kernel memo when there is one and ``memo_key`` is given."""
     memo = current_memo() if memo_key is not None else None
     if memo is not None and memo_key is not None:
-        return memo.run(memo_key, arrays, halo, lambda parts: _run_tiled(kernel, parts, halo, chunk_size, window),
-                        patch=lambda parts: _run_tiled(kernel, parts, halo, chunk_size, None))
-    return _run_tiled(kernel, arrays, halo, chunk_size, window)
-
-
-def _run_window(
-    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int,
-    memo_key: str | None, only: tuple[slice, slice],
-) -> list[np.ndarray]:
-    """:func:`run_tiled` of the window ``only``: tiles cover the window only, read with their halo."""
-    rows, cols = arrays[0].shape
-    r0, r1, _ = only[0].indices(rows)
-    c0, c1, _ = only[1].indices(cols)
-    outer = (slice(max(0, r0 - halo), min(rows, r1 + halo)), slice(max(0, c0 - halo), min(cols, c1 + halo)))
-    inner = (r0 - outer[0].start, r1 - outer[0].start, c0 - outer[1].start, c1 - outer[1].start)
-    parts = _run_memo(kernel, [a[outer] for a in arrays], halo, chunk_size, memo_key, inner)
-    outputs = []
-    for part in parts:
-        full = np.full((rows, cols), np.nan, dtype=np.float32)
-        full[r0:r1, c0:c1] = part[inner[0]:inner[1], inner[2]:inner[3]]
-        outputs.append(full)
-    return outputs
+        return memo.run(memo_key, arrays, halo, lambda parts: _run_tiled(kernel, parts, halo, chunk_size))
+    return _run_tiled(kernel, arrays, halo, chunk_size)
 
 
 def _run_tiled(
-    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int,
-    window: tuple[int, int, int, int] | None = None,
+    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int
 ) -> list[np.ndarray]:
-    """Tiles of ``chunk_size`` over ``window`` (row0, row1, col0, col1; default: all), each read with ``halo``.
-
-    Outputs outside the window are NaN.
-    """
+    """Tiles of ``chunk_size`` over the arrays, each read with ``halo``; one tile runs without Dask."""
     shape = arrays[0].shape
     if any(a.shape != shape for a in arrays) or len(shape) != 2:
         raise ValueError(f"tiled kernels take 2-D arrays of one shape, got {[a.shape for a in arrays]}")
     if chunk_size < 1 or halo < 0:
         raise ValueError(f"chunk_size must be at least 1 and halo not negative, got {chunk_size}, {halo}")
     rows, cols = shape
-    w_r0, w_r1, w_c0, w_c1 = window if window is not None else (0, rows, 0, cols)
-    if window is None and max(shape) <= chunk_size:
+    if max(shape) <= chunk_size:
         return [np.asarray(out, dtype=np.float32) for out in kernel(*arrays)]
     tiles = []
-    for r0 in range(w_r0, w_r1, chunk_size):
-        for c0 in range(w_c0, w_c1, chunk_size):
-            r1, c1 = min(r0 + chunk_size, w_r1), min(c0 + chunk_size, w_c1)
+    for r0 in range(0, rows, chunk_size):
+        for c0 in range(0, cols, chunk_size):
+            r1, c1 = min(r0 + chunk_size, rows), min(c0 + chunk_size, cols)
             outer = (slice(max(0, r0 - halo), min(rows, r1 + halo)), slice(max(0, c0 - halo), min(cols, c1 + halo)))
             inner = (slice(r0 - outer[0].start, r1 - outer[0].start), slice(c0 - outer[1].start, c1 - outer[1].start))
-            tiles.append(((slice(r0, r1), slice(c0, c1)), inner, dask.delayed(kernel)(*(a[outer] for a in arrays))))
-    results = dask.compute(*(t[2] for t in tiles))
+            tiles.append(((slice(r0, r1), slice(c0, c1)), inner, [a[outer] for a in arrays]))
+    results = dask.compute(*(dask.delayed(kernel)(*t[2]) for t in tiles))
     outputs: list[np.ndarray] = []
     for (where, inner, _), result in zip(tiles, results, strict=True):
         if not outputs:
-            outputs = [np.full(shape, np.nan, dtype=np.float32) for _ in result]
+            outputs = [np.empty(shape, dtype=np.float32) for _ in result]
         for target, tile in zip(outputs, result, strict=True):
             target[where] = tile[inner]
     return outputs

@@ -339,7 +339,6 @@ def ground_view_raster(
     *,
     with_svf: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    only: tuple[slice, slice] | None = None,
     **options: Any,
 ) -> GroundView:
     """:func:`ground_view` of a DSM and DTM raster in tiles with a halo of :func:`reach_m` (active Dask scheduler).
@@ -354,7 +353,6 @@ def ground_view_raster(
         sun_groups: groups of sun positions (see :func:`ground_view`).
         with_svf: whether to compute the SVF too.
         chunk_size: tile edge in cells.
-        only: compute the view of this window of the grid only (``geo.chunked.run_tiled``); NaN elsewhere.
         **options: further keyword arguments of :func:`ground_view` (heights, transmissivity, distances).
 
     Raises:
@@ -375,7 +373,6 @@ def ground_view_raster(
         halo=halo_cells(reach, xres) + 1,
         chunk_size=chunk_size,
         memo_key=f"ground_view:{xres!r}:{sun_groups!r}:{with_svf}:{sorted(options.items())!r}",
-        only=only,
     )
     svf = outputs.pop(0) if with_svf else None
     # Every tile's ground_view has already left roofs and holes without a value.

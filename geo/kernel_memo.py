@@ -47,13 +47,8 @@ class KernelMemo:
     full: int = 0
     recomputed_cells: int = 0
 
-    def run(self, key: str, arrays: Sequence[np.ndarray], halo: int, compute: Compute,
-            patch: Compute | None = None) -> list[np.ndarray]:
-        """``compute(arrays)``, reusing the previous call with ``key`` where the inputs did not change.
-
-        Args:
-            patch: computes the outputs of a box of the arrays (every cell of it); default ``compute``.
-        """
+    def run(self, key: str, arrays: Sequence[np.ndarray], halo: int, compute: Compute) -> list[np.ndarray]:
+        """``compute(arrays)``, reusing the previous call with ``key`` where the inputs did not change."""
         shape = arrays[0].shape
         full_key = (key, shape, halo, tuple(a.dtype.str for a in arrays))
         previous = self.entries.get(full_key)
@@ -69,7 +64,7 @@ class KernelMemo:
                 outputs = [o.copy() for o in previous.outputs]
             else:
                 self.partial += 1
-                outputs = self._patch(arrays, previous, changed, halo, patch or compute)
+                outputs = self._patch(arrays, previous, changed, halo, compute)
         self.entries[full_key] = _Entry([a.copy() for a in arrays], [o.copy() for o in outputs])
         return outputs
 

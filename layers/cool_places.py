@@ -110,7 +110,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
     person = person_view(
         inputs, dsm, kgrid, landcover.iloc[np.sort(landcover.sindex.query(shapely.box(*kgrid.bounds)))],
         [[sun]], params, layer_id="cool-places", with_svf=False, max_svf_distance_m=0.0,
-        max_shadow_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size, core=core,
+        max_shadow_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size,
     )
     person_used = person is not None
     dtm_resampled = person is not None and person.dtm_resampled

@@ -256,7 +256,7 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
             inputs, dsm, kgrid, _near(landcover, kgrid), [[moment], afternoon], params, layer_id="heat-stress",
             with_svf=True, max_svf_distance_m=params["svf_max_distance_m"],
             max_shadow_m=params["shadow_max_distance_m"], chunk_size=ctx.chunk_size,
-            canopy=None if canopy is None else _crop(canopy, vgrid, kgrid) > 0, core=core,
+            canopy=None if canopy is None else _crop(canopy, vgrid, kgrid) > 0,
         )
         if person is not None and person.view.svf is not None:
             # A person on the ground (geo.ground_view): shade under crowns, roofs without street value.

@@ -154,7 +154,6 @@ def person_view(
     max_shadow_m: float,
     chunk_size: int,
     canopy: np.ndarray | None = None,
-    core: Grid | None = None,
 ) -> PersonView | None:
     """The ground view on ``grid`` when the inputs hold a DTM; None without one (surface view).
 
@@ -172,8 +171,6 @@ def person_view(
         chunk_size: tile edge (cells) for the Dask run.
         canopy: the crown cells of ``grid`` (bool) when the layer has them already
             (:func:`grid_canopy` over a larger grid, cropped); None computes them here.
-        core: the window whose view the layer reports (inside ``grid``, aligned); the view is computed
-            there only (NaN on the rest of ``grid``). None: all of ``grid``.
 
     Raises:
         LayerError: the DTM is in another CRS than the DSM.
@@ -196,7 +193,6 @@ def person_view(
         dsm, dtm, footprint, canopy, sun_groups, with_svf=with_svf, chunk_size=chunk_size,
         observer_height_m=params["observer_height_m"], transmissivity=params["crown_transmissivity"],
         trunk_ratio=params["crown_trunk_ratio"], max_svf_distance_m=max_svf_distance_m, max_shadow_m=max_shadow_m,
-        only=None if core is None else grid.slices_of(core),
     )
     resampled = "dsm" in inputs.sources and not dtm_source.same_grid(inputs.raster("dsm"))
     return PersonView(view=view, canopy_cells=int(canopy.sum()), canopy=canopy, dtm_resampled=resampled)

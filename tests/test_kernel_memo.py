@@ -72,17 +72,3 @@ def test_outside_a_memo_block_nothing_is_kept() -> None:
     _view(*scene)
     assert memo.full == 0 and not memo.entries
 
-
-def test_a_window_of_the_view_equals_the_full_view_there() -> None:
-    """``only``: the kernel runs on the window plus its halo; inside the window the result is the full one."""
-    dsm, dtm, buildings, canopy = _scene()
-    full = _view(dsm, dtm, buildings, canopy)
-    window = (slice(15, 50), slice(30, 70))
-    view = ground_view_raster(_raster(dsm), _raster(dtm), buildings, canopy, GROUPS, chunk_size=24,
-                              only=window, **KWARGS)
-    assert view.svf is not None
-    for got, expected in zip([view.svf, *view.shades], full, strict=True):
-        np.testing.assert_array_equal(got[window], expected[window])
-        outside = np.ones(got.shape, dtype=bool)
-        outside[window] = False
-        assert np.isnan(got[outside]).all()
