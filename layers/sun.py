@@ -14,9 +14,10 @@ inside the region, sees the same sun as the whole region.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from geo.crs import WGS84
 from geo.errors import ConfigError
@@ -68,8 +69,14 @@ def shade_day(value: str, where: str) -> date:
 def region_centre_lat_lon(context: RegionContext) -> tuple[float, float]:
     """Latitude and longitude (degrees, WGS84) of the region's sun reference (the centre of its boundary's bounds)."""
     x, y = context.sun_reference
-    lon, lat = Transformer.from_crs(context.crs, WGS84, always_xy=True).transform(x, y)
+    lon, lat = _to_lonlat(context.crs.to_wkt()).transform(x, y)
     return float(lat), float(lon)
+
+
+@functools.lru_cache(maxsize=8)
+def _to_lonlat(crs_wkt: str) -> Transformer:
+    """The transformer of a CRS to WGS84 lon/lat (made once: creating one costs tens of milliseconds)."""
+    return Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
 
 
 def sun_at_moment(context: RegionContext, day: date, hour: float) -> tuple[SunPosition, float, float]:
