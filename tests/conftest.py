@@ -78,3 +78,21 @@ def shared_data() -> Path:
     """The real registry samples (read-only)."""
     assert SHARED_DATA.exists(), f"expected the shared samples at {SHARED_DATA}"
     return SHARED_DATA
+
+
+def write_delft_config(folder: Path, shared_data: Path, extra_sources: str = "") -> Path:
+    """A region config of the real Delft samples (BGT database + both AHN3 LAZ tiles) in ``folder``.
+
+    Args:
+        extra_sources: more ``sources:`` lines, each indented by two spaces (e.g. hand-made buurten).
+    """
+    laz = [shared_data / "ahn3-delft" / f"ahn3_cropped_{i}.laz" for i in (1, 2)]
+    config = folder / "kaartlaag.yaml"
+    config.write_text(
+        'region: {name: Delft, crs: "EPSG:28992"}\n'
+        "catalog: ./catalog\n"
+        "sources:\n"
+        f"  bgt: {{path: {shared_data / 'bgt-delft'}}}\n"
+        f'  ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "EPSG:28992"}}\n' + extra_sources
+    )
+    return config

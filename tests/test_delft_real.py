@@ -8,7 +8,6 @@ shade on walking space is higher from a person's view than from the DSM surface.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from geo.ground_view import CROWN_TRANSMISSIVITY
 from layers import catalog as cat
 from layers.config import load_config
 from layers.engine import build
+from tests.conftest import write_delft_config
 
 RD = "EPSG:28992"
 #: The part of the AHN3 tiles the BGT database maps (RD m).
@@ -46,19 +46,8 @@ def delft(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
          "status": "Verblijfsobject in gebruik"},
         geometry=[Point(xy) for xy in HOMES], crs=RD,
     ).to_file(folder / "adressen.gpkg", driver="GPKG")
-    laz = [shared_data / "ahn3-delft" / f"ahn3_cropped_{i}.laz" for i in (1, 2)]
-    config = folder / "kaartlaag.yaml"
-    config.write_text(textwrap.dedent(
-        f"""\
-        region: {{name: Delft, crs: "{RD}"}}
-        catalog: ./catalog
-        sources:
-          bgt: {{path: {shared_data / "bgt-delft"}}}
-          ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "{RD}"}}
-          neighbourhoods: {{path: buurt.gpkg}}
-          addresses: {{path: adressen.gpkg}}
-        """
-    ))
+    config = write_delft_config(folder, shared_data, "  neighbourhoods: {path: buurt.gpkg}\n"
+                                                      "  addresses: {path: adressen.gpkg}\n")
     build(load_config(config), ["landcover", "green-paved", "heat-stress", "cool-places"], console=Console(quiet=True))
     return config.parent / "catalog"
 

@@ -31,7 +31,7 @@ from layers import catalog as cat
 from layers.config import load_config
 from layers.published_inputs import INPUTS_ID, PublishedInputs, publish_inputs
 from layers.sources import SourceSet
-from tests.conftest import ORIGIN, SIZE_M, small_landcover
+from tests.conftest import ORIGIN, SIZE_M, small_landcover, write_delft_config
 from tiles.cog import validate_cog
 
 RD = "EPSG:28992"
@@ -363,16 +363,7 @@ def test_delft_laz_inputs(tmp_path: Path, shared_data: Path) -> None:
     laz = [shared_data / "ahn3-delft" / f"ahn3_cropped_{i}.laz" for i in (1, 2)]
     if not all(p.exists() for p in laz):
         pytest.skip("the Delft AHN3 samples are not in ../shared/data")
-    config = tmp_path / "kaartlaag.yaml"
-    config.write_text(textwrap.dedent(
-        f"""\
-        region: {{name: Delft, crs: "{RD}"}}
-        catalog: ./catalog
-        sources:
-          bgt: {{path: {shared_data / "bgt-delft"}}}
-          ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "{RD}"}}
-        """
-    ))
+    config = write_delft_config(tmp_path, shared_data)
     cfg = load_config(config)
     sources = SourceSet(cfg)
     with cat.catalog_lock(cfg.catalog_dir):
