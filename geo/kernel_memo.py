@@ -15,6 +15,7 @@ the previous outputs at once.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class KernelMemo:
     """
 
     entries: dict[tuple[object, ...], _Entry] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     hits: int = 0
     partial: int = 0
     full: int = 0
@@ -51,25 +53,33 @@ class KernelMemo:
         """``compute(arrays)``, reusing the previous call with ``key`` where the inputs did not change."""
         shape = arrays[0].shape
         full_key = (key, shape, halo, tuple(a.dtype.str for a in arrays))
-        previous = self.entries.get(full_key)
+        with self.lock:  # layers of one assessment run in threads; each key belongs to one of them
+            previous = self.entries.get(full_key)
         if previous is None:
-            self.full += 1
             outputs = compute(arrays)
+            with self.lock:
+                self.full += 1
         else:
             changed = np.zeros(shape, dtype=bool)
             for now, was in zip(arrays, previous.inputs, strict=True):
                 changed |= _differs(now, was)
             if not changed.any():
-                self.hits += 1
                 outputs = [o.copy() for o in previous.outputs]
+                with self.lock:
+                    self.hits += 1
             else:
-                self.partial += 1
-                outputs = self._patch(arrays, previous, changed, halo, compute)
-        self.entries[full_key] = _Entry([a.copy() for a in arrays], [o.copy() for o in outputs])
+                outputs, cells = self._patch(arrays, previous, changed, halo, compute)
+                with self.lock:
+                    self.partial += 1
+                    self.recomputed_cells += cells
+        entry = _Entry([a.copy() for a in arrays], [o.copy() for o in outputs])
+        with self.lock:
+            self.entries[full_key] = entry
         return outputs
 
     def _patch(self, arrays: Sequence[np.ndarray], previous: _Entry, changed: np.ndarray, halo: int,
-               compute: Compute) -> list[np.ndarray]:
+               compute: Compute) -> tuple[list[np.ndarray], int]:
+        """The previous outputs with the box within ``halo`` of changed cells recomputed, and its cell count."""
         rows = np.flatnonzero(changed.any(axis=1))
         cols = np.flatnonzero(changed.any(axis=0))
         n_rows, n_cols = changed.shape
@@ -84,8 +94,7 @@ class KernelMemo:
         outputs = [o.copy() for o in previous.outputs]
         for target, part in zip(outputs, sub, strict=True):
             target[box] = part[inner]
-        self.recomputed_cells += int((box[0].stop - box[0].start) * (box[1].stop - box[1].start))
-        return outputs
+        return outputs, int((box[0].stop - box[0].start) * (box[1].stop - box[1].start))
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
