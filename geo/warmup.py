@@ -1,9 +1,9 @@
 """Load the compiled kernels once, on tiny arrays, so the first real request does not pay for it.
 
 numba keeps the machine code of every kernel in its cache (``cache=True``), but
-a fresh process still spends about a second loading and linking it on first
-use. A server worker calls :func:`load_kernels` in the background at start, so
-the first assessment answers as fast as the next one.
+a fresh process still spends about half a second loading and linking it on
+first use. A server worker calls :func:`load_kernels` as it starts, before its
+memory ceiling applies, so the first assessment answers as fast as the next one.
 """
 
 from __future__ import annotations

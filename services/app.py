@@ -8,10 +8,7 @@ exist only for callers with a valid API key (``services.access``).
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
-import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -51,16 +48,11 @@ def create_worker_app() -> FastTilePath:
     ``create_app``, which leaves the process's limits alone.
     """
     settings = ServerSettings()
+    # The compiled kernels (and their thread pool) load before the ceiling, once: the first assessment then
+    # answers as fast as the next, and no allocation of the loader meets the ceiling mid-request.
+    load_kernels()
     limit_worker_memory(settings.limits.worker_memory_mb)
     return create_app(settings)
-
-
-@contextlib.asynccontextmanager
-async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Load the compiled kernels in the background as a worker starts (``geo.warmup``): the first assessment
-    then answers as fast as the next, and the worker is ready at once."""
-    threading.Thread(target=load_kernels, name="kaartlaag-warmup", daemon=True).start()
-    yield
 
 
 def create_app(settings: ServerSettings | None = None) -> FastTilePath:
@@ -72,7 +64,7 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     settings = settings or ServerSettings()
     store = CatalogStore(settings.catalog)
     tiles = TileService(store, max_age=settings.max_age, vector_max_zoom=MAX_ZOOM)
-    app = FastAPI(title="kaartlaag", description=DESCRIPTION, version="0.1.0", lifespan=_lifespan)
+    app = FastAPI(title="kaartlaag", description=DESCRIPTION, version="0.1.0")
     app.state.store = store
     app.state.settings = settings
     app.state.tiles = tiles
