@@ -246,14 +246,6 @@ def run_tiled(
     Returns:
         The kernel's outputs on the whole arrays (float32).
     """
-    return _run_memo(kernel, arrays, halo, chunk_size, memo_key)
-
-
-def _run_memo(
-    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int,
-    memo_key: str | None,
-) -> list[np.ndarray]:
-    """:func:`_run_tiled`, through the active kernel memo when there is one and ``memo_key`` is given."""
     memo = current_memo() if memo_key is not None else None
     if memo is not None and memo_key is not None:
         return memo.run(memo_key, arrays, halo, lambda parts: _run_tiled(kernel, parts, halo, chunk_size))

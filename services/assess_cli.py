@@ -38,8 +38,8 @@ def read_site(path: Path, inputs: PublishedInputs, buffer_m: float | None, crs: 
     common: dict[str, Any] = {"region_boundary": inputs.boundary, "region_name": inputs.name}
     if path.suffix.lower() in GEOJSON_SUFFIXES:
         data = _read_json(path, "GeoJSON")
-        named = (data.get("crs") or {}).get("properties", {}).get("name") if isinstance(data, dict) else None
-        return site_from_geojson(data, crs or named or "EPSG:28992", inputs.crs, limits, buffer_m, **common)
+        # Without --crs, geo.site reads the file's legacy crs member, else takes EPSG:28992.
+        return site_from_geojson(data, crs, inputs.crs, limits, buffer_m, **common)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
