@@ -99,8 +99,8 @@ CANONICAL: dict[str, CanonicalSpec] = {
             "occupancy",
             "any",
             ("address_id", "registration", "since"),
-            (),
-            "registrations per address (BRP-like)",
+            ("until",),
+            "registrations per address (BRP and trade register): resident|business|user, since, until",
         ),
         CanonicalSpec("projects", "any", ("id", "name", "kind", "start", "end"), (), "spatial projects"),
         CanonicalSpec("dsm", "raster", (), (), "digital surface model, metres NAP"),
@@ -175,6 +175,10 @@ def validate_canonical(
                 f"landcover: unknown class {frame['class'].iloc[i]!r}; allowed: {', '.join(LANDCOVER_CLASSES)}",
                 feature=_feature_id(frame, spec, i),
             )
+    if name == "occupancy":
+        from geo.occupancy import normalise_occupancy  # geo.occupancy has no dependency on this module
+
+        frame = normalise_occupancy(frame, path)
     return frame  # type: ignore[return-value]
 
 
