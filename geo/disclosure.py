@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 #: Default threshold and rounding base (CBS, Kerncijfers wijken en buurten).
 MIN_COUNT = 5
@@ -213,3 +214,193 @@ def unsafe_parts(rel: Relation, rounded: pd.DataFrame, status: pd.DataFrame, pop
             out.append(group)
     return out
 
+
+
+# -- audit: what an attacker can prove from every published cell at once --------------------------------
+
+
+@dataclass
+class Publication:
+    """Published cells as linear constraints over *atoms*, the finest pieces anyone could ask about.
+
+    An atom is, e.g., the vacant addresses of one use group and one duration class in one piece of
+    the map (a 100 m square cut by the buurt borders). Each published cell counts the atoms in its row.
+
+    Attributes:
+        rows: ``(cells, atoms)`` 0/1 matrix: which atoms each published cell counts.
+        values: the published value per cell (NaN where suppressed).
+        status: per cell ``published`` / ``primary`` / ``complement`` / ``secondary``.
+        populations: per cell the addresses it could count (public, from the BAG).
+        suppressible: per cell whether secondary suppression may choose it.
+        priority: per cell; secondary suppression picks the cell of the lowest priority first
+            (e.g. 0 grid squares, 1 buurten, 2 municipalities).
+        atom_populations: per atom the addresses it could count (an attacker knows them).
+        known_rows: ``(k, atoms)`` 0/1 matrix of further public facts: the atoms of each row
+            count at most ``known_populations`` (e.g. the addresses of one use group in one piece).
+        known_populations: the bound of each known row.
+    """
+
+    rows: sparse.csr_matrix
+    values: np.ndarray
+    status: np.ndarray
+    populations: np.ndarray
+    suppressible: np.ndarray
+    priority: np.ndarray
+    atom_populations: np.ndarray
+    known_rows: sparse.csr_matrix
+    known_populations: np.ndarray
+
+
+@dataclass
+class Regions:
+    """Regions an attacker may try to prove vacancy in: sets of atoms with their populations.
+
+    Attributes:
+        atoms: ``(regions, atoms)`` 0/1 matrix.
+        populations: addresses each region holds (public).
+        small: whether the region is a cell suppressed as small (recovered once proven non-zero).
+        labels: a name per region, for reports.
+    """
+
+    atoms: sparse.csr_matrix
+    populations: np.ndarray
+    small: np.ndarray
+    labels: list[str]
+
+
+#: Largest number of propagation sweeps (each tightens every bound at least once, or it stops).
+MAX_SWEEPS = 200
+_EPS = 1e-9
+
+
+def attacker_rows(pub: Publication, min_count: int = MIN_COUNT,
+                  base: int = BASE) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """Every constraint an attacker holds: published cells as intervals, then the known rows."""
+    published = pub.status == PUBLISHED
+    half_lo, half_hi = base // 2, base - 1 - base // 2
+    lo = np.where(published, np.maximum(pub.values - half_lo, min_count), 0.0)
+    hi = np.where(published, np.minimum(pub.values + half_hi, pub.populations), pub.populations)
+    rows = sparse.vstack([pub.rows, pub.known_rows]).tocsr()
+    return rows, np.r_[lo, np.zeros(len(pub.known_populations))], np.r_[hi, pub.known_populations]
+
+
+def propagate(rows: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
+              atom_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on every atom that the constraints ``lo <= rows @ x <= hi``, ``0 <= x <= atom_hi`` imply.
+
+    Interval propagation over integers: each constraint bounds each of its atoms by its limit minus
+    the others' opposite bounds, rounded inwards, sweep after sweep until nothing changes. It proves
+    less than an exact integer programme could, never more.
+
+    Returns:
+        (lowest, highest) count per atom.
+    """
+    coo = rows.tocoo()
+    r, j = coo.row, coo.col
+    low = np.zeros(rows.shape[1])
+    high = np.asarray(atom_hi, dtype=float).copy()
+    for _ in range(MAX_SWEEPS):
+        sum_lo, sum_hi = rows @ low, rows @ high
+        cand_lo = np.full_like(low, -np.inf)
+        cand_hi = np.full_like(high, np.inf)
+        np.maximum.at(cand_lo, j, lo[r] - (sum_hi[r] - high[j]))
+        np.minimum.at(cand_hi, j, hi[r] - (sum_lo[r] - low[j]))
+        new_lo = np.maximum(low, np.ceil(cand_lo - _EPS))
+        new_hi = np.minimum(high, np.floor(cand_hi + _EPS))
+        if np.array_equal(new_lo, low) and np.array_equal(new_hi, high):
+            break
+        low, high = new_lo, new_hi
+    return low, high
+
+
+def region_lower(rows: sparse.csr_matrix, lo: np.ndarray, regions: sparse.csr_matrix, low: np.ndarray,
+                 high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest count an attacker can prove in each region, and the constraint that proves it.
+
+    A region's count is at least the sum of its atoms' lower bounds, and for every constraint that
+    holds the whole region, that constraint's lower limit minus the highest count of its other atoms.
+
+    Returns:
+        (lower bound per region, index of the proving row or -1 where the atoms' own bounds prove it).
+    """
+    lower = regions @ low
+    binding = np.full(regions.shape[0], -1, dtype=np.int64)
+    size = np.asarray(regions.sum(axis=1)).ravel()
+    overlap = (rows @ regions.T).tocoo()
+    contains = overlap.data >= size[overlap.col] - _EPS
+    rr, qq = overlap.row[contains], overlap.col[contains]
+    bound = lo[rr] - ((rows @ high)[rr] - (regions @ high)[qq])
+    order = np.argsort(bound, kind="stable")
+    best = np.full(regions.shape[0], -np.inf)
+    best_row = np.full(regions.shape[0], -1, dtype=np.int64)
+    best[qq[order]] = bound[order]  # the last write per region is its largest bound
+    best_row[qq[order]] = rr[order]
+    better = best > lower + _EPS
+    lower = np.where(better, best, lower)
+    binding[better] = best_row[better]
+    return np.ceil(lower - _EPS), binding
+
+
+def unsafe_regions(pub: Publication, regions: Regions, min_count: int = MIN_COUNT,
+                   base: int = BASE) -> tuple[np.ndarray, np.ndarray]:
+    """The regions whose vacancy the publication discloses, and the row proving each.
+
+    A region is disclosed when it was suppressed as small and is proven non-zero, or when it holds
+    a proven vacant address among fewer than ``min_count`` possibly occupied ones (:func:`is_disclosive`).
+
+    Returns:
+        (indices of the disclosed regions, the proving row of each: see :func:`region_lower`).
+    """
+    rows, lo, hi = attacker_rows(pub, min_count, base)
+    low, high = propagate(rows, lo, hi, pub.atom_populations)
+    lower, binding = region_lower(rows, lo, regions.atoms, low, high)
+    located = (lower >= 1) & (regions.populations - lower < min_count)
+    bad = np.flatnonzero(located | (regions.small & (lower >= 1)))
+    return bad, binding[bad]
+
+
+def secondary_suppression(pub: Publication, regions: Regions, min_count: int = MIN_COUNT,
+                          base: int = BASE, max_rounds: int = 1000) -> int:
+    """Suppress published cells (in place) until no region is disclosed; returns how many.
+
+    For each disclosed region the row that proves it is looked at: where it may be suppressed and
+    has the lowest priority of the candidates it is suppressed; otherwise the published cell of
+    lowest priority (then the smallest value) among those counting the proving row's other atoms,
+    whose highs made the proof possible. Every round suppresses at least one cell, so this ends.
+
+    Raises:
+        RuntimeError: when a disclosure cannot be broken (nothing left to suppress).
+    """
+    done = 0
+    for _ in range(max_rounds):
+        bad, binding = unsafe_regions(pub, regions, min_count, base)
+        if len(bad) == 0:
+            return done
+        chosen: set[int] = set()
+        for q, row in zip(bad, binding, strict=True):
+            pick = _cell_to_suppress(pub, regions.atoms[q], int(row))
+            if pick is None:
+                raise RuntimeError(f"disclosure of {regions.labels[q]} cannot be broken by suppression")
+            chosen.add(pick)
+        for cell in chosen:
+            pub.status[cell] = SECONDARY
+            pub.values[cell] = np.nan
+        done += len(chosen)
+    raise RuntimeError(f"secondary suppression did not converge in {max_rounds} rounds")
+
+
+def _cell_to_suppress(pub: Publication, region: sparse.csr_matrix, row: int) -> int | None:
+    """The published cell to suppress so that ``row`` no longer proves vacancy in ``region``."""
+    n_cells = len(pub.status)
+    open_cells = (pub.status == PUBLISHED) & pub.suppressible
+    region_atoms = region.toarray().ravel() > 0
+    own = 0 <= row < n_cells
+    # Proven by the atoms' own bounds (or a known row): every cell counting the region's atoms may help.
+    others = (pub.rows[row].toarray().ravel() > 0) & ~region_atoms if own else region_atoms
+    touching = np.asarray(pub.rows[:, np.flatnonzero(others)].sum(axis=1)).ravel() > 0
+    candidates = np.flatnonzero(open_cells & (touching | (np.arange(n_cells) == row)))
+    if len(candidates) == 0:
+        return None
+    # Lowest priority first; at equal priority the proving row itself, then the smallest value.
+    key = np.lexsort((pub.values[candidates], candidates != row, pub.priority[candidates]))
+    return int(candidates[key[0]])

@@ -132,7 +132,8 @@ def vacancy_status(
     wanted_out = {s.lower() for s in out_of_use_statuses}
     out_of_use = status.str.lower().isin(wanted_out).fillna(False).to_numpy(dtype=bool)
     vacant = in_use & ~ids.isin(occupied).to_numpy()
-    since = pd.Series(ids.map(last_end).to_numpy(dtype="datetime64[ns]"), index=addresses.index)
+    last_end.index = last_end.index.astype(str)
+    since = pd.Series(last_end.reindex(ids.to_numpy()).to_numpy(dtype="datetime64[ns]"), index=addresses.index)
     since = since.where(vacant)
     classes = duration_class(since, reference_date, history_start).where(vacant, None)
     out = addresses.copy()
