@@ -92,8 +92,9 @@ CANONICAL: dict[str, CanonicalSpec] = {
             "housing_sites",
             "Polygon",
             ("id", "name", "status", "planned_dwellings"),
-            (),
-            "planned housing locations",
+            ("municipality", "hard", "dwellings_grondgebonden", "dwellings_gestapeld", "sociale_huur",
+             "middelduur", "duur", "phasing", "inside_built_up"),
+            "planned housing locations (plan-capacity monitor fields; checked by geo.housing_sites)",
         ),
         CanonicalSpec(
             "occupancy",
@@ -105,6 +106,7 @@ CANONICAL: dict[str, CanonicalSpec] = {
         CanonicalSpec("projects", "any", ("id", "name", "kind", "start", "end"), (), "spatial projects"),
         CanonicalSpec("dsm", "raster", (), (), "digital surface model, metres NAP"),
         CanonicalSpec("dtm", "raster", (), (), "digital terrain model, metres NAP"),
+        CanonicalSpec("flood", "raster", (), (), "flood depth of a scenario (m above the ground), e.g. LIWO"),
     )
 }
 

@@ -32,6 +32,7 @@ sources:
   parks: {{path: parks.gpkg}}
   amenities: {{path: amenities.gpkg}}
   housing_sites: {{path: housing_sites.gpkg}}
+  projects: {{path: projects.gpkg}}
   occupancy: {{path: occupancy.csv}}
   ahn: {{dsm: dsm.tif, dtm: dtm.tif}}
 layers: {{}}
