@@ -218,170 +218,137 @@ def unsafe_parts(rel: Relation, rounded: pd.DataFrame, status: pd.DataFrame, pop
 
 # -- audit: what an attacker can prove from every published cell at once --------------------------------
 
+#: Status of a variable of a :class:`Publication` that is not a published cell (a piece, an atom).
+HIDDEN = "hidden"
+
 
 @dataclass
 class Publication:
-    """Published cells as linear constraints over *atoms*, the finest pieces anyone could ask about.
+    """What an attacker holds: counts as variables, tied by additive relations, some published.
 
-    An atom is, e.g., the vacant addresses of one use group and one duration class in one piece of
-    the map (a 100 m square cut by the buurt borders). Each published cell counts the atoms in its row.
+    Variables are the published cells (zone x column), the unpublished pieces they are made of
+    (e.g. one 100 m square cut by the buurt borders, per column) and the atoms (piece x use group
+    x duration class). Each relation says that a count is the sum of others, e.g. a buurt's
+    count is the sum of its pieces' counts and a piece's total the sum of its use groups.
 
     Attributes:
-        rows: ``(cells, atoms)`` 0/1 matrix: which atoms each published cell counts.
-        values: the published value per cell (NaN where suppressed).
-        status: per cell ``published`` / ``primary`` / ``complement`` / ``secondary``.
-        populations: per cell the addresses it could count (public, from the BAG).
-        suppressible: per cell whether secondary suppression may choose it.
-        priority: per cell; secondary suppression picks the cell of the lowest priority first
-            (e.g. 0 grid squares, 1 buurten, 2 municipalities).
-        atom_populations: per atom the addresses it could count (an attacker knows them).
-        known_rows: ``(k, atoms)`` 0/1 matrix of further public facts: the atoms of each row
-            count at most ``known_populations`` (e.g. the addresses of one use group in one piece).
-        known_populations: the bound of each known row.
+        constraints: ``(relations, variables)`` matrix of +1/-1; each row sums to zero (a total
+            with -1, its parts with +1).
+        values: published value per variable (NaN: not published).
+        status: per variable ``published``, ``primary``, ``complement``, ``secondary`` or ``hidden``.
+        populations: per variable the addresses it could count (public, from the BAG).
+        priority: per variable; secondary suppression takes the published cell of the lowest
+            priority first (``inf``: never, e.g. hidden variables).
     """
 
-    rows: sparse.csr_matrix
+    constraints: sparse.csr_matrix
     values: np.ndarray
     status: np.ndarray
     populations: np.ndarray
-    suppressible: np.ndarray
     priority: np.ndarray
-    atom_populations: np.ndarray
-    known_rows: sparse.csr_matrix
-    known_populations: np.ndarray
 
 
-@dataclass
-class Regions:
-    """Regions an attacker may try to prove vacancy in: sets of atoms with their populations.
-
-    Attributes:
-        atoms: ``(regions, atoms)`` 0/1 matrix.
-        populations: addresses each region holds (public).
-        small: whether the region is a cell suppressed as small (recovered once proven non-zero).
-        labels: a name per region, for reports.
-    """
-
-    atoms: sparse.csr_matrix
-    populations: np.ndarray
-    small: np.ndarray
-    labels: list[str]
-
-
-#: Largest number of propagation sweeps (each tightens every bound at least once, or it stops).
-MAX_SWEEPS = 200
+#: Largest number of propagation sweeps (each tightens some bound, or propagation stops).
+MAX_SWEEPS = 500
 _EPS = 1e-9
 
 
-def attacker_rows(pub: Publication, min_count: int = MIN_COUNT,
-                  base: int = BASE) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """Every constraint an attacker holds: published cells as intervals, then the known rows."""
+def attacker_bounds(pub: Publication, min_count: int = MIN_COUNT, base: int = BASE) -> tuple[np.ndarray, np.ndarray]:
+    """What an attacker knows of each variable before combining relations.
+
+    A published value ``v`` means ``[max(v - base//2, min_count), min(v + base - 1 - base//2, population)]``;
+    anything else means ``[0, population]`` (the attacker cannot tell why a cell was suppressed).
+    """
     published = pub.status == PUBLISHED
-    half_lo, half_hi = base // 2, base - 1 - base // 2
-    lo = np.where(published, np.maximum(pub.values - half_lo, min_count), 0.0)
-    hi = np.where(published, np.minimum(pub.values + half_hi, pub.populations), pub.populations)
-    rows = sparse.vstack([pub.rows, pub.known_rows]).tocsr()
-    return rows, np.r_[lo, np.zeros(len(pub.known_populations))], np.r_[hi, pub.known_populations]
+    vals = np.nan_to_num(pub.values, nan=0.0)
+    lo = np.where(published, np.maximum(vals - base // 2, min_count), 0.0)
+    hi = np.where(published, np.minimum(vals + base - 1 - base // 2, pub.populations), pub.populations)
+    return lo, hi.astype(float)
 
 
-def propagate(rows: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
-              atom_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds on every atom that the constraints ``lo <= rows @ x <= hi``, ``0 <= x <= atom_hi`` imply.
+def propagate(constraints: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds on every variable that the relations imply, by interval propagation over integers.
 
-    Interval propagation over integers: each constraint bounds each of its atoms by its limit minus
-    the others' opposite bounds, rounded inwards, sweep after sweep until nothing changes. It proves
-    less than an exact integer programme could, never more.
+    Each relation ``sum(a_j v_j) = 0`` bounds each of its variables by the others' bounds; bounds are
+    rounded inwards (counts are integers), sweep after sweep until nothing changes. This proves
+    less than an exact integer programme could, never more (tests/test_disclosure.py checks both).
 
     Returns:
-        (lowest, highest) count per atom.
+        (lowest, highest) per variable, and ``(2, variables)``: the relation that last raised its
+        lower bound and the one that last lowered its upper bound (-1: its own interval).
     """
-    coo = rows.tocoo()
-    r, j = coo.row, coo.col
-    low = np.zeros(rows.shape[1])
-    high = np.asarray(atom_hi, dtype=float).copy()
+    coo = constraints.tocoo()
+    c, i, a = coo.row, coo.col, coo.data
+    low, high = lo.astype(float).copy(), hi.astype(float).copy()
+    proof = np.full((2, len(low)), -1, dtype=np.int64)
+    n_rel = constraints.shape[0]
     for _ in range(MAX_SWEEPS):
-        sum_lo, sum_hi = rows @ low, rows @ high
-        cand_lo = np.full_like(low, -np.inf)
-        cand_hi = np.full_like(high, np.inf)
-        np.maximum.at(cand_lo, j, lo[r] - (sum_hi[r] - high[j]))
-        np.minimum.at(cand_hi, j, hi[r] - (sum_lo[r] - low[j]))
-        new_lo = np.maximum(low, np.ceil(cand_lo - _EPS))
-        new_hi = np.minimum(high, np.floor(cand_hi + _EPS))
-        if np.array_equal(new_lo, low) and np.array_equal(new_hi, high):
+        t_min = np.where(a > 0, a * low[i], a * high[i])
+        t_max = np.where(a > 0, a * high[i], a * low[i])
+        s_min = np.bincount(c, weights=t_min, minlength=n_rel)
+        s_max = np.bincount(c, weights=t_max, minlength=n_rel)
+        rest_min, rest_max = s_min[c] - t_min, s_max[c] - t_max
+        cand_lo = np.where(a > 0, -rest_max, rest_min)
+        cand_hi = np.where(a > 0, -rest_min, rest_max)
+        best_lo = np.full(len(low), -np.inf)
+        np.maximum.at(best_lo, i, cand_lo)
+        best_hi = np.full(len(high), np.inf)
+        np.minimum.at(best_hi, i, cand_hi)
+        new_lo = np.maximum(low, np.ceil(best_lo - _EPS))
+        new_hi = np.minimum(high, np.floor(best_hi + _EPS))
+        raised, lowered = new_lo > low, new_hi < high
+        if not raised.any() and not lowered.any():
             break
+        for k, (changed, cand) in enumerate(((raised, cand_lo), (lowered, -cand_hi))):
+            if changed.any():
+                order = np.argsort(cand, kind="stable")
+                arg = np.full(len(low), -1, dtype=np.int64)
+                arg[i[order]] = c[order]  # the last write per variable is its best candidate
+                proof[k, changed] = arg[changed]
         low, high = new_lo, new_hi
-    return low, high
+    return low, high, proof
 
 
-def region_lower(rows: sparse.csr_matrix, lo: np.ndarray, regions: sparse.csr_matrix, low: np.ndarray,
-                 high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest count an attacker can prove in each region, and the constraint that proves it.
+def disclosed(pub: Publication, low: np.ndarray, candidates: np.ndarray, min_count: int = MIN_COUNT) -> np.ndarray:
+    """Which of the ``candidates`` (variable indices) the bounds ``low`` disclose.
 
-    A region's count is at least the sum of its atoms' lower bounds, and for every constraint that
-    holds the whole region, that constraint's lower limit minus the highest count of its other atoms.
-
-    Returns:
-        (lower bound per region, index of the proving row or -1 where the atoms' own bounds prove it).
+    A cell suppressed as small is disclosed once proven non-zero; any variable is disclosed when it
+    holds a proven vacant address among fewer than ``min_count`` possibly occupied ones
+    (:func:`is_disclosive`).
     """
-    lower = regions @ low
-    binding = np.full(regions.shape[0], -1, dtype=np.int64)
-    size = np.asarray(regions.sum(axis=1)).ravel()
-    overlap = (rows @ regions.T).tocoo()
-    contains = overlap.data >= size[overlap.col] - _EPS
-    rr, qq = overlap.row[contains], overlap.col[contains]
-    bound = lo[rr] - ((rows @ high)[rr] - (regions @ high)[qq])
-    order = np.argsort(bound, kind="stable")
-    best = np.full(regions.shape[0], -np.inf)
-    best_row = np.full(regions.shape[0], -1, dtype=np.int64)
-    best[qq[order]] = bound[order]  # the last write per region is its largest bound
-    best_row[qq[order]] = rr[order]
-    better = best > lower + _EPS
-    lower = np.where(better, best, lower)
-    binding[better] = best_row[better]
-    return np.ceil(lower - _EPS), binding
+    lower = low[candidates]
+    small = pub.status[candidates] == PRIMARY
+    located = (lower >= 1) & (pub.populations[candidates] - lower < min_count)
+    return candidates[located | (small & (lower >= 1))]
 
 
-def unsafe_regions(pub: Publication, regions: Regions, min_count: int = MIN_COUNT,
-                   base: int = BASE) -> tuple[np.ndarray, np.ndarray]:
-    """The regions whose vacancy the publication discloses, and the row proving each.
+def secondary_suppression(pub: Publication, candidates: np.ndarray, min_count: int = MIN_COUNT,
+                          base: int = BASE, max_rounds: int = 10_000) -> int:
+    """Suppress published cells (in place) until no candidate variable is disclosed; returns how many.
 
-    A region is disclosed when it was suppressed as small and is proven non-zero, or when it holds
-    a proven vacant address among fewer than ``min_count`` possibly occupied ones (:func:`is_disclosive`).
+    For each disclosed variable the proof is followed back (the relation that raised its lower
+    bound, then those that raised the bounds it used), and the published cell of the lowest
+    priority met on the way, then of the smallest value, is suppressed. Every round suppresses at
+    least one cell, so this ends.
 
-    Returns:
-        (indices of the disclosed regions, the proving row of each: see :func:`region_lower`).
-    """
-    rows, lo, hi = attacker_rows(pub, min_count, base)
-    low, high = propagate(rows, lo, hi, pub.atom_populations)
-    lower, binding = region_lower(rows, lo, regions.atoms, low, high)
-    located = (lower >= 1) & (regions.populations - lower < min_count)
-    bad = np.flatnonzero(located | (regions.small & (lower >= 1)))
-    return bad, binding[bad]
-
-
-def secondary_suppression(pub: Publication, regions: Regions, min_count: int = MIN_COUNT,
-                          base: int = BASE, max_rounds: int = 1000) -> int:
-    """Suppress published cells (in place) until no region is disclosed; returns how many.
-
-    For each disclosed region the row that proves it is looked at: where it may be suppressed and
-    has the lowest priority of the candidates it is suppressed; otherwise the published cell of
-    lowest priority (then the smallest value) among those counting the proving row's other atoms,
-    whose highs made the proof possible. Every round suppresses at least one cell, so this ends.
+    Args:
+        candidates: the variables to keep undisclosed (only those whose truth makes a disclosure
+            possible need to be given: a proven lower bound never exceeds the truth).
 
     Raises:
-        RuntimeError: when a disclosure cannot be broken (nothing left to suppress).
+        RuntimeError: when a disclosure cannot be broken (no published cell in its proof).
     """
     done = 0
     for _ in range(max_rounds):
-        bad, binding = unsafe_regions(pub, regions, min_count, base)
+        lo, hi = attacker_bounds(pub, min_count, base)
+        low, _, proof = propagate(pub.constraints, lo, hi)
+        bad = disclosed(pub, low, candidates, min_count)
         if len(bad) == 0:
             return done
-        chosen: set[int] = set()
-        for q, row in zip(bad, binding, strict=True):
-            pick = _cell_to_suppress(pub, regions.atoms[q], int(row))
-            if pick is None:
-                raise RuntimeError(f"disclosure of {regions.labels[q]} cannot be broken by suppression")
-            chosen.add(pick)
+        chosen = {_cell_to_suppress(pub, int(v), proof) for v in bad}
+        if None in chosen:
+            raise RuntimeError("a disclosure cannot be broken by suppression")
         for cell in chosen:
             pub.status[cell] = SECONDARY
             pub.values[cell] = np.nan
@@ -389,18 +356,34 @@ def secondary_suppression(pub: Publication, regions: Regions, min_count: int = M
     raise RuntimeError(f"secondary suppression did not converge in {max_rounds} rounds")
 
 
-def _cell_to_suppress(pub: Publication, region: sparse.csr_matrix, row: int) -> int | None:
-    """The published cell to suppress so that ``row`` no longer proves vacancy in ``region``."""
-    n_cells = len(pub.status)
-    open_cells = (pub.status == PUBLISHED) & pub.suppressible
-    region_atoms = region.toarray().ravel() > 0
-    own = 0 <= row < n_cells
-    # Proven by the atoms' own bounds (or a known row): every cell counting the region's atoms may help.
-    others = (pub.rows[row].toarray().ravel() > 0) & ~region_atoms if own else region_atoms
-    touching = np.asarray(pub.rows[:, np.flatnonzero(others)].sum(axis=1)).ravel() > 0
-    candidates = np.flatnonzero(open_cells & (touching | (np.arange(n_cells) == row)))
-    if len(candidates) == 0:
+#: How many relations back a proof is followed when choosing the cell to suppress.
+PROOF_DEPTH = 6
+
+
+def _cell_to_suppress(pub: Publication, var: int, proof: np.ndarray) -> int | None:
+    """The published cell in the proof of ``var``'s lower bound to suppress (None: none).
+
+    The proof is followed back breadth first through the relations that set the bounds used, up to
+    ``PROOF_DEPTH`` relations; of the published cells met, the one of the lowest priority is taken,
+    then the one met first, then the smallest value.
+    """
+    csr = pub.constraints
+    depth = {var: 0}
+    frontier = [var]
+    for d in range(1, PROOF_DEPTH + 1):
+        nxt: list[int] = []
+        for v in frontier:
+            for rel in {int(proof[0, v]), int(proof[1, v])} - {-1}:
+                for u in csr.indices[csr.indptr[rel]:csr.indptr[rel + 1]]:
+                    if int(u) not in depth:
+                        depth[int(u)] = d
+                        nxt.append(int(u))
+        frontier = nxt
+        if not frontier:
+            break
+    met = np.array([v for v in depth if pub.status[v] == PUBLISHED and np.isfinite(pub.priority[v])],
+                   dtype=np.int64)
+    if len(met) == 0:
         return None
-    # Lowest priority first; at equal priority the proving row itself, then the smallest value.
-    key = np.lexsort((pub.values[candidates], candidates != row, pub.priority[candidates]))
-    return int(candidates[key[0]])
+    key = np.lexsort((pub.values[met], np.array([depth[int(v)] for v in met]), pub.priority[met]))
+    return int(met[key[0]])

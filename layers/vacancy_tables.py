@@ -26,10 +26,10 @@ from scipy import sparse
 from geo import cbs_grid
 from geo.disclosure import (
     COMPLEMENT,
+    HIDDEN,
     PRIMARY,
     PUBLISHED,
     Publication,
-    Regions,
     protect_table,
     safe_count,
     secondary_suppression,
@@ -136,35 +136,35 @@ def vacancy_tables(
     users = frame[frame["in_use"]]
     piece_use_pop = np.bincount(users["piece"] * n_use + users["use"], minlength=n_pieces * n_use).astype(float)
     levels = _levels(piece_info, zones, region_name, grid_m, min_count, piece_use_pop.reshape(-1, n_use))
-    cells, rows, pops, truth = _cells(levels, n_pieces, n_use, n_dur, atom_count, piece_use_pop)
-    width = len(COUNT_COLUMNS)
+    system = _system(levels, n_pieces, atom_count, piece_use_pop.reshape(-1, n_use))
+    cell_vars = system.cell_vars.ravel()
     first = protect_table(
-        pd.DataFrame(truth.reshape(-1, width).astype(int), columns=list(COUNT_COLUMNS)),
-        populations=pd.DataFrame(pops.reshape(-1, width), columns=list(COUNT_COLUMNS)),
+        pd.DataFrame(system.truth[system.cell_vars].astype(int), columns=list(COUNT_COLUMNS)),
+        populations=pd.DataFrame(system.populations[system.cell_vars], columns=list(COUNT_COLUMNS)),
         min_count=min_count, base=base,
     )
-    pub = Publication(
-        rows=rows, values=first.values.to_numpy(dtype=float, na_value=np.nan).ravel(),
-        status=first.status.to_numpy().ravel().astype(object), populations=pops,
-        suppressible=np.ones(len(cells), dtype=bool),
-        priority=np.array([LEVELS[c[0]] + (TOTAL_PRIORITY if c[2] == "vacant" else 0.0) for c in cells]),
-        atom_populations=np.repeat(piece_use_pop, n_dur),
-        known_rows=sparse.kron(sparse.identity(n_pieces * n_use, format="csr"), np.ones((1, n_dur))).tocsr(),
-        known_populations=piece_use_pop,
-    )
-    regions = _regions(pub, truth, rows, atom_count, piece_use_pop, n_pieces, n_use, n_dur, min_count)
-    counts["cells_primary"] = int((pub.status == PRIMARY).sum())
-    counts["cells_complement"] = int((pub.status == COMPLEMENT).sum())
-    counts["cells_secondary"] = secondary_suppression(pub, regions, min_count, base)
+    n_vars = len(system.truth)
+    values = np.full(n_vars, np.nan)
+    values[cell_vars] = first.values.to_numpy(dtype=float, na_value=np.nan).ravel()
+    var_status = np.full(n_vars, HIDDEN, dtype=object)
+    var_status[cell_vars] = first.status.to_numpy().ravel()
+    priority = np.full(n_vars, np.inf)
+    priority[cell_vars] = system.priority.ravel()
+    pub = Publication(system.constraints, values, var_status, system.populations, priority)
+    truth, pops = system.truth, system.populations
+    possible = (truth >= 1) & ((var_status == PRIMARY) | (pops - truth < min_count))
+    counts["cells_primary"] = int((var_status == PRIMARY).sum())
+    counts["cells_complement"] = int((var_status == COMPLEMENT).sum())
+    counts["cells_secondary"] = secondary_suppression(pub, np.flatnonzero(possible), min_count, base)
     counts["cells_published"] = int((pub.status == PUBLISHED).sum())
-    counts["regions_audited"] = len(regions.labels)
-    values = pub.values.reshape(-1, width)
+    counts["variables_audited"] = int(possible.sum())
+    published = pub.values[system.cell_vars]
+    in_use_pop = pops[system.cell_vars[:, 0]]
     tables: dict[str, gpd.GeoDataFrame] = {}
     at = 0
     for name, level in levels.items():
         n = len(level.published)
-        tables[name] = _table(level, values[at:at + n], pops.reshape(-1, width)[at:at + n, 0], frame,
-                              min_count, base, zones.crs)
+        tables[name] = _table(level, published[at:at + n], in_use_pop[at:at + n], frame, min_count, base, zones.crs)
         at += n
     return VacancyTables(tables, counts)
 
@@ -209,81 +209,118 @@ def _levels(piece_info: pd.DataFrame, zones: gpd.GeoDataFrame, region_name: str,
     }
 
 
-def _masks(n_pieces: int, n_use: int, n_dur: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Piece of every atom, and per count column the atoms it counts."""
-    atoms = np.arange(n_pieces * n_use * n_dur)
-    piece, use, dur = atoms // (n_use * n_dur), (atoms // n_dur) % n_use, atoms % n_dur
-    return piece, [np.ones(len(atoms), dtype=bool), *(use == u for u in range(n_use)),
-                   *(dur == d for d in range(n_dur))]
-
-
 def _column_population(pop: np.ndarray, k: int, n_use: int) -> np.ndarray:
     """Addresses a count column could count, from addresses in use per use group (last axis)."""
     return pop[..., k - 1] if 1 <= k <= n_use else pop.sum(axis=-1)
 
 
-def _cells(levels: dict[str, _Level], n_pieces: int, n_use: int, n_dur: int, atom_count: np.ndarray,
-           piece_use_pop: np.ndarray) -> tuple[list[tuple[str, int, str]], sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """Every published cell (level, zone, column) in table order: its atoms, population and true count."""
-    piece, masks = _masks(n_pieces, n_use, n_dur)
-    pop_piece = piece_use_pop.reshape(-1, n_use)
-    cells: list[tuple[str, int, str]] = []
-    r_idx: list[np.ndarray] = []
-    c_idx: list[np.ndarray] = []
-    pops: list[float] = []
-    for name, level in levels.items():
-        member = level.of_piece[piece]
-        for z in level.published:
-            zpop = pop_piece[level.of_piece == z].sum(axis=0)
-            in_zone = member == z
-            for k, (col, mask) in enumerate(zip(COUNT_COLUMNS, masks, strict=True)):
-                sel = np.flatnonzero(in_zone & mask)
-                r_idx.append(np.full(len(sel), len(cells)))
-                c_idx.append(sel)
-                cells.append((name, int(z), col))
-                pops.append(float(_column_population(zpop, k, n_use)))
-    r = np.concatenate(r_idx) if r_idx else np.empty(0, dtype=np.int64)
-    c = np.concatenate(c_idx) if c_idx else np.empty(0, dtype=np.int64)
-    rows = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(cells), n_pieces * n_use * n_dur))
-    return cells, rows, np.array(pops), rows @ atom_count
+@dataclass
+class _System:
+    """The counts as variables (atoms, pieces per column, published cells) and their relations.
 
-
-def _regions(pub: Publication, truth: np.ndarray, rows: sparse.csr_matrix, atom_count: np.ndarray,
-             piece_use_pop: np.ndarray, n_pieces: int, n_use: int, n_dur: int, min_count: int) -> Regions:
-    """The regions to keep undisclosed, of those whose true counts make a disclosure possible at all.
-
-    An attacker's proven lower bound never exceeds the truth, so only these can be disclosed: cells
-    suppressed as small holding a vacant address, and cells, pieces (per column) and atoms in which
-    fewer than ``min_count`` addresses are not vacant while at least one is.
+    Attributes:
+        constraints: +1/-1 rows summing to zero (``geo.disclosure.Publication``).
+        truth: true count per variable.
+        populations: addresses in use each variable could count.
+        cell_vars: ``(cells, columns)`` variable index of each published cell, in table order.
+        priority: ``(cells, columns)`` priority of each cell in secondary suppression.
     """
-    def possible(n: np.ndarray, pop: np.ndarray) -> np.ndarray:
-        return (n >= 1) & (pop - n < min_count)
 
+    constraints: sparse.csr_matrix
+    truth: np.ndarray
+    populations: np.ndarray
+    cell_vars: np.ndarray
+    priority: np.ndarray
+
+
+class _Relations:
+    """Collects relations ``total = sum(parts)`` as +1/-1 matrix rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.coef: list[np.ndarray] = []
+        self.n = 0
+
+    def add(self, totals: np.ndarray, parts: np.ndarray) -> None:
+        """One relation per row: ``totals[r] = sum(parts[r, :])`` (variable indices)."""
+        k = len(totals)
+        ids = self.n + np.arange(k)
+        self.rows += [ids, np.repeat(ids, parts.shape[1])]
+        self.cols += [totals, parts.ravel()]
+        self.coef += [-np.ones(k), np.ones(parts.size)]
+        self.n += k
+
+    def add_ragged(self, totals: np.ndarray, members: np.ndarray, group: np.ndarray) -> None:
+        """``totals[g] = sum(members[group == g])`` for every g (groups may be empty)."""
+        k = len(totals)
+        ids = self.n + np.arange(k)
+        self.rows += [ids, ids[group]]
+        self.cols += [totals, members]
+        self.coef += [-np.ones(k), np.ones(len(members))]
+        self.n += k
+
+    def matrix(self, n_vars: int) -> sparse.csr_matrix:
+        r, c, v = (np.concatenate(x) if x else np.empty(0) for x in (self.rows, self.cols, self.coef))
+        return sparse.csr_matrix((v, (r.astype(np.int64), c.astype(np.int64))), shape=(self.n, n_vars))
+
+
+def _system(levels: dict[str, _Level], n_pieces: int, atom_count: np.ndarray, pop_piece: np.ndarray) -> _System:
+    """Variables: atoms (piece x use x duration), pieces per column, cells per level zone and column.
+
+    Relations: a piece's use-group count is the sum of its atoms over durations, its duration count
+    the sum over use groups, its total the sum of either; a cell is the sum of its pieces; a zone's
+    total the sum of its use groups and of its durations; a municipality the sum of its buurten.
+    """
+    n_use, n_dur, width = len(ALL_USE_GROUPS), len(DURATION_CLASSES), len(COUNT_COLUMNS)
     n_atoms = n_pieces * n_use * n_dur
-    primary = pub.status == PRIMARY
-    pick = np.flatnonzero((primary & (truth >= 1)) | possible(truth, pub.populations))
-    blocks = [rows[pick]]
-    populations = [pub.populations[pick]]
-    small = [primary[pick]]
-    labels = [f"cell {i}" for i in pick]
-    piece, masks = _masks(n_pieces, n_use, n_dur)
-    pop_piece = piece_use_pop.reshape(-1, n_use)
-    for k, mask in enumerate(masks):
-        sel = np.flatnonzero(mask)
-        block = sparse.csr_matrix((np.ones(len(sel)), (piece[sel], sel)), shape=(n_pieces, n_atoms))
-        pop = _column_population(pop_piece, k, n_use)
-        pick = np.flatnonzero(possible(block @ atom_count, pop))
-        blocks.append(block[pick])
-        populations.append(pop[pick])
-        small.append(np.zeros(len(pick), dtype=bool))
-        labels += [f"piece {p}, {COUNT_COLUMNS[k]}" for p in pick]
-    atom_pop = np.repeat(piece_use_pop, n_dur)
-    pick = np.flatnonzero(possible(atom_count, atom_pop))
-    blocks.append(sparse.csr_matrix((np.ones(len(pick)), (np.arange(len(pick)), pick)), shape=(len(pick), n_atoms)))
-    populations.append(atom_pop[pick])
-    small.append(np.zeros(len(pick), dtype=bool))
-    labels += [f"atom {a}" for a in pick]
-    return Regions(sparse.vstack(blocks).tocsr(), np.concatenate(populations), np.concatenate(small), labels)
+    atom = np.arange(n_atoms).reshape(n_pieces, n_use, n_dur)
+    piece_var = n_atoms + np.arange(n_pieces * width).reshape(n_pieces, width)
+    zone_rows = [(name, int(z)) for name, level in levels.items() for z in level.published]
+    cell_vars = n_atoms + n_pieces * width + np.arange(len(zone_rows) * width).reshape(-1, width)
+    n_vars = int(cell_vars.max()) + 1 if len(zone_rows) else n_atoms + n_pieces * width
+    rel = _Relations()
+    use_cols, dur_cols = piece_var[:, 1:1 + n_use], piece_var[:, 1 + n_use:]
+    rel.add(use_cols.ravel(), atom.reshape(-1, n_dur))
+    rel.add(dur_cols.ravel(), atom.transpose(0, 2, 1).reshape(-1, n_use))
+    rel.add(piece_var[:, 0], use_cols)
+    rel.add(piece_var[:, 0], dur_cols)
+    truth = np.zeros(n_vars)
+    pops = np.zeros(n_vars)
+    counts3 = atom_count.reshape(n_pieces, n_use, n_dur)
+    truth[:n_atoms] = atom_count
+    pops[:n_atoms] = np.repeat(pop_piece.ravel(), n_dur)
+    piece_truth = np.column_stack([counts3.sum(axis=(1, 2)), counts3.sum(axis=2), counts3.sum(axis=1)])
+    piece_pop = np.column_stack([_column_population(pop_piece, k, n_use) for k in range(width)])
+    truth[piece_var] = piece_truth
+    pops[piece_var] = piece_pop
+    priority = np.zeros((len(zone_rows), width))
+    row_of = {key: r for r, key in enumerate(zone_rows)}
+    for name, level in levels.items():
+        rows = np.array([row_of[(name, int(z))] for z in level.published], dtype=np.int64)
+        if not len(rows):
+            continue
+        member = level.of_piece
+        keep = np.isin(member, level.published)
+        slot = np.searchsorted(level.published, member[keep])
+        for k in range(width):
+            rel.add_ragged(cell_vars[rows, k], piece_var[keep, k], slot)
+            truth[cell_vars[rows, k]] = np.bincount(slot, weights=piece_truth[keep, k], minlength=len(rows))
+            pops[cell_vars[rows, k]] = np.bincount(slot, weights=piece_pop[keep, k], minlength=len(rows))
+        rel.add(cell_vars[rows, 0], cell_vars[rows, 1:1 + n_use])
+        rel.add(cell_vars[rows, 0], cell_vars[rows, 1 + n_use:])
+        priority[rows] = LEVELS[name]
+        priority[rows, 0] += TOTAL_PRIORITY
+    # A municipality is the sum of its buurten (redundant with the pieces, but it tightens propagation).
+    gm_of_buurt = np.full(len(levels["buurt"].codes), -1, dtype=np.int64)
+    gm_of_buurt[levels["buurt"].of_piece] = levels["gemeente"].of_piece
+    buurt_rows = np.array([row_of[("buurt", int(z))] for z in levels["buurt"].published], dtype=np.int64)
+    gm_rows = np.array([row_of[("gemeente", int(z))] for z in levels["gemeente"].published], dtype=np.int64)
+    has = gm_of_buurt[levels["buurt"].published] >= 0
+    for k in range(width):
+        rel.add_ragged(cell_vars[gm_rows, k], cell_vars[buurt_rows[has], k],
+                       np.searchsorted(levels["gemeente"].published, gm_of_buurt[levels["buurt"].published][has]))
+    return _System(rel.matrix(n_vars), truth, pops, cell_vars, priority)
 
 
 def _pct(num: np.ndarray, den: np.ndarray) -> pd.Series:
