@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,25 +73,29 @@ def validate_projects(frame: pd.DataFrame, path: str | Path) -> gpd.GeoDataFrame
                          (np.asarray(empty, dtype=bool), "the project has no geometry")):
         if bad.any():
             raise SourceError(path, f"{SOURCE}: {problem}", feature=labels[int(np.flatnonzero(bad)[0])])
-    starts, ends = [], []
+    starts: list[tuple[date, str]] = []
+    ends: list[tuple[date, str]] = []
     for s, e, label in zip(frame["start"], frame["end"], labels, strict=True):
-        d0, d1 = _date(s, "start", path, label), _date(e, "end", path, label)
+        (d0, t0), (d1, t1) = _date(s, "start", path, label), _date(e, "end", path, label)
         if d1 < d0:
-            raise SourceError(path, f"{SOURCE}: end {e!r} is before start {s!r}", feature=label)
-        starts.append(d0.year)
-        ends.append(d1.year)
+            raise SourceError(path, f"{SOURCE}: end {t1!r} is before start {t0!r}", feature=label)
+        starts.append((d0, t0))
+        ends.append((d1, t1))
     out = pd.DataFrame({
         "id": ids.to_numpy(), "name": names.to_numpy(), "kind": frame["kind"].astype("string").to_numpy(),
-        "start": frame["start"].astype("string").to_numpy(), "end": frame["end"].astype("string").to_numpy(),
-        "start_year": np.array(starts, dtype=np.int64), "end_year": np.array(ends, dtype=np.int64),
+        "start": pd.array([t for _, t in starts], dtype="string"),
+        "end": pd.array([t for _, t in ends], dtype="string"),
+        "start_year": np.array([d.year for d, _ in starts], dtype=np.int64),
+        "end_year": np.array([d.year for d, _ in ends], dtype=np.int64),
     })
     return gpd.GeoDataFrame(out, geometry=geoms, crs=frame.crs)
 
 
-def _date(value: Any, column: str, path: str | Path, label: str) -> date:
-    """A date from an ISO date, a datetime or a year (a year is its 1 January)."""
-    if isinstance(value, pd.Timestamp | date):
-        return value.date() if isinstance(value, pd.Timestamp) else value
+def _date(value: Any, column: str, path: str | Path, label: str) -> tuple[date, str]:
+    """A date from an ISO date, a datetime or a year (a year is its 1 January), and its text (ISO or the year)."""
+    if isinstance(value, date):
+        day = value.date() if isinstance(value, datetime) else value  # a Timestamp is a datetime
+        return day, day.isoformat()
     if isinstance(value, int | float | np.integer | np.floating) and math.isfinite(float(value)) and float(
             value) == int(value):
         text = str(int(value))
@@ -102,8 +106,9 @@ def _date(value: Any, column: str, path: str | Path, label: str) -> date:
             year = int(text)
             if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
                 raise ValueError
-            return date(year, 1, 1)
-        return date.fromisoformat(text[:10])
+            return date(year, 1, 1), text
+        day = date.fromisoformat(text[:10])
+        return day, day.isoformat()
     except ValueError:
         raise SourceError(path, f"{SOURCE}: {column} {value!r} is not an ISO date (2027-03-01) or a year",
                           feature=label) from None

@@ -16,6 +16,7 @@ score are columns of their own, so the score never hides them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,15 @@ def _criterion_params(c: Criterion) -> tuple[Param, ...]:
     )
 
 
+def _iso_date_or_empty(value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is empty or an ISO date (YYYY-MM-DD)."""
+    if str(value).strip():
+        try:
+            dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _tree_param(name: str) -> Param:
     """A parameter shared with ``tree-3-30-300`` (parks and the street network), same default."""
     return next(p for p in TREE_RULE_PARAMS if p.name == name)
@@ -149,8 +159,9 @@ PARAMS: tuple[Param, ...] = (
     _tree_param("network_node_crossings"),
     Param("vacancy_radius_m", 500.0, "m", "vacant dwellings are counted within this distance of the site",
           "issue 13", minimum=0.0, maximum=5000.0),
-    Param("vacancy_reference_date", "", "date", "day vacancy is measured on (ISO date); empty: the build date",
-          "CBS administrative vacancy on a reference date"),
+    Param("vacancy_reference_date", "", "date", "day vacancy is measured on (YYYY-MM-DD); empty: the build date, "
+          "fixed when the build plans", "CBS administrative vacancy on a reference date (as layer vacancy)",
+          default_factory=lambda: dt.datetime.now(dt.UTC).date().isoformat(), validate=_iso_date_or_empty),
     Param("vacancy_min_count", MIN_COUNT, "dwellings", "a count below this is suppressed (null)",
           "CBS disclosure control of neighbourhood figures", minimum=1),
     Param("vacancy_rounding", BASE, "dwellings", "published counts are rounded to a multiple of this",

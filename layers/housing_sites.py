@@ -264,14 +264,14 @@ def _amenities(inputs: LayerInputs, geoms: np.ndarray, params: Mapping[str, Any]
 
 
 def reference_date(text: str) -> dt.date:
-    """``vacancy_reference_date``: an ISO date, or today (UTC) when empty."""
+    """``vacancy_reference_date`` (checked by its parameter): an ISO date, or today (UTC) when empty."""
     if not str(text).strip():
         return dt.datetime.now(dt.UTC).date()
     try:
         return dt.date.fromisoformat(str(text).strip())
     except ValueError:
         raise LayerError(
-            f"layers.{LAYER_ID}.vacancy_reference_date: {text!r} is not an ISO date (2026-01-01)") from None
+            f"layers.{LAYER_ID}.vacancy_reference_date: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _vacant_near(inputs: LayerInputs, geoms: np.ndarray, params: Mapping[str, Any],
