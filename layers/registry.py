@@ -13,6 +13,7 @@ from layers import (
     cool_places,
     green_paved,
     heat_stress,
+    housing_opportunities,
     housing_sites,
     landcover,
     projects_map,
@@ -23,7 +24,7 @@ from layers.base import LayerDef
 
 _ALL: tuple[LayerDef, ...] = (
     landcover.LAYER, basemap.LAYER, green_paved.LAYER, tree_3_30_300.LAYER, heat_stress.LAYER, cool_places.LAYER,
-    housing_sites.LAYER, projects_map.LAYER,
+    housing_sites.LAYER, projects_map.LAYER, housing_opportunities.PLOTS_LAYER, housing_opportunities.VACANT_LAYER,
     vacancy.ADDRESSES_LAYER, vacancy.LAYER,
 )
 
