@@ -123,8 +123,11 @@ def test_occupancy_vacancy_and_business(demo: dict) -> None:
     occupancy = pd.read_csv(folder / "occupancy.csv", dtype=str)
     in_use = addresses.status.str.startswith("Verblijfsobject in gebruik")
     homes = addresses[in_use & (addresses.use == "woonfunctie")]
-    vacant = ~homes.id.isin(occupancy.address_id)
+    vacant = ~homes.id.isin(occupancy.address_id[occupancy.until.isna()])  # no open registration
     assert 0.03 <= vacant.mean() <= 0.05
+    ended = occupancy.dropna(subset=["until"])
+    assert len(ended) and (ended.until > ended.since).all() and (ended.until <= "2025-12-31").all()
+    assert ended.address_id.isin(homes.id[vacant]).sum() > 0.7 * vacant.sum()  # most vacant homes have a past
     residents = occupancy[occupancy.registration == "resident"]
     assert residents.address_id.isin(homes.id).mean() > 0.95
     business = addresses[in_use & ~addresses.use.str.contains("woonfunctie")]

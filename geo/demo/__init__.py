@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import RD_NEW
-from geo.demo import housing, rasters, registers, writer
+from geo.demo import housing, occupancy, rasters, registers, writer
 from geo.demo.base import Town
 from geo.demo.landcover import Cover, add_roads, finish_network, partition, road_functions
 from geo.demo.nature import build_parks, build_trees
@@ -118,6 +118,6 @@ def _frames(town: Town, cover: Cover, lines: np.ndarray, kinds: np.ndarray) -> d
         "amenities": registers.amenities_frame(town, addresses),
         "housing_sites": sites,
         "projects": housing.projects_frame(sites, lines, kinds),
-        "occupancy": registers.occupancy_frame(town, addresses, buildings),
+        "occupancy": occupancy.with_history(town, registers.occupancy_frame(town, addresses, buildings), addresses),
         "boundary": gpd.GeoDataFrame({"name": ["Eschveld"]}, geometry=[town.square()], crs=RD_NEW),
     }
