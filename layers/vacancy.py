@@ -56,12 +56,12 @@ DISCLOSURE = (
     "geo.disclosure). Squares with fewer than min_count addresses in use are left out."
 )
 REFERENCES = (
-    "CBS, 'Leegstand van woningen' / 'Leegstaande verblijfsobjecten' (administrative vacancy: BAG "
-    "verblijfsobject in gebruik without a BRP or trade-register registration)",
-    "PBL (2015), 'De toekomst van winkelgebieden' and PBL/Locatus retail vacancy: frictional (<1 year), "
-    "1-3 years, structural (>3 years)",
-    "CBS, Kerncijfers wijken en buurten: suppression of small counts and rounding to multiples of 5",
-    "CBS (2023), Statistische gegevens per vierkant en postcode 2022-2021-2020-2019, 3. Codering vierkant",
+    "CBS (2021), 'Begin 2021 stond 2,4 procent van de woningen leeg', note 'Administratieve leegstand': no "
+    "BRP registration, no WOZ user, no trade-register registration at a BAG verblijfsobject",
+    "Duration classes after PBL's retail vacancy: frictional (<1 year), 1-3 years, structural (>3 years)",
+    "CBS (2023), Statistische gegevens per vierkant en postcode 2022-2021-2020-2019: 2. Technische gegevens, "
+    "3. Codering vierkant",
+    "CBS, Toelichting Wijk- en Buurtkaart 2020, 2021 en 2022, 4.1: secrecy and rounding in neighbourhood figures",
 )
 
 
