@@ -27,7 +27,8 @@ PREVIOUS_SHARE = 0.3
 NEVER_REGISTERED_SHARE = 0.15
 #: How long ago (days before EXTRACT_DATE) a vacant address's last registration ended: ranges and weights,
 #: about half frictional (< 1 year), a third 1-3 years, the rest structural (> 3 years).
-VACANT_FOR_DAYS = (((0, 364), 0.5), ((366, 3 * 365), 0.3), ((3 * 365 + 2, 12 * 365), 0.2))
+VACANT_FOR_DAYS: tuple[tuple[tuple[int, int], float], ...] = (
+    ((0, 364), 0.5), ((366, 3 * 365), 0.3), ((3 * 365 + 2, 12 * 365), 0.2))
 #: Length of the last registration of a now vacant address (days).
 LAST_STAY_DAYS = (365, 20 * 365)
 
@@ -54,11 +55,12 @@ def with_history(town: Town, occupancy: pd.DataFrame, addresses: gpd.GeoDataFram
             rows.append((str(aid), kind, (start - timedelta(stay)).isoformat(), start.isoformat()))
     in_use = addresses["status"].astype(str).str.startswith("Verblijfsobject in gebruik")
     vacant = addresses[in_use & ~addresses["id"].isin(occupancy["address_id"])]
-    ranges, weights = zip(*VACANT_FOR_DAYS, strict=True)
+    ranges = [r for r, _ in VACANT_FOR_DAYS]
+    weights = np.array([w for _, w in VACANT_FOR_DAYS])
     for aid, use in zip(vacant["id"], vacant["use"], strict=True):
         if rng.random() < NEVER_REGISTERED_SHARE:
             continue
-        lo, hi = ranges[int(rng.choice(len(ranges), p=np.array(weights)))]
+        lo, hi = ranges[int(rng.choice(len(ranges), p=weights))]
         end = EXTRACT_DATE - timedelta(int(rng.integers(lo, hi + 1)))
         start = end - timedelta(int(rng.integers(*LAST_STAY_DAYS)))
         kind = "resident" if "woonfunctie" in str(use).split(",") else "business"
