@@ -16,14 +16,17 @@ Rules (docs/method-vacancy.md, after CBS's rules for its neighbourhood figures):
 
 An attacker is modelled by intervals: a published ``v`` means the true count lies in
 ``[v - base//2, v + base - 1 - base//2]`` (and at least ``min_count``); a suppressed count lies in
-``[0, population]`` (the attacker cannot tell why it was suppressed). :func:`unsafe_parts`
-gives what such an attacker can prove from one relation.
+``[0, population]`` (the attacker cannot tell why it was suppressed). What the attacker can
+prove by combining relations is found by interval propagation (:func:`propagate`), and
+:func:`secondary_suppression` suppresses cells until nothing is disclosed; :func:`protect_table`
+does all four steps for one table with its relations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,32 +63,14 @@ def safe_count(n: int, min_count: int = MIN_COUNT, base: int = BASE) -> int | No
     return round_to_base(n, base)
 
 
-def published_interval(value: int | None, population: float, min_count: int = MIN_COUNT,
-                       base: int = BASE) -> tuple[float, float]:
-    """What an attacker knows of the true count behind a published cell.
-
-    Args:
-        value: the published value, None when suppressed.
-        population: addresses the count could be made of (inf when unknown).
-        min_count: the suppression threshold.
-        base: the rounding base.
-
-    Returns:
-        (lowest, highest) possible true count.
-    """
-    if value is None:
-        return 0.0, float(population)
-    lo, hi = float(value - base // 2), float(value + base - 1 - base // 2)
-    return max(lo, float(min_count)), min(hi, float(population))
-
-
-def is_disclosive(lower: float, population: float, min_count: int = MIN_COUNT) -> bool:
+def is_disclosive(lower: Any, population: Any, min_count: int = MIN_COUNT) -> Any:
     """Whether proving ``lower`` vacant addresses among ``population`` locates a vacant address.
 
     It does when at least one is proven vacant and fewer than ``min_count`` of the population can be
-    occupied: the vacant one then hides among fewer than ``min_count`` others.
+    occupied: the vacant one then hides among fewer than ``min_count`` others. Works on numbers and arrays.
     """
-    return lower >= 1 and population - lower < min_count
+    lower, population = np.asarray(lower, dtype=float), np.asarray(population, dtype=float)
+    return (lower >= 1) & (population - lower < min_count)
 
 
 @dataclass(frozen=True)
@@ -147,73 +132,67 @@ def protect_table(
         small = (pops[col] - counts[col] < min_count) & (status[col] == PUBLISHED)
         status.loc[small, col] = COMPLEMENT
     rounded = counts.map(lambda n: round_to_base(int(n), base))
-    changed = True
-    while changed:
-        changed = False
-        for rel in relations:
-            if _secondary(rel, rounded, status, pops, min_count, base):
-                changed = True
+    if relations:
+        _secondary(counts, rounded, status, pops, relations, min_count, base)
     values = rounded.astype("Int64").where(status == PUBLISHED)
     return ProtectedTable(values=values, status=status)
 
 
+#: Stands in for an unknown population (no complement rule, no bound an attacker could use).
+UNKNOWN_POPULATION = 1e12
+
+
 def _populations(counts: pd.DataFrame, populations: pd.DataFrame | None) -> pd.DataFrame:
-    inf = pd.DataFrame(np.inf, index=counts.index, columns=counts.columns)
+    unknown = pd.DataFrame(UNKNOWN_POPULATION, index=counts.index, columns=counts.columns)
     if populations is None:
-        return inf
-    return populations.reindex(index=counts.index, columns=counts.columns).astype(float).fillna(np.inf)
+        return unknown
+    given = populations.reindex(index=counts.index, columns=counts.columns).astype(float)
+    return given.fillna(UNKNOWN_POPULATION)
 
 
-def _interval(cell: Cell, rounded: pd.DataFrame, status: pd.DataFrame, pops: pd.DataFrame,
-              min_count: int, base: int) -> tuple[float, float]:
-    row, col = cell
-    value = None if status.at[row, col] != PUBLISHED else int(rounded.at[row, col])
-    return published_interval(value, float(pops.at[row, col]), min_count, base)
+def table_publication(table: ProtectedTable, relations: Sequence[Relation],
+                      populations: pd.DataFrame | None = None, rounded: pd.DataFrame | None = None) -> Publication:
+    """A protected table and its relations as the attacker's :class:`Publication` (one variable per cell).
 
+    Args:
+        table: the cells' statuses (and values, unless ``rounded`` gives them for every cell).
+        relations: the table's additive relations.
+        populations: per cell the addresses it could count (unknown: :data:`UNKNOWN_POPULATION`).
+        rounded: rounded counts of every cell (the published values are taken where published).
 
-def _secondary(rel: Relation, rounded: pd.DataFrame, status: pd.DataFrame, pops: pd.DataFrame,
-               min_count: int, base: int) -> bool:
-    """Suppress cells of ``rel`` until no suppressed part can be proven to locate a vacant address."""
-    changed = False
-    while unsafe_parts(rel, rounded, status, pops, min_count, base):
-        published = [p for p in rel.parts if status.at[p] == PUBLISHED]
-        if published:
-            smallest = min(published, key=lambda p: (rounded.at[p], str(p)))
-            status.at[smallest] = SECONDARY
-        elif status.at[rel.total] == PUBLISHED:
-            status.at[rel.total] = SECONDARY
-        else:  # pragma: no cover - every cell suppressed: nothing left to prove
-            break
-        changed = True
-    return changed
-
-
-def unsafe_parts(rel: Relation, rounded: pd.DataFrame, status: pd.DataFrame, pops: pd.DataFrame,
-                 min_count: int = MIN_COUNT, base: int = BASE) -> list[tuple[Cell, ...]]:
-    """The suppressed parts (alone, and all together) of ``rel`` whose vacancy its published cells prove.
-
-    Returns:
-        each disclosed group of parts (empty when the relation is safe).
+    A cell that is the total of more relations gets a higher priority (suppressed later).
     """
-    iv = {c: _interval(c, rounded, status, pops, min_count, base) for c in (rel.total, *rel.parts)}
-    hidden = [p for p in rel.parts if status.at[p] != PUBLISHED]
-    if not hidden:
-        return []
-    groups: list[tuple[Cell, ...]] = [(p,) for p in hidden]
-    if len(hidden) > 1:
-        groups.append(tuple(hidden))
-    out = []
-    for group in groups:
-        others = sum(iv[p][1] for p in rel.parts if p not in group)
-        lower = iv[rel.total][0] - others
-        population = sum(float(pops.at[p]) for p in group)
-        # A lone small count is recovered as soon as it is proven non-zero; any group is unsafe when it
-        # locates a vacant address (is_disclosive).
-        recovered = len(group) == 1 and status.at[group[0]] == PRIMARY and lower >= 1
-        if recovered or is_disclosive(lower, population, min_count):
-            out.append(group)
-    return out
+    status = table.status
+    n_rows, n_cols = status.shape
+    row_at = {r: i for i, r in enumerate(status.index)}
+    col_at = {c: j for j, c in enumerate(status.columns)}
 
+    def var(cell: Cell) -> int:
+        return row_at[cell[0]] * n_cols + col_at[cell[1]]
+
+    r_idx, c_idx, coef = [], [], []
+    priority = np.zeros(n_rows * n_cols)
+    for k, rel in enumerate(relations):
+        r_idx += [k] * (1 + len(rel.parts))
+        c_idx += [var(rel.total), *(var(p) for p in rel.parts)]
+        coef += [-1.0] + [1.0] * len(rel.parts)
+        priority[var(rel.total)] += 1
+    constraints = sparse.csr_matrix((coef, (r_idx, c_idx)), shape=(len(relations), n_rows * n_cols))
+    flat_status = status.to_numpy().ravel().astype(object)
+    source = table.values if rounded is None else rounded
+    values = np.where(flat_status == PUBLISHED, source.to_numpy(dtype=float, na_value=np.nan).ravel(), np.nan)
+    pops = _populations(status, populations).to_numpy(dtype=float).ravel()
+    return Publication(constraints, values, flat_status, pops, priority)
+
+
+def _secondary(counts: pd.DataFrame, rounded: pd.DataFrame, status: pd.DataFrame, pops: pd.DataFrame,
+               relations: Sequence[Relation], min_count: int, base: int) -> None:
+    """Secondary suppression of a table by the audit (:func:`secondary_suppression`), in place in ``status``."""
+    pub = table_publication(ProtectedTable(rounded, status), relations, pops, rounded)
+    truth = counts.to_numpy(dtype=float).ravel()
+    possible = (truth >= 1) & ((pub.status == PRIMARY) | (pub.populations - truth < min_count))
+    secondary_suppression(pub, np.flatnonzero(possible), min_count, base)
+    status[:] = pub.status.reshape(status.shape)
 
 
 # -- audit: what an attacker can prove from every published cell at once --------------------------------
@@ -319,7 +298,7 @@ def disclosed(pub: Publication, low: np.ndarray, candidates: np.ndarray, min_cou
     """
     lower = low[candidates]
     small = pub.status[candidates] == PRIMARY
-    located = (lower >= 1) & (pub.populations[candidates] - lower < min_count)
+    located = is_disclosive(lower, pub.populations[candidates], min_count)
     return candidates[located | (small & (lower >= 1))]
 
 

@@ -29,7 +29,7 @@ from geo.disclosure import (
     round_to_base,
     safe_count,
     secondary_suppression,
-    unsafe_parts,
+    table_publication,
 )
 
 
@@ -80,18 +80,34 @@ def test_subtraction_from_the_total_is_blocked_by_a_second_suppression() -> None
     """total 9 (published 10: 8..12), dwellings 7 (published 5: 5..7), shops 2 (suppressed).
 
     Rounding alone does not protect: 8 - 7 proves at least one vacant shop. The rule suppresses
-    the smallest other part too; then nothing about the shops can be proven.
+    the other part too (a part before its total); then nothing about the shops can be proven.
     """
     counts = pd.DataFrame({"total": [9], "woon": [7], "winkel": [2]}, index=["bu"])
     rel = Relation(("bu", "total"), (("bu", "woon"), ("bu", "winkel")))
     unprotected = protect_table(counts)
-    rounded = counts.map(lambda n: round_to_base(n))
-    pops = pd.DataFrame(np.inf, index=counts.index, columns=counts.columns)
-    assert unsafe_parts(rel, rounded, unprotected.status, pops) == [(("bu", "winkel"),)]
+    assert unprotected.values.loc["bu"].tolist() == [10, 5, pd.NA]
     out = protect_table(counts, relations=[rel])
     assert out.status.loc["bu"].tolist() == [PUBLISHED, SECONDARY, PRIMARY]
     assert out.values.loc["bu"].tolist() == [10, pd.NA, pd.NA]
-    assert unsafe_parts(rel, rounded, out.status, pops) == []
+    # An exact attacker holding the table's one relation: total = dwellings + shops.
+    for table, shops_lower in ((unprotected, 1), (out, 0)):
+        assert exact_lower(table_publication(table, [rel]), 2) == shops_lower
+
+
+def test_a_table_with_nested_relations_keeps_its_totals() -> None:
+    """Two buurten in a municipality, each split in dwellings and shops: the shop counts stay hidden."""
+    counts = pd.DataFrame({"total": [21, 8, 13], "woon": [20, 7, 13], "winkel": [1, 1, 0]},
+                          index=["gm", "b1", "b2"])
+    rels = [Relation((z, "total"), ((z, "woon"), (z, "winkel"))) for z in counts.index]
+    rels += [Relation(("gm", c), (("b1", c), ("b2", c))) for c in counts.columns]
+    out = protect_table(counts, relations=rels)
+    assert out.values.at["gm", "total"] == 20 and out.values.at["b2", "total"] == 15
+    assert out.status.at["b1", "winkel"] == PRIMARY
+    pub = table_publication(out, rels)
+    for var in np.flatnonzero(pub.status == PRIMARY):
+        assert exact_lower(pub, int(var)) == 0  # no shop count is proven non-zero
+    without = table_publication(protect_table(counts), rels)
+    assert exact_lower(without, 1 * 3 + 2) == 1  # b1's shop, by 8..12 minus 5..7
 
 
 # -- the audit: atoms, cells, regions ----------------------------------------------------------------
