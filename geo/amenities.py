@@ -7,6 +7,8 @@ nearest street point to the facility. Because the street graph is
 undirected, this is the walk of ``StreetNetwork.distance_to_targets`` from
 each facility to the area, taken in reverse: one Dijkstra run per area gives
 the distance to every facility at once. A facility inside the area is at 0 m.
+An area with no street within ``access_m`` (a site in the fields) starts its
+walk at its nearest street point, and the straight leg to it counts.
 Without a street network the distance is the straight line from the area's
 edge to the facility.
 """
@@ -18,6 +20,9 @@ import pandas as pd
 import shapely
 
 from geo.network import StreetNetwork
+
+#: Margin (m) added to the distance from a site to its nearest street so that street point lies in its access zone.
+LEG_EPSILON_M = 1e-6
 
 
 def amenity_kind(frame: pd.DataFrame) -> np.ndarray:
@@ -59,12 +64,17 @@ def distances_from_areas(
         out[ai] = shapely.distance(areas[ai], points[pi])
     else:
         xy = shapely.get_coordinates(shapely.point_on_surface(points))
+        _, nearest = net.tree.query_nearest(areas, all_matches=False, return_distance=True)
         for k, area in enumerate(areas):
             if inside[k]:
                 continue
-            dist, _, _ = net.distance_to_targets(xy, np.array([area], dtype=object), access_m)
+            # No street within access_m (a site in the fields): the walk starts at the nearest street
+            # point, and the straight leg from the site to it counts.
+            leg = float(nearest[k]) if nearest[k] > access_m else 0.0
+            reach = max(access_m, leg + LEG_EPSILON_M)
+            dist, _, _ = net.distance_to_targets(xy, np.array([area], dtype=object), reach)
             if np.isfinite(dist).any():
-                out[k] = float(np.nanmin(dist))
+                out[k] = float(np.nanmin(dist)) + leg
     out[inside] = 0.0
     out[out > max_m] = np.nan
     return out

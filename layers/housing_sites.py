@@ -136,7 +136,8 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
     scores = {c.name: criterion_scores(table[c.column].to_numpy(dtype=float, na_value=np.nan), c, params)
               for c in CRITERIA if c.name in available}
     for c in CRITERIA:
-        table[f"score_{c.name}"] = np.round(scores[c.name], SCORE_DECIMALS) if c.name in scores else np.nan
+        # + 0.0: a score of -0.0 (a value on the bad side of a zero threshold) prints as 0.
+        table[f"score_{c.name}"] = np.round(scores[c.name], SCORE_DECIMALS) + 0.0 if c.name in scores else np.nan
     total, used = suitability(scores, params)
     table["suitability"] = np.round(total, DECIMALS)
     table["criteria_used"] = pd.array(used, dtype="string")

@@ -229,6 +229,14 @@ def test_amenity_walks_by_hand(enriched: gpd.GeoDataFrame) -> None:
     assert straight["dist_primary_school_m"] == pytest.approx(math.hypot(600, 15), abs=0.05)
 
 
+def test_a_site_without_a_street_within_reach_walks_from_its_nearest_street() -> None:
+    """With amenity_access_m 5 the main street (15 m off) is out of reach: the walk starts on it at y = 515 and
+    the 15 m leg to the site counts."""
+    row = run(amenity_access_m=5.0).iloc[0]
+    assert row["dist_supermarket_m"] == pytest.approx(15 + (700 - 515) + 10, abs=0.05)
+    assert row["dist_primary_school_m"] == pytest.approx(15 + (1100 - 500), abs=0.05)
+
+
 def test_suitability_is_the_weighted_sum_of_shown_scores(enriched: gpd.GeoDataFrame) -> None:
     row = enriched.iloc[0]
     expected = {
