@@ -176,11 +176,18 @@ def compute_vacancy(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCo
     status = _status(inputs, params, counts)
     out = vacancy_tables(status, inputs.zones, region_name=inputs.context.name, min_count=params["min_count"],
                          base=params["rounding_base"])
-    counts.update(out.counts)
+    # Only what the tables show anyway: how many cells are null, never why (primary, complement or
+    # secondary), which would tell an attacker more than "somewhere between 0 and the population".
+    shown = {
+        "addresses": counts["addresses"],
+        "addresses_outside_neighbourhoods": out.counts["addresses_outside_neighbourhoods"],
+        "cells_published": out.counts["cells_published"],
+        "cells_suppressed": sum(out.counts[k] for k in ("cells_primary", "cells_complement", "cells_secondary")),
+    }
     return LayerResult(
         vectors={"gemeenten": out.tables["gemeente"], "buurten": out.tables["buurt"], "grid": out.tables["grid"]},
         metadata={"method": METHOD, "disclosure_control": DISCLOSURE, "reference_date": _reference(params),
-                  "columns": list(COUNT_COLUMNS), "counts": {k: int(v) for k, v in sorted(counts.items())}},
+                  "columns": list(COUNT_COLUMNS), "counts": {k: int(v) for k, v in shown.items()}},
     )
 
 
