@@ -122,6 +122,9 @@ def test_a_key_for_it_serves_every_route(client: TestClient, catalog_dir: Path, 
         assert resp.status_code in (200, 204), (url, resp.status_code, resp.text[:200])
         if "/tiles/" in url or url.endswith(".pmtiles"):
             assert resp.headers["cache-control"].startswith("private"), url
+    legend = client.get(f"/layers/{HIDDEN}/legend.json", headers=headers).text
+    assert "Leeg, langer dan 3 jaar (structureel)" in legend and "Leeg, duur onbekend" in legend
+    assert "Buurtgrens" in client.get("/layers/vacancy/legend.json").text
     frame = gpd.read_parquet(io.BytesIO(client.get(_urls(catalog_dir, HIDDEN)[11], headers=headers).content))
     # On the build date (its default reference date) the 5 vacant addresses moved into on 2025-09-01 count as
     # occupied: 21 - 5.
