@@ -10,6 +10,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from affine import Affine
@@ -325,3 +326,13 @@ def test_public_site_table_carries_no_address_ids() -> None:
     for col in table.columns.drop("geometry"):
         assert not ids & set(table[col].astype(str)), col
     assert not {"address_id", "dwelling_id", "vacant_since"} & set(table.columns)
+
+
+def test_an_extent_of_the_site_alone_gives_the_answers_of_the_whole_region(enriched: gpd.GeoDataFrame) -> None:
+    """The declared reach reads every input the site needs, so the site's own extent gives the same row."""
+    part = run_in_memory(LAYER, sources(), SITE.bounds, crs=RD, boundary=SITE, params={"max_park_distance_m": 400.0},
+                         dependencies={"heat-stress": heat_result()}).vectors["housing-sites"]
+    whole = enriched.drop(columns="geometry").iloc[0]
+    got = part.drop(columns="geometry").iloc[0]
+    for col in whole.index:
+        assert (pd.isna(whole[col]) and pd.isna(got[col])) or whole[col] == got[col], col
