@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo.bag import BAG_ID_DIGITS
 from geo.errors import SourceError
 
 #: Allowed values of ``occupancy.registration``.
@@ -71,7 +72,12 @@ def normalise_occupancy(frame: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     out = frame.copy()
     if "until" not in out.columns:
         out["until"] = pd.NA
-    ids = out["address_id"].astype("string").str.strip()
+    raw_ids = out["address_id"]
+    if pd.api.types.is_integer_dtype(raw_ids) or pd.api.types.is_float_dtype(raw_ids):
+        # A GeoPackage or spreadsheet may store BAG ids as numbers, dropping the leading zero of
+        # municipalities below 1000 (0363 Amsterdam): give them their 16 digits back.
+        raw_ids = raw_ids.map(lambda v: None if pd.isna(v) else f"{int(v):0{BAG_ID_DIGITS}d}")
+    ids = raw_ids.astype("string").str.strip()
     missing = ids.isna() | (ids == "")
     if missing.any():
         i = int(np.flatnonzero(missing.to_numpy())[0])

@@ -352,3 +352,13 @@ def test_the_public_metadata_says_only_what_the_tables_show(region: dict[str, pd
     assert counts == {"addresses": 83, "addresses_outside_neighbourhoods": 0, "cells_published": cells - nulls,
                       "cells_suppressed": nulls}  # no exact total, and not why a cell is null
     assert result.metadata["reference_date"] == "2025-06-15"
+
+
+def test_numeric_address_ids_get_their_leading_zero_back(tmp_path: Path) -> None:
+    """A GeoPackage storing BAG ids as integers drops Amsterdam's 0363: the check pads them to 16 digits."""
+    path = tmp_path / "bewoning.gpkg"
+    frame = pd.DataFrame({"address_id": [363010000000001, 9999010000000001], "registration": ["resident", "user"],
+                          "since": ["2010-01-01", "2012-05-01"]})
+    gpd.GeoDataFrame(frame).to_file(path, layer="occupancy", driver="GPKG")
+    occ = read_vector_source("occupancy", path, CRS)
+    assert list(occ["address_id"]) == ["0363010000000001", "9999010000000001"]
