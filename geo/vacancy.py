@@ -111,7 +111,8 @@ def vacancy_status(
         source: name used in errors about ``occupancy`` (its file).
 
     Returns:
-        ``addresses`` (same rows, order, index and CRS) with ``vacant`` (bool), ``out_of_use`` (bool),
+        ``addresses`` (same rows, order, index and CRS) with ``in_use`` (bool: status in use),
+        ``vacant`` (bool), ``out_of_use`` (bool),
         ``vacant_since`` (``datetime64``: end of the last registration before the reference date;
         NaT when not vacant or never registered), ``duration_class`` (None when not vacant) and
         ``use_group``. Registrations of unknown addresses are ignored.
@@ -137,6 +138,7 @@ def vacancy_status(
     since = since.where(vacant)
     classes = duration_class(since, reference_date, history_start).where(vacant, None)
     out = addresses.copy()
+    out["in_use"] = in_use
     out["vacant"] = vacant
     out["out_of_use"] = out_of_use
     out["vacant_since"] = since

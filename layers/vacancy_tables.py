@@ -34,7 +34,7 @@ from geo.disclosure import (
     safe_count,
     secondary_suppression,
 )
-from geo.vacancy import ALL_USE_GROUPS, DURATION_CLASSES, IN_USE_STATUSES, LONG, MEDIUM, SHORT, UNKNOWN
+from geo.vacancy import ALL_USE_GROUPS, DURATION_CLASSES, LONG, MEDIUM, SHORT, UNKNOWN
 from layers.dwellings import zone_index
 
 #: Column suffix of each duration class.
@@ -119,7 +119,7 @@ def vacancy_tables(
     gx, gy = _grid_corners(points, zones.crs, grid_m)
     vacant = status["vacant"].to_numpy(dtype=bool)
     frame = pd.DataFrame({
-        "zone": zone, "gx": gx, "gy": gy, "vacant": vacant, "in_use": vacant | _in_use(status),
+        "zone": zone, "gx": gx, "gy": gy, "vacant": vacant, "in_use": status["in_use"].to_numpy(dtype=bool),
         "out_of_use": status["out_of_use"].to_numpy(dtype=bool),
         "use": pd.Categorical(status["use_group"], categories=ALL_USE_GROUPS).codes,
         "dur": pd.Categorical(status["duration_class"].where(status["vacant"], None),
@@ -167,12 +167,6 @@ def vacancy_tables(
         tables[name] = _table(level, published[at:at + n], in_use_pop[at:at + n], frame, min_count, base, zones.crs)
         at += n
     return VacancyTables(tables, counts)
-
-
-def _in_use(status: gpd.GeoDataFrame) -> np.ndarray:
-    """Addresses whose status counts as in use (vacant or occupied)."""
-    text = status["status"].astype("string").str.strip()
-    return text.isin(list(IN_USE_STATUSES)).fillna(False).to_numpy(dtype=bool)
 
 
 def _levels(piece_info: pd.DataFrame, zones: gpd.GeoDataFrame, region_name: str, grid_m: int, min_count: int,
