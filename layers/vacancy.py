@@ -85,9 +85,9 @@ def build_date() -> str:
 
 REFERENCE_DATE = Param(
     "reference_date", "", "date",
-    "the day vacancy is measured on (YYYY-MM-DD); empty: the build date, fixed when the build plans",
+    "the day vacancy is measured on (YYYY-MM-DD); left out: the build date, fixed when the build plans",
     "CBS measures vacancy on a reference date (peildatum); the issue's default is the build date",
-    default_factory=build_date, validate=_optional_iso_date,
+    default_factory=build_date, validate=_iso_date,
 )
 HISTORY_START = Param(
     "history_start", "", "date",
@@ -104,8 +104,7 @@ SHARED_REACH = (
 
 def _status(inputs: LayerInputs, params: Mapping[str, Any], counts: Counter[str]) -> gpd.GeoDataFrame:
     """Vacancy of the addresses inside the extent's area on the reference date."""
-    ref_text = str(params["reference_date"]).strip() or build_date()
-    reference = dt.date.fromisoformat(ref_text)
+    reference = dt.date.fromisoformat(str(params["reference_date"]))
     history = str(params["history_start"]).strip()
     addresses = inputs.vector("addresses")
     area = inputs.extent.polygon()
@@ -155,7 +154,7 @@ def compute_addresses(inputs: LayerInputs, params: Mapping[str, Any], ctx: Build
 
 
 def _reference(params: Mapping[str, Any]) -> str:
-    return str(params["reference_date"]).strip() or build_date()
+    return str(params["reference_date"])
 
 
 def compute_vacancy(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -> LayerResult:
