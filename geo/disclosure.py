@@ -133,7 +133,7 @@ def protect_table(
         status.loc[small, col] = COMPLEMENT
     rounded = counts.map(lambda n: round_to_base(int(n), base))
     if relations:
-        _secondary(counts, rounded, status, pops, relations, min_count, base)
+        _secondary(counts, rounded, status, pops, relations, cols, min_count, base)
     values = rounded.astype("Int64").where(status == PUBLISHED)
     return ProtectedTable(values=values, status=status)
 
@@ -151,7 +151,8 @@ def _populations(counts: pd.DataFrame, populations: pd.DataFrame | None) -> pd.D
 
 
 def table_publication(table: ProtectedTable, relations: Sequence[Relation],
-                      populations: pd.DataFrame | None = None, rounded: pd.DataFrame | None = None) -> Publication:
+                      populations: pd.DataFrame | None = None, rounded: pd.DataFrame | None = None,
+                      complement: Sequence[str] | None = None) -> Publication:
     """A protected table and its relations as the attacker's :class:`Publication` (one variable per cell).
 
     Args:
@@ -159,6 +160,7 @@ def table_publication(table: ProtectedTable, relations: Sequence[Relation],
         relations: the table's additive relations.
         populations: per cell the addresses it could count (unknown: :data:`UNKNOWN_POPULATION`).
         rounded: rounded counts of every cell (the published values are taken where published).
+        complement: the columns the complement rule applied to (None: all).
 
     A cell that is the total of more relations gets a higher priority (suppressed later).
     """
@@ -182,13 +184,16 @@ def table_publication(table: ProtectedTable, relations: Sequence[Relation],
     source = table.values if rounded is None else rounded
     values = np.where(flat_status == PUBLISHED, source.to_numpy(dtype=float, na_value=np.nan).ravel(), np.nan)
     pops = _populations(status, populations).to_numpy(dtype=float).ravel()
-    return Publication(constraints, values, flat_status, pops, priority)
+    ruled = None
+    if complement is not None:
+        ruled = np.tile(np.isin(np.asarray(status.columns, dtype=object), list(complement)), n_rows)
+    return Publication(constraints, values, flat_status, pops, priority, ruled)
 
 
 def _secondary(counts: pd.DataFrame, rounded: pd.DataFrame, status: pd.DataFrame, pops: pd.DataFrame,
-               relations: Sequence[Relation], min_count: int, base: int) -> None:
+               relations: Sequence[Relation], complement: Sequence[str], min_count: int, base: int) -> None:
     """Secondary suppression of a table by the audit (:func:`secondary_suppression`), in place in ``status``."""
-    pub = table_publication(ProtectedTable(rounded, status), relations, pops, rounded)
+    pub = table_publication(ProtectedTable(rounded, status), relations, pops, rounded, complement)
     truth = counts.to_numpy(dtype=float).ravel()
     possible = (truth >= 1) & ((pub.status == PRIMARY) | (pub.populations - truth < min_count))
     secondary_suppression(pub, np.flatnonzero(possible), min_count, base)
@@ -218,6 +223,8 @@ class Publication:
         populations: per variable the addresses it could count (public, from the BAG).
         priority: per variable; secondary suppression takes the published cell of the lowest
             priority first (``inf``: never, e.g. hidden variables).
+        complement: per variable whether the complement rule applied to it (then a published value
+            also tells that at least ``min_count`` of its population are not vacant); None: to all.
     """
 
     constraints: sparse.csr_matrix
@@ -225,6 +232,7 @@ class Publication:
     status: np.ndarray
     populations: np.ndarray
     priority: np.ndarray
+    complement: np.ndarray | None = None
 
 
 #: Largest number of propagation sweeps (each tightens some bound, or propagation stops).
@@ -235,13 +243,16 @@ _EPS = 1e-9
 def attacker_bounds(pub: Publication, min_count: int = MIN_COUNT, base: int = BASE) -> tuple[np.ndarray, np.ndarray]:
     """What an attacker knows of each variable before combining relations.
 
-    A published value ``v`` means ``[max(v - base//2, min_count), min(v + base - 1 - base//2, population)]``;
-    anything else means ``[0, population]`` (the attacker cannot tell why a cell was suppressed).
+    A published value ``v`` means ``[max(v - base//2, min_count), min(v + base - 1 - base//2, population)]``,
+    and where the complement rule applied, at most ``population - min_count`` (the attacker knows the
+    rules); anything else means ``[0, population]`` (the attacker cannot tell why a cell was suppressed).
     """
     published = pub.status == PUBLISHED
     vals = np.nan_to_num(pub.values, nan=0.0)
     lo = np.where(published, np.maximum(vals - base // 2, min_count), 0.0)
     hi = np.where(published, np.minimum(vals + base - 1 - base // 2, pub.populations), pub.populations)
+    ruled = published if pub.complement is None else published & pub.complement
+    hi = np.where(ruled, np.minimum(hi, pub.populations - min_count), hi)
     return lo, hi.astype(float)
 
 

@@ -263,8 +263,9 @@ def attacker_lower_bounds(public: dict[str, gpd.GeoDataFrame], addresses: gpd.Ge
     """Fewest vacant addresses an exact integer attacker can prove among each group of addresses.
 
     The attacker knows every address in use, its use group and its point (the open BAG), and every
-    published cell of the public layer as an interval (a rounded ``v`` is ``v - 2 .. v + 2`` and at
-    least ``min_count``). Variables: one 0/1 per address and duration class.
+    published cell of the public layer as an interval (a rounded ``v`` is ``v - 2 .. v + 2``, at
+    least ``min_count`` and at most its addresses minus ``min_count``, as the rules say).
+    Variables: one 0/1 per address and duration class.
     """
     in_use = addresses[addresses["status"].isin(IN_USE_STATUSES)].reset_index(drop=True)
     n, n_dur = len(in_use), len(DURATION_KEYS)
@@ -291,7 +292,8 @@ def attacker_lower_bounds(public: dict[str, gpd.GeoDataFrame], addresses: gpd.Ge
                 rows.append(mask.ravel().astype(float))
                 v = int(cell[col])
                 lo.append(max(v - base // 2, min_count))
-                hi.append(v + base - 1 - base // 2)
+                # Published also means at least min_count of its addresses are not vacant (complement rule).
+                hi.append(min(v + base - 1 - base // 2, int(chosen.sum()) - min_count))
     constraints = [LinearConstraint(one, 0, 1)]
     if rows:
         constraints.append(LinearConstraint(np.array(rows), lo, hi))
