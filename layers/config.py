@@ -225,6 +225,7 @@ class SourcesSpec(_Strict):
     projects: SourceSpec | None = None
     dsm: SourceSpec | None = None
     dtm: SourceSpec | None = None
+    flood: SourceSpec | None = None
 
 
 class NormSpec(_Strict):
