@@ -8,9 +8,10 @@ All vector sources are in the region CRS, lengths in metres.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -46,6 +47,10 @@ class CanonicalSpec:
         required: columns that must be present.
         optional: columns that may be present; they are added as nulls when absent.
         description: one line for the docs.
+        check: ``"module:function"`` of the source's own rules beyond the schema, run by
+            :func:`validate_canonical` on every frame of it whatever read it:
+            ``function(frame, path, report)`` returns the checked frame or raises ``SourceError``
+            naming the file and the feature. Its module counts in the source's content hash.
     """
 
     name: str
@@ -53,6 +58,11 @@ class CanonicalSpec:
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     description: str = ""
+    check: str = ""
+
+    def check_module(self) -> str | None:
+        """The module of :attr:`check`, or None."""
+        return self.check.partition(":")[0] or None
 
 
 CANONICAL: dict[str, CanonicalSpec] = {
@@ -95,6 +105,7 @@ CANONICAL: dict[str, CanonicalSpec] = {
             ("municipality", "hard", "dwellings_grondgebonden", "dwellings_gestapeld", "sociale_huur",
              "middelduur", "duur", "phasing", "inside_built_up"),
             "planned housing locations (plan-capacity monitor fields; checked by geo.housing_sites)",
+            "geo.housing_sites:validate_housing_sites",
         ),
         CanonicalSpec(
             "occupancy",
@@ -102,8 +113,10 @@ CANONICAL: dict[str, CanonicalSpec] = {
             ("address_id", "registration", "since"),
             ("until",),
             "registrations per address (BRP and trade register): resident|business|user, since, until",
+            "geo.occupancy:normalise_occupancy",
         ),
-        CanonicalSpec("projects", "any", ("id", "name", "kind", "start", "end"), (), "spatial projects"),
+        CanonicalSpec("projects", "any", ("id", "name", "kind", "start", "end"), (), "spatial projects",
+                      "geo.projects:validate_projects"),
         CanonicalSpec("dsm", "raster", (), (), "digital surface model, metres NAP"),
         CanonicalSpec("dtm", "raster", (), (), "digital terrain model, metres NAP"),
         CanonicalSpec("flood", "raster", (), (), "flood depth of a scenario (m above the ground), e.g. LIWO"),
@@ -120,7 +133,7 @@ _FAMILY = {
 
 
 def validate_canonical(
-    name: str, frame: gpd.GeoDataFrame | pd.DataFrame, path: str | Path
+    name: str, frame: gpd.GeoDataFrame | pd.DataFrame, path: str | Path, report: Any = None
 ) -> gpd.GeoDataFrame:
     """Check a frame against the canonical schema of ``name`` and normalise it.
 
@@ -132,6 +145,7 @@ def validate_canonical(
         name: canonical source name.
         frame: the frame read (already in the region CRS).
         path: file it came from, named in every error.
+        report: a ``geo.report.SourceReport`` the source's own check (``CanonicalSpec.check``) may count in.
 
     Raises:
         SourceError: naming the file, the column or the feature id.
@@ -177,10 +191,10 @@ def validate_canonical(
                 f"landcover: unknown class {frame['class'].iloc[i]!r}; allowed: {', '.join(LANDCOVER_CLASSES)}",
                 feature=_feature_id(frame, spec, i),
             )
-    if name == "occupancy":
-        from geo.occupancy import normalise_occupancy  # geo.occupancy has no dependency on this module
-
-        frame = normalise_occupancy(frame, path)
+    if spec.check:
+        module, _, function = spec.check.partition(":")
+        # Imported when used: the check modules read the canonical schema from this one.
+        frame = getattr(importlib.import_module(module), function)(frame, path, report)
     return frame  # type: ignore[return-value]
 
 

@@ -40,10 +40,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS
 
 from geo.errors import SourceError
-from geo.io import read_vector_source
 from geo.report import SourceReport
 
 SOURCE = "housing_sites"
@@ -71,28 +69,6 @@ _TRUE = frozenset({"true", "1", "ja", "yes", "j", "y", "waar"})
 _FALSE = frozenset({"false", "0", "nee", "no", "n", "onwaar"})
 #: Years a phasing may name (a plan list looks ahead a few decades at most).
 YEAR_RANGE = (1900, 2200)
-
-
-def read_housing_sites(
-    name: str,
-    path: str | Path,
-    region_crs: CRS,
-    *,
-    layer: str | None = None,
-    columns: Mapping[str, str] | None = None,
-    declared_crs: CRS | None = None,
-    report: SourceReport | None = None,
-) -> gpd.GeoDataFrame:
-    """Read a ``housing_sites`` file (GeoPackage, GeoJSON, ...) and validate it (:func:`validate_housing_sites`).
-
-    Args mirror :func:`geo.io.read_vector_source`; ``name`` must be ``housing_sites``.
-
-    Raises:
-        SourceError: what ``read_vector_source`` refuses, and every site rule, naming the file and the site.
-    """
-    frame = read_vector_source(name, path, region_crs, layer=layer, columns=columns, declared_crs=declared_crs,
-                               report=report)
-    return validate_housing_sites(frame, path, report)
 
 
 def validate_housing_sites(

@@ -84,8 +84,8 @@ def read_vector_source(
         frame = _numeric_fields(frame, path)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         frame = to_region_crs(frame, region_crs, path, declared_crs)
-    frame = validate_canonical(name, frame, path)
     report = report if report is not None else SourceReport(name)
+    frame = validate_canonical(name, frame, path, report)
     report.count("read", len(frame))
     if spec.geometry == "Polygon":
         frame = repair_polygons(frame, report, path, id_column=id_column(name))

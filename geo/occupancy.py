@@ -10,6 +10,7 @@ calls :func:`normalise_occupancy` on every ``occupancy`` frame, so each reader
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ def _dates(frame: pd.DataFrame, column: str, path: str | Path, optional: bool) -
     return pd.Series(parsed.to_numpy(dtype="datetime64[ns]"), index=frame.index, name=column)
 
 
-def normalise_occupancy(frame: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+def normalise_occupancy(frame: pd.DataFrame, path: str | Path, report: Any = None) -> pd.DataFrame:
     """Check and type an ``occupancy`` frame.
 
     Args:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
 from geo.errors import SourceError
 from geo.housing_sites import YEAR_RANGE
-from geo.io import read_vector_source
-from geo.report import SourceReport
 
 SOURCE = "projects"
 #: Columns of a validated frame, in order (geometry last).
@@ -34,23 +30,7 @@ PROJECT_COLUMNS: tuple[str, ...] = ("id", "name", "kind", "start", "end", "start
 _YEAR = re.compile(r"^\d{4}$")
 
 
-def read_projects(
-    name: str,
-    path: str | Path,
-    region_crs: CRS,
-    *,
-    layer: str | None = None,
-    columns: Mapping[str, str] | None = None,
-    declared_crs: CRS | None = None,
-    report: SourceReport | None = None,
-) -> gpd.GeoDataFrame:
-    """Read a ``projects`` file and validate it (:func:`validate_projects`); args as ``geo.io.read_vector_source``."""
-    frame = read_vector_source(name, path, region_crs, layer=layer, columns=columns, declared_crs=declared_crs,
-                               report=report)
-    return validate_projects(frame, path)
-
-
-def validate_projects(frame: pd.DataFrame, path: str | Path) -> gpd.GeoDataFrame:
+def validate_projects(frame: pd.DataFrame, path: str | Path, report: Any = None) -> gpd.GeoDataFrame:
     """Check and normalise canonical projects.
 
     Returns:

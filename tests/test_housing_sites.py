@@ -18,7 +18,8 @@ from pyproj import CRS
 from shapely.geometry import LineString, Point, box
 
 from geo.errors import SourceError
-from geo.housing_sites import parse_phasing, read_housing_sites
+from geo.housing_sites import parse_phasing
+from geo.io import read_vector_source
 from geo.raster import Raster
 from layers.base import LayerResult
 from layers.extent import run_in_memory
@@ -55,7 +56,7 @@ def site_frame(**overrides: object) -> gpd.GeoDataFrame:
 def test_valid_site_is_normalised(tmp_path: Path, driver: str, suffix: str) -> None:
     path = tmp_path / f"sites{suffix}"
     site_frame(phase_2029=0).to_file(path, driver=driver)
-    sites = read_housing_sites("housing_sites", path, RD)
+    sites = read_vector_source("housing_sites", path, RD)
     row = sites.iloc[0]
     assert row["status"] == "vastgesteld"
     assert bool(row["hard"]) is True  # vastgesteld is hard plan capacity
@@ -82,7 +83,7 @@ def test_invalid_site_is_refused_naming_file_and_site(tmp_path: Path, overrides:
     path = tmp_path / "sites.geojson"
     site_frame(**overrides).to_file(path, driver="GeoJSON")
     with pytest.raises(SourceError) as err:
-        read_housing_sites("housing_sites", path, RD)
+        read_vector_source("housing_sites", path, RD)
     text = str(err.value)
     assert message in text
     assert str(path) in text and "WL01 (Esch-West)" in text
@@ -92,10 +93,10 @@ def test_text_count_in_geojson_is_read_or_refused(tmp_path: Path) -> None:
     path = tmp_path / "sites.geojson"
     site_frame(planned_dwellings="80", sociale_huur=None, middelduur=None, duur=None, dwellings_grondgebonden=None,
                dwellings_gestapeld=None, phasing=None).to_file(path, driver="GeoJSON")
-    assert int(read_housing_sites("housing_sites", path, RD)["planned_dwellings"].iloc[0]) == 80
+    assert int(read_vector_source("housing_sites", path, RD)["planned_dwellings"].iloc[0]) == 80
     site_frame(planned_dwellings="tachtig").to_file(path, driver="GeoJSON")
     with pytest.raises(SourceError, match="'tachtig' is not a whole number"):
-        read_housing_sites("housing_sites", path, RD)
+        read_vector_source("housing_sites", path, RD)
 
 
 def test_hard_follows_the_status_unless_given() -> None:

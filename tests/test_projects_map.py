@@ -13,7 +13,8 @@ from shapely.geometry import LineString, box
 
 from geo.errors import SourceError
 from geo.housing_sites import validate_housing_sites
-from geo.projects import read_projects, validate_projects
+from geo.io import read_vector_source
+from geo.projects import validate_projects
 from layers.extent import run_in_memory
 from layers.projects_map import LAYER
 
@@ -128,5 +129,5 @@ def test_bad_project_dates_are_refused(tmp_path: Path, start: str, end: str, mes
     gpd.GeoDataFrame({"id": ["P9"], "name": ["Brug"], "kind": ["kunstwerk"], "start": [start], "end": [end]},
                      geometry=[line(0, 0, 10, 0)], crs=RD).to_file(path, driver="GeoJSON")
     with pytest.raises(SourceError) as err:
-        read_projects("projects", path, RD)
+        read_vector_source("projects", path, RD)
     assert message in str(err.value) and "P9 (Brug)" in str(err.value) and str(path) in str(err.value)
