@@ -42,7 +42,7 @@ def otterlo(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path
         f'region: {{name: Otterlo, crs: "EPSG:28992"}}\ncatalog: ./catalog\n'
         f"sources:\n  bgt: {{path: {shared_data / 'bgt-otterlo' / 'otterlo.zip'}}}\n"
     )
-    summary = build(load_config(config), console=Console(quiet=True))
+    summary = build(load_config(config), ["landcover", "basemap"], console=Console(quiet=True))
     assert sorted(summary.built) == ["basemap", "landcover"]
     return folder / "catalog"
 
