@@ -41,6 +41,7 @@ from geo.surface_proxy import (
     ProxyHeights,
 )
 from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM
+from layers.municipalities import check_gemeente_code, check_region_municipalities
 
 #: Registry adapters: each fills several canonical sources.
 ADAPTERS: dict[str, tuple[str, ...]] = {
@@ -67,6 +68,7 @@ def _checked_crs(value: str) -> str:
 
 
 CrsStr = Annotated[str, AfterValidator(_checked_crs)]
+GemeenteCode = Annotated[str, AfterValidator(check_gemeente_code)]
 
 
 class _Strict(BaseModel):
@@ -74,11 +76,24 @@ class _Strict(BaseModel):
 
 
 class RegionSpec(_Strict):
-    """``region:``: name, CRS and optional boundary polygon file."""
+    """``region:``: name, CRS, optional boundary polygon file and the municipalities of the region.
+
+    Attributes:
+        municipalities: CBS gemeente codes (``GM0197``); when given, the build reads only their
+            buurten, the region is their union (unless ``boundary`` is given), and every zone table
+            is also aggregated per municipality (``layers.municipalities``).
+    """
 
     name: str
     crs: CrsStr = "EPSG:28992"
     boundary: Path | None = None
+    municipalities: list[GemeenteCode] = Field(default_factory=list)
+
+    @field_validator("municipalities")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        check_region_municipalities(value, "municipalities")
+        return value
 
 
 class SourceSpec(_Strict):

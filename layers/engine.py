@@ -33,7 +33,8 @@ from layers import catalog as cat
 from layers.base import BuildContext, LayerDef, LayerResult
 from layers.code_key import code_digest
 from layers.config import RegionConfig
-from layers.extent import default_zones, run_layer
+from layers.extent import ZONE_SOURCE, default_zones, run_layer
+from layers.municipalities import ZONE_OUTPUT, add_municipalities, membership_of
 from layers.publish import read_result, write_result
 from layers.published_inputs import publish_inputs
 from layers.registry import build_order, get_layer
@@ -322,6 +323,8 @@ def _publish(
     providers = {sources.providers[s] for s in plan.inputs}
     attribution = "; ".join(sorted(ATTRIBUTION.get(p, f"{p}: {cfg.region.name}") for p in providers))
     bounds = _bounds(result, cfg, sources.extent().bounds, raster_files)
+    if ZONE_OUTPUT in result.vectors and ZONE_SOURCE in sources.available():  # the zone table per municipality
+        result = add_municipalities(layer.id, result, membership_of(sources.load(ZONE_SOURCE)), raster_files)
     files = write_result(layer, result, staged, rel_dir, attribution, raster_files=raster_files)
     catalog = cat.read_catalog(root)
     previous = catalog.layers.get(layer.id)
