@@ -108,8 +108,9 @@ def read_cbs(
             report.count("water_excluded", n_water)
             report.note(f"excluded {n_water} water-only buurt polygon(s) ({water_col} = {WATER_YES})")
         frame = frame.loc[~water]
-    renames = {code_col: "code", name_col: "name", **dict(zip(gm_cols, ("municipality_code", "municipality_name")))}
-    kept = ["code", "name", *(["municipality_code", "municipality_name"] if gm_cols else [])]
+    gm_names = ["municipality_code", "municipality_name"] if gm_cols else []
+    renames = {code_col: "code", name_col: "name", **dict(zip(gm_cols, gm_names, strict=True))}
+    kept = ["code", "name", *gm_names]
     frame = frame.rename(columns=renames)[[*kept, frame.geometry.name]]
     no_code = frame["code"].isna().to_numpy() | (frame["code"].astype(object).map(str).str.strip() == "")
     if no_code.any():

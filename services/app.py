@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from geo.warmup import load_kernels
 from services.assess_routes import assess_router
+from services.benchmark_routes import benchmark_router
 from services.catalog_routes import catalog_router
 from services.dynamic import mount_titiler
 from services.errors import add_exception_handlers
@@ -77,6 +78,7 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     cache_dir = settings.cache_dir or Path(tempfile.mkdtemp(prefix="kaartlaag-cache-"))
     app.include_router(catalog_router(settings.max_age, cache_dir))
     app.include_router(assess_router(settings.catalog, settings.limits))
+    app.include_router(benchmark_router(settings.max_age))
     mount_titiler(app, store, settings.limits)
     app.add_middleware(
         CORSMiddleware,
