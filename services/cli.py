@@ -1,4 +1,4 @@
-"""The ``kaartlaag`` command line: init, demo-data, build, layers, export, serve."""
+"""The ``kaartlaag`` command line: init, demo-data, build, layers, export, serve, assess, diff."""
 
 from __future__ import annotations
 
@@ -350,6 +350,22 @@ def assess(
     root = _catalog_root(config, catalog)
     run_assess(root, site, output_path, edits_path=edits, buffer_m=buffer_m, crs=crs, console=err)
     out.print(f"wrote {output_path}")
+
+
+@app.command()
+def diff(
+    layer: Annotated[str, typer.Argument(help="Layer id (see `kaartlaag layers`).")],
+    version_from: Annotated[str, typer.Option("--from", help="Older version (a name, or `previous`).")] = "previous",
+    version_to: Annotated[str, typer.Option("--to", help="Newer version (a name, or `current`).")] = "current",
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the change tables (CSV, "
+                                                  "GeoPackage) and difference COGs.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (for its catalog).")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
+) -> None:
+    """Compare two kept versions of a layer: per-zone changes and, for rasters, a difference COG."""
+    from services.monitor_cli import run_diff
+
+    run_diff(_catalog_root(config, catalog), layer, version_from, version_to, out_dir, out)
 
 
 def _catalog_root(config: Path | None, catalog: Path | None) -> Path:

@@ -133,3 +133,25 @@ def write_two_municipality_region(folder: Path) -> Path:
     ).replace("sources:\n", "sources:\n  neighbourhoods: {path: buurten.gpkg, layer: buurten}\n")
     config.write_text(text)
     return config
+
+
+@pytest.fixture(scope="session")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Config path of the two-municipality region built twice (green-paved): the second time with the
+    green quadrant (x0..x0+100, y0..y0+100, in buurt West) turned into paved_other by hand."""
+    import io
+
+    from rich.console import Console
+
+    from layers.config import load_config
+    from layers.engine import build
+
+    folder = tmp_path_factory.mktemp("versions") / "region"
+    config = write_two_municipality_region(folder)
+    quiet = Console(file=io.StringIO())
+    build(load_config(config), ["green-paved"], console=quiet)
+    changed = small_landcover()
+    changed.loc[changed["class"] == "green_low", "class"] = "paved_other"
+    changed.to_file(folder / "landcover.gpkg", layer="landcover", driver="GPKG")
+    build(load_config(config), ["green-paved"], console=quiet)
+    return config

@@ -1,0 +1,49 @@
+"""The monitoring commands of the CLI: ``kaartlaag diff`` (change between two kept versions of a layer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from layers import catalog as cat
+from layers.diff import diff_versions, summary, write_diff
+from layers.registry import get_layer
+
+#: Zones listed per figure in the console summary.
+TOP_ZONES = 3
+
+
+def run_diff(root: Path, layer_id: str, version_from: str, version_to: str, out_dir: Path | None,
+             console: Console) -> list[Path]:
+    """Compare two versions of ``layer_id`` in the catalog at ``root``; print a summary, write files to ``out_dir``.
+
+    Raises:
+        NotFoundError: unknown layer, a layer not built yet, or a version that is not kept.
+    """
+    from geo.errors import NotFoundError
+
+    get_layer(layer_id)
+    entry = cat.read_catalog(root).layers.get(layer_id)
+    if entry is None:
+        raise NotFoundError(f"layer {layer_id} is not in the catalog at {root}; build it first")
+    diff = diff_versions(root, entry, version_from, version_to, rasters=out_dir is not None)
+    console.print(f"{layer_id}: {diff.version_from} -> {diff.version_to}")
+    for name, figures in summary(diff, TOP_ZONES).items():
+        if name.startswith("raster:"):
+            console.print(f"  {name}: {figures['cells_changed']} cells changed, largest |delta| "
+                          f"{figures['max_abs_delta']}")
+            continue
+        table = Table(f"{name}: figure", "zones changed", "largest changes (code: delta)")
+        for fig, info in figures.items():
+            if info["zones_changed"]:
+                largest = ", ".join(f"{z['code']}: {z['delta']:+.2f}" for z in info["largest"])
+                table.add_row(fig, str(info["zones_changed"]), largest)
+        console.print(table)
+    for note in diff.notes:
+        console.print(f"  note: {note}")
+    written = write_diff(diff, out_dir) if out_dir is not None else []
+    for path in written:
+        console.print(f"wrote {path}")
+    return written
