@@ -241,6 +241,35 @@ class SourcesSpec(_Strict):
     dtm: SourceSpec | None = None
 
 
+#: Default bound (points) on how far a % figure of one zone may move between two versions before it is flagged.
+DEFAULT_CHANGE_BOUND_PCT = 10.0
+#: Default age (days) beyond which a source's registry date counts as stale.
+DEFAULT_STALE_AFTER_DAYS = 730
+
+
+class MonitoringSpec(_Strict):
+    """``monitoring:``: when a build's change is flagged and when a source counts as stale.
+
+    Attributes:
+        change_bound_pct: a % figure of a zone moving more than this many points against the previous
+            version is flagged (in the build report and ``kaartlaag layers``).
+        change_bounds: figure -> its own bound (in the figure's unit), e.g. ``{canopy_pct: 5, uhi_max_p95_k: 0.5}``.
+        stale_after_days: a source whose registry date is older than this many days is stale.
+        stale_after: source -> its own limit in days (``{ahn: 2200}``).
+    """
+
+    change_bound_pct: float = Field(default=DEFAULT_CHANGE_BOUND_PCT, gt=0)
+    change_bounds: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    stale_after_days: int = Field(default=DEFAULT_STALE_AFTER_DAYS, gt=0)
+    stale_after: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+
+    def bound_for(self, figure: str) -> float | None:
+        """The bound of ``figure``: its own, else ``change_bound_pct`` for a % figure, else None."""
+        if figure in self.change_bounds:
+            return self.change_bounds[figure]
+        return self.change_bound_pct if figure.endswith("_pct") or "_pct_" in figure else None
+
+
 class RegionConfig(_Strict):
     """A whole region config file.
 
@@ -251,6 +280,7 @@ class RegionConfig(_Strict):
         layers: per-layer parameters (``layer-id: {param: value}``); the
             reserved key ``access`` sets ``public`` or ``internal``.
         keep_versions: how many versions per layer to keep (None: all).
+        monitoring: change bounds of the build reports and source age limits.
         base_dir: folder relative paths are resolved against (set on load).
     """
 
@@ -259,6 +289,7 @@ class RegionConfig(_Strict):
     sources: SourcesSpec = Field(default_factory=SourcesSpec)
     layers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     keep_versions: int | None = Field(None, ge=1)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("sources", "layers", mode="before")
@@ -401,9 +432,11 @@ region:
   name: Otterlo                 # shown in the catalog and the web pages
   crs: "EPSG:28992"             # all layers are computed in this CRS (RD New)
   # boundary: grens.gpkg        # optional polygon file: clip the region to it
+  # municipalities: [GM0197, GM1859]   # CBS gemeente codes: only their buurten; tables per municipality
 
 catalog: ./catalog              # where published layers and catalog.json go
 # keep_versions: 5              # versions kept per layer (default: all)
+# monitoring: {change_bound_pct: 10, change_bounds: {canopy_pct: 5}, stale_after_days: 730}
 
 sources:
   # Registry adapters: each fills several canonical sources.

@@ -31,6 +31,7 @@ from geo.errors import ConfigError, KaartlaagError
 from geo.surface_proxy import SURFACE_PROXY_SOURCE
 from layers import catalog as cat
 from layers.base import BuildContext, LayerDef, LayerResult
+from layers.build_report import add_report, report_facts
 from layers.code_key import code_digest
 from layers.config import RegionConfig
 from layers.extent import ZONE_SOURCE, default_zones, run_layer
@@ -358,6 +359,9 @@ def _publish(
             ),
         ],
     )
+    # The build report (report.html in the version folder, with the change against the previous version).
+    add_report(root, staged, entry, previous, result.vectors,
+               report_facts(cfg.region.name, entry, cfg.monitoring.bound_for))
     cat.write_json(staged / cat.METADATA_FILE, entry.model_dump(mode="json", exclude={"versions"}))
     cat.move_into_place(root, staged, layer.id, version)
     dropped = cat.prune_versions(root, entry, cfg.keep_versions)

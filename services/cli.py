@@ -160,6 +160,8 @@ def list_layers(
         state = status.get(layer_id, "published" if entry else "not built")
         if entry is None and state == "outdated":
             state = "not built"
+        if entry is not None and entry.metadata.get("change_flags"):  # see the build report
+            state += f"; {len(entry.metadata['change_flags'])} zone change(s) beyond bound"
         table.add_row(
             layer_id,
             layer.title["nl"],

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -85,7 +86,7 @@ def bar_chart(
 
 
 def line_chart(
-    labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str, unit: str = "",
+    labels: Sequence[str], series: Mapping[str, Sequence[float | None]], *, title: str, unit: str = "",
     fmt: str = "svg",
 ) -> str | bytes:
     """One line per series over ``labels`` (versions, oldest first), points marked."""
@@ -119,4 +120,41 @@ def histogram(values: Sequence[float], *, title: str, unit: str = "", fmt: str =
     ax.set_title(title, fontsize=10, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return _svg(fig) if fmt == "svg" else _png(fig)
+
+
+#: Size of a map image (inches at :data:`DPI`) and the sequential colour map of a figure map.
+MAP_SIZE = (6.0, 6.0)
+MAP_CMAP = "viridis"
+#: Largest side (cells) of a raster drawn in a map (larger rasters are decimated).
+MAP_MAX_CELLS = 800
+
+
+def zone_map(frame: Any, column: str, *, title: str, unit: str = "", fmt: str = "png") -> str | bytes:
+    """A choropleth of ``column`` over the polygons of ``frame`` (a GeoDataFrame), zones without a value grey."""
+    fig = Figure(figsize=MAP_SIZE, dpi=DPI)
+    ax = fig.add_subplot()
+    frame.plot(ax=ax, column=column, cmap=MAP_CMAP, legend=True, edgecolor="#333333", linewidth=0.4,
+               missing_kwds={"color": "#dddddd", "label": "geen waarde"},
+               legend_kwds={"label": unit, "shrink": 0.7})
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    return _svg(fig) if fmt == "svg" else _png(fig)
+
+
+def raster_map(data: Any, bounds: Sequence[float], *, title: str, unit: str = "", fmt: str = "png") -> str | bytes:
+    """An image of a 2-D array spanning ``bounds`` (minx, miny, maxx, maxy), NaN transparent, with a colour bar."""
+    import numpy as np
+
+    arr = np.asarray(data, dtype=np.float64)
+    step = max(1, math.ceil(max(arr.shape) / MAP_MAX_CELLS))
+    arr = arr[::step, ::step]
+    fig = Figure(figsize=MAP_SIZE, dpi=DPI)
+    ax = fig.add_subplot()
+    image = ax.imshow(np.ma.masked_invalid(arr), cmap=MAP_CMAP,
+                      extent=(bounds[0], bounds[2], bounds[1], bounds[3]), interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.7, label=unit)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_axis_off()
     return _svg(fig) if fmt == "svg" else _png(fig)
