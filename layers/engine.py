@@ -39,6 +39,7 @@ from layers.municipalities import ZONE_OUTPUT, add_municipalities, membership_of
 from layers.publish import read_result, write_result
 from layers.published_inputs import publish_inputs
 from layers.registry import build_order, get_layer
+from layers.source_ages import freshness_metadata
 from layers.sources import SourceSet
 from layers.windowed import build_windowed
 
@@ -350,7 +351,8 @@ def _publish(
         maxzoom=layer.maxzoom,
         references=list(layer.references),
         files=files,
-        metadata={**result.metadata, "attribution": attribution, **_proxy_metadata(providers, sources)},
+        metadata={**result.metadata, "attribution": attribution, **_proxy_metadata(providers, sources),
+                  **freshness_metadata(cfg, plan.inputs)},
         build_log=[r.as_dict() for r in sources.reports if r.source in providers],
         versions=[
             *(previous.versions if previous else []),

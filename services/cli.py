@@ -124,6 +124,9 @@ def check(config: ConfigOpt = Path("kaartlaag.yaml")) -> None:
             out.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
     bounds = ", ".join(f"{float(v):.1f}" for v in sources.extent().bounds)
     out.print(f"region {sources.context().name}: bounds ({bounds})", highlight=False)
+    from services.monitor_cli import print_source_ages
+
+    print_source_ages(cfg, sources.available(), out)
 
 
 @app.command("layers")

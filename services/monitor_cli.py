@@ -1,4 +1,5 @@
-"""The monitoring commands of the CLI: ``kaartlaag diff`` (change between two kept versions of a layer)."""
+"""The monitoring parts of the CLI: ``kaartlaag diff`` (change between two kept versions of a layer) and the
+source ages of ``kaartlaag check``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from layers import catalog as cat
+from layers.config import RegionConfig
 from layers.diff import diff_versions, summary, write_diff
 from layers.registry import get_layer
 
@@ -47,3 +49,22 @@ def run_diff(root: Path, layer_id: str, version_from: str, version_to: str, out_
     for path in written:
         console.print(f"wrote {path}")
     return written
+
+
+def print_source_ages(cfg: RegionConfig, sources: set[str], console: Console) -> None:
+    """A table of each source's registry date, age and whether it is stale (``layers.source_ages``)."""
+    from layers.source_ages import oldest, source_dates
+
+    dates = source_dates(cfg, sources)
+    table = Table("source", "provider", "registry date", "age (days)", "limit", "status", "from")
+    for source, d in dates.items():
+        status = "stale" if d["stale"] else ("ok" if d["date"] else "unknown")
+        version = f" ({d['version']})" if d.get("version") else ""
+        table.add_row(source, d["provider"], (d["date"] or "-") + version,
+                      "-" if d["age_days"] is None else str(d["age_days"]), str(d["stale_after_days"]),
+                      f"[red]{status}[/]" if d["stale"] else status, d["what"])
+    console.print(table)
+    first = oldest(dates)
+    if first is not None:
+        console.print(f"oldest source: {first['source']} ({first['provider']}, {first['date']}, "
+                      f"{first['age_days']} days)", highlight=False)
