@@ -366,11 +366,16 @@ def diff(
                                                   "GeoPackage) and difference COGs.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (for its catalog).")] = None,
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
+    publish: Annotated[bool, typer.Option(help="Also publish the change as the catalog layer LAYER-change "
+                                               "(tiled, diverging legend).")] = False,
+    figure: Annotated[str | None, typer.Option(help="Figure the change layer colours the zones by "
+                                                    "(default: the layer's main figure).")] = None,
 ) -> None:
     """Compare two kept versions of a layer: per-zone changes and, for rasters, a difference COG."""
     from services.monitor_cli import run_diff
 
-    run_diff(_catalog_root(config, catalog), layer, version_from, version_to, out_dir, out)
+    run_diff(_catalog_root(config, catalog), layer, version_from, version_to, out_dir, out, publish=publish,
+             figure=figure)
 
 
 def _catalog_root(config: Path | None, catalog: Path | None) -> Path:

@@ -18,8 +18,11 @@ TOP_ZONES = 3
 
 
 def run_diff(root: Path, layer_id: str, version_from: str, version_to: str, out_dir: Path | None,
-             console: Console) -> list[Path]:
+             console: Console, *, publish: bool = False, figure: str | None = None) -> list[Path]:
     """Compare two versions of ``layer_id`` in the catalog at ``root``; print a summary, write files to ``out_dir``.
+
+    With ``publish`` the change is also published as the catalog layer ``<layer>-change``, its zones
+    classed by ``figure`` (``layers.change_layer``).
 
     Raises:
         NotFoundError: unknown layer, a layer not built yet, or a version that is not kept.
@@ -30,7 +33,7 @@ def run_diff(root: Path, layer_id: str, version_from: str, version_to: str, out_
     entry = cat.read_catalog(root).layers.get(layer_id)
     if entry is None:
         raise NotFoundError(f"layer {layer_id} is not in the catalog at {root}; build it first")
-    diff = diff_versions(root, entry, version_from, version_to, rasters=out_dir is not None)
+    diff = diff_versions(root, entry, version_from, version_to, rasters=out_dir is not None or publish)
     console.print(f"{layer_id}: {diff.version_from} -> {diff.version_to}")
     for name, figures in summary(diff, TOP_ZONES).items():
         if name.startswith("raster:"):
@@ -48,6 +51,11 @@ def run_diff(root: Path, layer_id: str, version_from: str, version_to: str, out_
     written = write_diff(diff, out_dir) if out_dir is not None else []
     for path in written:
         console.print(f"wrote {path}")
+    if publish:
+        from layers.change_layer import change_layer_id, publish_change_layer
+
+        version = publish_change_layer(root, entry, diff, figure)
+        console.print(f"published {change_layer_id(layer_id)} {version}")
     return written
 
 

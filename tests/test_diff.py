@@ -83,3 +83,39 @@ def test_bad_versions_are_named(two_versions: Path) -> None:
          "--config", str(two_versions)], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "no kept version 'nonsense'" in run.stderr
     assert version_entry(two_versions.parent / "catalog", entry, "previous").version == entry.versions[0].version
+
+
+def test_published_change_layer_is_tiled_with_a_diverging_legend(two_versions: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from services.app import create_app
+    from services.settings import ServerSettings
+
+    root = tmp_path / "catalog"
+    shutil.copytree(two_versions.parent / "catalog", root)  # the session's catalog stays as it is
+    run = subprocess.run([sys.executable, "-m", "services.cli", "diff", "green-paved", "--publish",
+                          "--catalog", str(root)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "published green-paved-change" in run.stdout
+    entry = cat.read_catalog(root).layers["green-paved-change"]
+    assert entry.metadata["figure"] == "green_pct" and entry.depends == {"green-paved": _entry(two_versions).version}
+    zones = gpd.read_parquet(root / entry.file("neighbourhoods", "vector").path).set_index("code")
+    # West fell by 50 points: the class of the largest decrease; the others did not move: the middle class.
+    assert zones.loc["BU00010001", "change_class"] == 0
+    assert zones.loc[["BU00010002", "BU00020001"], "change_class"].tolist() == [3, 3]
+    client = TestClient(create_app(ServerSettings(catalog=root)))
+    legend = client.get("/layers/green-paved-change/legend.json", params={"output": "delta"}).json()
+    colours = [item["colour"] for item in legend["items"]]
+    assert len(colours) == 7 and colours[0] == "#542788" and colours[-1] == "#b35806"
+    assert "vrijwel gelijk" in legend["items"][3]["label"]
+    style = client.get("/layers/green-paved-change/style.json").text
+    assert "change_class" in style and "#542788" in style
+    tilejson = client.get("/layers/green-paved-change/tilejson.json")
+    assert tilejson.status_code == 200
+    x0, y0 = ORIGIN
+    with rasterio.open(root / entry.file("delta", "raster").path) as ds:
+        row, col = ds.index(x0 + 50, y0 + 50)
+        assert ds.read(1)[row, col] == pytest.approx(-100.0)
+        assert ds.descriptions[0] == "green_pct_delta"
