@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -75,10 +73,13 @@ def test_report_linked_and_served(two_versions: Path) -> None:
 
 
 def test_layers_command_shows_the_flags(two_versions: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "services.cli", "layers", "--catalog",
-                          str(two_versions.parent / "catalog")], capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    line = next(s for s in run.stdout.splitlines() if "green-paved" in s)
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    run = CliRunner().invoke(app, ["layers", "--catalog", str(two_versions.parent / "catalog")])
+    assert run.exit_code == 0, run.output
+    line = next(s for s in run.output.splitlines() if "green-paved" in s)
     assert re.search(r"\d+ zone change\(s\) beyond bound", line)
 
 

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from typer.testing import CliRunner
 
 from geo.errors import NotFoundError
 from layers import catalog as cat
 from layers.diff import diff_versions, version_entry
+from services.cli import app
 from tests.conftest import ORIGIN
 
 
@@ -49,11 +51,10 @@ def test_cli_writes_tables_and_difference_cog(two_versions: Path, tmp_path: Path
     entry = _entry(two_versions)
     first, second = (v.version for v in entry.versions)
     out = tmp_path / "diff"
-    run = subprocess.run(
-        [sys.executable, "-m", "services.cli", "diff", "green-paved", "--from", first, "--to", second,
-         "-o", str(out), "--config", str(two_versions)], capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    assert "BU00010001: -50.00" in run.stdout
+    run = CliRunner().invoke(app, ["diff", "green-paved", "--from", first, "--to", second, "-o", str(out),
+                                   "--config", str(two_versions)])
+    assert run.exit_code == 0, run.output
+    assert "BU00010001: -50.00" in run.output
     csv = pd.read_csv(out / "green-paved-neighbourhoods-change.csv")
     assert {"code", "name", "green_pct_from", "green_pct_to", "green_pct_delta"} <= set(csv.columns)
     assert "geometry" not in csv.columns
@@ -95,10 +96,9 @@ def test_published_change_layer_is_tiled_with_a_diverging_legend(two_versions: P
 
     root = tmp_path / "catalog"
     shutil.copytree(two_versions.parent / "catalog", root)  # the session's catalog stays as it is
-    run = subprocess.run([sys.executable, "-m", "services.cli", "diff", "green-paved", "--publish",
-                          "--catalog", str(root)], capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    assert "published green-paved-change" in run.stdout
+    run = CliRunner().invoke(app, ["diff", "green-paved", "--publish", "--catalog", str(root)])
+    assert run.exit_code == 0, run.output
+    assert "published green-paved-change" in run.output
     entry = cat.read_catalog(root).layers["green-paved-change"]
     assert entry.metadata["figure"] == "green_pct" and entry.depends == {"green-paved": _entry(two_versions).version}
     zones = gpd.read_parquet(root / entry.file("neighbourhoods", "vector").path).set_index("code")
