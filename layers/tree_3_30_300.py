@@ -208,7 +208,7 @@ def _all_trees(
     free = patches_without(canopy, reg_xy)
     open_canopy = Raster(np.where(free, canopy.data[0], 0.0).astype(np.float32), canopy.crs, canopy.transform,
                          nodata=canopy.nodata, band_names=canopy.band_names, units=canopy.units)
-    tops, _ = tree_tops(open_canopy, min_height_m=params["canopy_min_height_m"])
+    tops, _ = tree_tops(open_canopy, min_height_m=params["canopy_min_height_m"], within=area.bounds)
     shapely.prepare(area)
     tops = tops[shapely.intersects(area, shapely.points(tops))] if len(tops) else tops
     counts["trees_from_ahn_tops"] = len(tops)

@@ -214,6 +214,22 @@ def test_delft_canopy_share(delft: dict[str, Any]) -> None:
     assert 200 <= len(tops) <= 350
 
 
+def test_tree_tops_within_bounds_equal_those_of_the_whole_raster(delft: dict[str, Any]) -> None:
+    """The cropped search (``within``) finds exactly the whole raster's tops in the bounds, on real AHN3."""
+    canopy = canopy_raster(delft["dsm"], delft["dtm"], delft["buildings"], delft["water"], vegetation=delft["veg"])
+    every, h_every = tree_tops(canopy)
+    left, bottom, right, top = canopy.bounds
+    for frac in ((0.3, 0.3, 0.6, 0.7), (0.0, 0.0, 0.5, 0.5), (0.45, 0.2, 0.55, 0.9)):
+        box = (left + frac[0] * (right - left), bottom + frac[1] * (top - bottom),
+               left + frac[2] * (right - left), bottom + frac[3] * (top - bottom))
+        inside = ((every[:, 0] >= box[0]) & (every[:, 0] <= box[2]) & (every[:, 1] >= box[1])
+                  & (every[:, 1] <= box[3]))
+        xy, h = tree_tops(canopy, within=box)
+        assert inside.sum() > 5
+        np.testing.assert_array_equal(xy, every[inside])
+        np.testing.assert_allclose(h, h_every[inside], rtol=0, atol=1e-9)
+
+
 def test_grid_share_pct_equals_counting_every_cell_centre() -> None:
     from affine import Affine
 
