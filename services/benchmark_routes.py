@@ -6,6 +6,8 @@ are read, so an internal layer never feeds the public benchmark.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,6 +19,8 @@ from services.index_page import TEMPLATES
 from services.store import CatalogStore
 from styles.charts import bar_chart, dutch_number
 
+#: Rendered pages kept (one per distinct benchmark answer and base URL).
+PAGE_CACHE_SIZE = 8
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
@@ -48,6 +52,12 @@ def render_benchmark(data: dict[str, Any], figures: list[Any], base: str) -> str
         region=region["name"], base=base, figures=shown, rows=rows)
 
 
+@lru_cache(maxsize=PAGE_CACHE_SIZE)
+def _cached_page(data: bytes, figures: tuple[Any, ...], base: str) -> str:
+    """The page of one benchmark answer (drawing the charts takes a while; the answer changes with a build)."""
+    return render_benchmark(json.loads(data), list(figures), base)
+
+
 def benchmark_router(max_age: int) -> APIRouter:
     """``GET /benchmark``, ``/benchmark.json`` and ``/benchmark.csv``."""
     router = APIRouter(tags=["Benchmark"])
@@ -68,7 +78,7 @@ def benchmark_router(max_age: int) -> APIRouter:
     @router.get("/benchmark", summary="The municipalities side by side (Dutch page with bar charts)")
     def benchmark_page(request: Request, caller: CallerDep, store: StoreDep) -> Response:
         data, figures = _data(store, caller)
-        page = render_benchmark(data, figures, base_url(request))
+        page = _cached_page(json_bytes(data), tuple(figures), base_url(request))
         return conditional(request, page.encode("utf-8"), "text/html; charset=utf-8", internal=caller.internal,
                            max_age=max_age)
 
