@@ -16,7 +16,11 @@ The shape (``/benchmark.json``)::
      "region": {"name": "Achterhoek", "figures": {...}, "versions": {...}}}
 
 Figure keys are the zone-table columns, except ``cool_300_pct``: the
-``share_pct`` of ``cool-places`` (a name too general to stand alone).
+``share_pct`` of ``cool-places`` (a name too general to stand alone). The
+vacancy rate (``vacant_pct``) comes from the vacancy layer's own per-municipality
+table ``gemeenten``, which is under disclosure control: it is read as published
+(never recomputed from buurten), and the region's value is the ratio of the
+published counts only when none of them is suppressed.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from geo.errors import NotFoundError
 from layers.catalog import LayerEntry
 from layers.municipalities import MUNICIPALITY_OUTPUT
 
@@ -48,6 +51,12 @@ class BenchmarkFigure:
         column: its column in the layer's ``municipalities`` table.
         title: Dutch title for the page.
         unit: unit (``%``, ``K``).
+        output: the layer's per-municipality table (default ``municipalities``, made by
+            ``layers.municipalities``; the vacancy layer publishes its own, disclosure-controlled
+            ``gemeenten``, which is read as it is).
+        region_ratio: (numerator, denominator) columns: the region's value is ``100 x sum / sum`` over
+            the municipalities' published counts, and None when any of them is suppressed (null); None:
+            the region's value is ``metadata.region_figures`` of the layer.
     """
 
     key: str
@@ -55,10 +64,11 @@ class BenchmarkFigure:
     column: str
     title: str
     unit: str
+    output: str = MUNICIPALITY_OUTPUT
+    region_ratio: tuple[str, str] | None = None
 
 
-#: The figures, in page order. A figure whose layer (or column) is not in the catalog is left out,
-#: so ``vacancy_pct`` appears once the vacancy layer publishes a ``vacancy_pct`` column.
+#: The figures, in page order. A figure whose layer (or column) is not in the catalog is left out.
 FIGURES: tuple[BenchmarkFigure, ...] = (
     BenchmarkFigure("green_pct", "green-paved", "green_pct", "Groen", "%"),
     BenchmarkFigure("paved_pct", "green-paved", "paved_pct", "Verhard", "%"),
@@ -69,7 +79,8 @@ FIGURES: tuple[BenchmarkFigure, ...] = (
     BenchmarkFigure("meets_all_pct", "tree-3-30-300", "meets_all_pct", "Woningen die aan 3-30-300 voldoen", "%"),
     BenchmarkFigure("uhi_max_p95_k", "heat-stress", "uhi_max_p95_k", "Hitte-eilandeffect (95e percentiel)", "K"),
     BenchmarkFigure("cool_300_pct", "cool-places", "share_pct", "Woningen binnen 300 m van een koele plek", "%"),
-    BenchmarkFigure("vacancy_pct", "vacancy", "vacancy_pct", "Leegstand", "%"),
+    BenchmarkFigure("vacant_pct", "vacancy", "vacant_pct", "Leegstand (administratief)", "%", output="gemeenten",
+                    region_ratio=("vacant", "addresses_in_use")),
 )
 #: Code of the region's row in the CSV.
 REGION_CODE = "regio"
@@ -101,9 +112,8 @@ def _sources(root: Path, entries: Sequence[LayerEntry]) -> list[tuple[BenchmarkF
         entry = by_id.get(fig.layer)
         if entry is None:
             continue
-        try:
-            file = entry.file(MUNICIPALITY_OUTPUT, "vector")
-        except NotFoundError:
+        file = next((f for f in entry.files if f.output == fig.output and f.format == "parquet"), None)
+        if file is None:
             continue
         path = Path(root) / file.path
         if fig.column not in _columns(str(path)):
@@ -115,6 +125,20 @@ def _sources(root: Path, entries: Sequence[LayerEntry]) -> list[tuple[BenchmarkF
 @lru_cache(maxsize=64)
 def _columns(path: str) -> tuple[str, ...]:
     return tuple(pq.read_schema(path).names)
+
+
+def _region_value(fig: BenchmarkFigure, entry: LayerEntry, path: Path) -> float | None:
+    """The region's value of ``fig``: from the layer's ``region_figures``, or the ratio of the summed counts."""
+    if fig.region_ratio is None:
+        return _value(entry.metadata.get("region_figures", {}).get(fig.column))
+    num, den = fig.region_ratio
+    if num not in _columns(str(path)) or den not in _columns(str(path)):
+        return None
+    table = _table(str(path), (num, den))
+    if table[num].isna().any() or table[den].isna().any():
+        return None  # a suppressed count: the region's total is not known from what is published
+    total = float(table[den].sum())
+    return round(100.0 * float(table[num].sum()) / total, 2) if total > 0 else None
 
 
 def benchmark(root: Path, entries: Sequence[LayerEntry], region_name: str = "") -> dict[str, Any]:
@@ -140,7 +164,7 @@ def benchmark(root: Path, entries: Sequence[LayerEntry], region_name: str = "") 
             row["name"] = row["name"] or name
             row["figures"][fig.key] = _value(value)
             row["versions"][fig.key] = origin
-        region["figures"][fig.key] = _value(entry.metadata.get("region_figures", {}).get(fig.column))
+        region["figures"][fig.key] = _region_value(fig, entry, path)
         region["versions"][fig.key] = origin
     keys = [f.key for f, _ in sources]
     for row in munis.values():

@@ -24,6 +24,7 @@ from rich.console import Console
 from geo.cbs import read_cbs
 from geo.errors import ConfigError, SourceError
 from geo.raster import Raster
+from layers.catalog import LayerEntry
 from layers.config import load_config
 from layers.engine import build
 from layers.municipalities import aggregate_zone_table
@@ -188,3 +189,36 @@ def test_cbs_adapter_keeps_the_gemeente(tmp_path: Path) -> None:
     n = read_cbs(tmp_path / "wijkenbuurten.gpkg").sources["neighbourhoods"]
     assert list(n["municipality_code"]) == ["GM0197", "GM1859"]
     assert list(n["municipality_name"]) == ["Aalten", "Oost Gelre"]
+
+
+def _vacancy_entry(root: Path, vacant: list[int | None]) -> LayerEntry:
+    from layers.catalog import FileEntry
+
+    folder = root / "vacancy" / "20261201T000000Z-00000000"
+    folder.mkdir(parents=True)
+    pct = [None if v is None else round(100 * v / n, 2) for v, n in zip(vacant, (40, 60), strict=True)]
+    table = gpd.GeoDataFrame(
+        {"code": ["GM0001", "GM0002"], "name": ["Aalst", "Bosch"], "addresses_in_use": [40, 60],
+         "vacant": pd.array(vacant, dtype="Int64"), "vacant_pct": pd.array(pct, dtype="Float64")},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs="EPSG:28992")
+    table.to_parquet(folder / "gemeenten.parquet")
+    file = FileEntry(name="gemeenten.parquet", output="gemeenten", kind="vector", format="parquet",
+                     media_type="application/vnd.apache.parquet", path=f"vacancy/{folder.name}/gemeenten.parquet",
+                     bytes=1, sha256="0" * 64)
+    return LayerEntry(id="vacancy", title={"nl": "Leegstand"}, description={}, kind="vector", version=folder.name,
+                      built_at="2026-12-01T00:00:00Z", key="k", code_version="1", inputs={}, parameters={},
+                      bounds={}, crs="EPSG:28992", access="public", style_id="vacancy", minzoom=10, maxzoom=16,
+                      files=[file])
+
+
+def test_vacancy_rate_is_read_as_published(tmp_path: Path) -> None:
+    from layers.benchmark import benchmark
+
+    data = benchmark(tmp_path / "a", [_vacancy_entry(tmp_path / "a", [4, 3])], "Proefdorp")
+    assert [m["figures"]["vacant_pct"] for m in data["municipalities"]] == [10.0, 5.0]
+    assert data["region"]["figures"]["vacant_pct"] == pytest.approx(7.0)  # 7 of 100 addresses, not (10 + 5) / 2
+    assert data["municipalities"][0]["versions"]["vacant_pct"]["layer"] == "vacancy"
+    # A suppressed count: that municipality has no figure, and the region's total is not known.
+    data = benchmark(tmp_path / "b", [_vacancy_entry(tmp_path / "b", [4, None])], "Proefdorp")
+    assert [m["figures"]["vacant_pct"] for m in data["municipalities"]] == [10.0, None]
+    assert data["region"]["figures"]["vacant_pct"] is None
