@@ -240,6 +240,7 @@ class SourcesSpec(_Strict):
     projects: SourceSpec | None = None
     dsm: SourceSpec | None = None
     dtm: SourceSpec | None = None
+    flood: SourceSpec | None = None
 
 
 #: Default bound (points) on how far a % figure of one zone may move between two versions before it is flagged.

@@ -214,7 +214,8 @@ def _all_trees(
     counts["trees_from_ahn_tops"] = len(tops)
     # Crowns of the tops: their share of the patch, split with every tree (register trees are seeds too).
     seeds = np.vstack([reg_xy, tops])
-    top_crown = crown_diameters(canopy, seeds, search_radius_m=params["crown_search_radius_m"])[len(reg_xy):]
+    top_crown = crown_diameters(canopy, seeds, search_radius_m=params["crown_search_radius_m"],
+                                of=slice(len(reg_xy), None))
     return seeds, np.r_[reg_crown, np.nan_to_num(top_crown, nan=0.0)]
 
 

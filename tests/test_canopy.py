@@ -253,3 +253,32 @@ def test_grid_share_pct_equals_counting_every_cell_centre() -> None:
         with np.errstate(invalid="ignore", divide="ignore"):
             expected = np.where(total > 0, part / total * 100.0, np.nan).reshape(grid.shape)
         np.testing.assert_allclose(grid_share_pct(under, fine, grid), expected, equal_nan=True)
+
+
+def test_crowns_of_some_trees_and_tree_patches_equal_the_whole_split(delft: dict[str, Any]) -> None:
+    """Diameters of a subset (``of``) equal those of the split of the whole canopy; patches equal a full search."""
+    from scipy.spatial import cKDTree
+
+    from geo.canopy import _tree_patches, cell_centres
+
+    canopy = canopy_raster(delft["dsm"], delft["dtm"], delft["buildings"], delft["water"], vegetation=delft["veg"])
+    tops, _ = tree_tops(canopy)
+    rng = np.random.default_rng(5)
+    left, bottom, right, top = canopy.bounds
+    # Trees on the canopy and trees just beside it (within and beyond the snap distance).
+    loose = np.column_stack([rng.uniform(left, right, 400), rng.uniform(bottom, top, 400)])
+    xy = np.vstack([tops, loose])
+    every = crown_diameters(canopy, xy)
+    some = np.flatnonzero(xy[:, 0] < left + 0.4 * (right - left))
+    np.testing.assert_array_equal(crown_diameters(canopy, xy, of=some), every[some])
+    np.testing.assert_array_equal(crown_diameters(canopy, xy, of=slice(len(tops), None)), every[len(tops):])
+
+    mask = canopy_mask(canopy)
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    rows, cols = np.nonzero(mask)
+    dist, k = cKDTree(cell_centres(canopy, rows, cols)).query(loose, distance_upper_bound=1.5)
+    k = np.minimum(k, len(rows) - 1)
+    expected = np.where(np.isfinite(dist), labels[rows[k], cols[k]], 0)
+    got = _tree_patches(canopy, labels, loose, 1.5)
+    assert (got > 0).sum() > 20  # some loose points do snap to a patch
+    np.testing.assert_array_equal(got, expected)
