@@ -32,7 +32,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from layers import catalog as cat
 from layers.diff import bound_changes, change_table, largest_changes, numeric_figures
-from layers.municipalities import MUNICIPALITY_OUTPUT, ZONE_OUTPUT
+from layers.municipalities import MUNICIPALITY_OUTPUT, ZONE_OUTPUT, as_floats
 from layers.publish import read_cog
 from styles.charts import dutch_number, histogram, raster_map, zone_map
 
@@ -93,7 +93,7 @@ def _summary(table: gpd.GeoDataFrame | None, region: Mapping[str, Any]) -> list[
         return []
     rows = []
     for f in numeric_figures(table):
-        values = table[f].to_numpy(dtype=np.float64)
+        values = as_floats(table[f])
         finite = values[np.isfinite(values)]
         rows.append({
             "figure": f,
@@ -105,10 +105,22 @@ def _summary(table: gpd.GeoDataFrame | None, region: Mapping[str, Any]) -> list[
     return rows
 
 
-def _previous_table(root: Path, previous: cat.LayerEntry | None) -> gpd.GeoDataFrame | None:
-    if previous is None:
+def zone_table_output(vectors: Mapping[str, gpd.GeoDataFrame]) -> str | None:
+    """The zone table a report is about: ``neighbourhoods``, else the first polygon table with a ``code``
+    column that is not the per-municipality one (the vacancy layer's ``buurten``)."""
+    if ZONE_OUTPUT in vectors:
+        return ZONE_OUTPUT
+    for name, frame in vectors.items():
+        if name != MUNICIPALITY_OUTPUT and "code" in frame.columns and len(frame) \
+                and frame.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+            return name
+    return None
+
+
+def _previous_table(root: Path, previous: cat.LayerEntry | None, output: str | None) -> gpd.GeoDataFrame | None:
+    if previous is None or output is None:
         return None
-    file = next((f for f in previous.files if f.output == ZONE_OUTPUT and f.format == "parquet"), None)
+    file = next((f for f in previous.files if f.output == output and f.format == "parquet"), None)
     return None if file is None else gpd.read_parquet(Path(root) / file.path)
 
 
@@ -137,9 +149,10 @@ def _map(layer_id: str, title: str, table: gpd.GeoDataFrame | None, figure: str 
          rasters: Sequence[Path]) -> tuple[str | None, str | None]:
     """(map PNG data URI, histogram PNG data URI)."""
     if table is not None and figure is not None and len(table):
+        table = table.assign(**{figure: as_floats(table[figure])})
         unit = "K" if figure.endswith("_k") else ("%" if "_pct" in figure else "")
         image = zone_map(table, figure, title=f"{title}: {figure} per buurt", unit=unit)
-        hist = histogram(table[figure].to_numpy(dtype=np.float64).tolist(),
+        hist = histogram(table[figure].tolist(),
                          title=f"{figure}: verdeling over de buurten", unit=unit)
         return _png_uri(image), _png_uri(hist)
     if rasters:
@@ -155,7 +168,8 @@ def _map(layer_id: str, title: str, table: gpd.GeoDataFrame | None, figure: str 
 
 def render_report(root: Path, entry: cat.LayerEntry, previous: cat.LayerEntry | None,
                   table: gpd.GeoDataFrame | None, municipalities: gpd.GeoDataFrame | None,
-                  raster_paths: Sequence[Path], facts: ReportInputs) -> tuple[str, list[dict[str, Any]]]:
+                  raster_paths: Sequence[Path], facts: ReportInputs,
+                  output: str | None = ZONE_OUTPUT) -> tuple[str, list[dict[str, Any]]]:
     """The report's HTML and the flagged zone changes.
 
     Args:
@@ -166,11 +180,12 @@ def render_report(root: Path, entry: cat.LayerEntry, previous: cat.LayerEntry | 
         municipalities: the new per-municipality table, if any.
         raster_paths: the new version's raster files (for a layer without zone table).
         facts: region, warnings, source dates and change bounds.
+        output: the zone table's output name (its previous version is read under that name).
     """
     title = entry.title.get("nl", entry.id)
     figure = main_figure(entry.id, table)
     map_uri, hist_uri = _map(entry.id, title, table, figure, raster_paths)
-    moved, flags = _changes(_previous_table(root, previous), table, facts.bound_for)
+    moved, flags = _changes(_previous_table(root, previous, output), table, facts.bound_for)
     inputs = [{"source": s, "digest": d[:12], **{k: facts.source_dates.get(s, {}).get(k) for k in
                                                  ("date", "age_days", "stale", "detail")}}
               for s, d in sorted(entry.inputs.items())]
@@ -208,8 +223,9 @@ def add_report(root: Path, staged: Path, entry: cat.LayerEntry, previous: cat.La
     """
     rel_dir = entry.files[0].path.rsplit("/", 1)[0] if entry.files else f"{entry.id}/{entry.version}"
     rasters = [staged / f.name for f in entry.files if f.format == "cog"]
-    html, flags = render_report(root, entry, previous, vectors.get(ZONE_OUTPUT), vectors.get(MUNICIPALITY_OUTPUT),
-                                rasters, facts)
+    output = zone_table_output(vectors)
+    html, flags = render_report(root, entry, previous, vectors.get(output) if output else None,
+                                vectors.get(MUNICIPALITY_OUTPUT), rasters, facts, output)
     entry.files.append(write_report(staged, rel_dir, html))
     entry.metadata["build_report"] = REPORT_FILE
     entry.metadata["change_flags"] = flags

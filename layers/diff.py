@@ -25,6 +25,7 @@ from rasterio.warp import Resampling, reproject
 from geo.errors import NotFoundError, PublishError
 from geo.raster import Raster
 from layers import catalog as cat
+from layers.municipalities import as_floats
 from layers.publish import read_cog
 from tiles.cog import write_cog
 
@@ -108,7 +109,7 @@ def change_table(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> gpd.GeoDa
 def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(np.nan, index=frame.index, dtype=np.float64)
-    return pd.to_numeric(frame[column].astype(object).where(frame[column].notna(), np.nan), errors="coerce")
+    return pd.Series(as_floats(frame[column]), index=frame.index)
 
 
 def largest_changes(table: pd.DataFrame, figure: str, n: int = 10) -> pd.DataFrame:

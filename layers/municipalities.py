@@ -161,8 +161,14 @@ class RasterStat:
 Rule = Sum | Share | Ratio | RasterStat
 
 
+def as_floats(values: pd.Series) -> np.ndarray:
+    """A column as float64 with NaN for every missing value (also pandas' nullable ``Int64``/``Float64`` NA)."""
+    return pd.to_numeric(values.astype(object).where(values.notna(), np.nan), errors="coerce").to_numpy(
+        dtype=np.float64)
+
+
 def _col(name: str) -> Weight:
-    return lambda t: t[name].to_numpy(dtype=np.float64)
+    return lambda t: as_floats(t[name])
 
 
 def _zone_area(t: pd.DataFrame) -> np.ndarray:
@@ -312,13 +318,13 @@ def _aggregate_rows(table: pd.DataFrame, rules: Mapping[str, Rule]) -> dict[str,
     out: dict[str, float] = {}
     for col, rule in rules.items():
         if isinstance(rule, Sum):
-            out[col] = float(np.nansum(table[col].to_numpy(dtype=np.float64)))
+            out[col] = float(np.nansum(as_floats(table[col])))
         elif isinstance(rule, Ratio):
-            den = float(np.nansum(table[rule.denominator].to_numpy(dtype=np.float64)))
-            num = float(np.nansum(table[rule.numerator].to_numpy(dtype=np.float64)))
+            den = float(np.nansum(as_floats(table[rule.denominator])))
+            num = float(np.nansum(as_floats(table[rule.numerator])))
             out[col] = 100.0 * num / den if den > 0 else math.nan
         elif isinstance(rule, Share):
-            share = table[col].to_numpy(dtype=np.float64)
+            share = as_floats(table[col])
             weight = np.asarray(rule.denominator(table), dtype=np.float64)
             ok = np.isfinite(share) & np.isfinite(weight)
             den = float(weight[ok].sum())

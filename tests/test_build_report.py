@@ -95,3 +95,24 @@ def test_bound_is_configurable(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"monitoring\.change_bound: unknown key"):
         parse_config({"region": {"name": "x"}, "monitoring": {"change_bound": 5}}, tmp_path)
+
+
+def test_suppressed_cells_render(tmp_path: Path) -> None:
+    """A disclosure-controlled table (nullable counts with NA, as the vacancy layer publishes) renders."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from layers.build_report import ReportInputs, render_report, zone_table_output
+
+    table = gpd.GeoDataFrame(
+        {"code": ["BU1", "BU2"], "name": ["a", "b"], "vacant": pd.array([3, None], dtype="Int64"),
+         "vacant_pct": pd.array([10.0, None], dtype="Float64")},
+        geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)], crs="EPSG:28992")
+    assert zone_table_output({"buurten": table}) == "buurten"
+    entry = cat.LayerEntry(id="vacancy", title={"nl": "Leegstand"}, description={}, kind="vector",
+                           version="20261201T000000Z-00000000", built_at="2026-12-01T00:00:00Z", key="k",
+                           code_version="1", inputs={}, parameters={}, bounds={}, crs="EPSG:28992",
+                           access="public", style_id="vacancy", minzoom=10, maxzoom=16, files=[])
+    html, flags = render_report(tmp_path, entry, None, table, None, [], ReportInputs("x"), "buurten")
+    assert 'class="kaart"' in html and 'class="histogram"' in html and flags == []
