@@ -92,7 +92,10 @@ CANONICAL: dict[str, CanonicalSpec] = {
         CanonicalSpec(
             "trees", "Point", ("id",), ("crown_diameter_m", "height_m", "species"), "individual trees"
         ),
-        CanonicalSpec("neighbourhoods", "Polygon", ("code", "name"), (), "CBS buurten"),
+        CanonicalSpec(
+            "neighbourhoods", "Polygon", ("code", "name"), ("municipality_code", "municipality_name"),
+            "CBS buurten; municipality_code/name: the CBS gemeentecode/gemeentenaam",
+        ),
         CanonicalSpec("streets", "LineString", ("id",), (), "walkable street network"),
         CanonicalSpec("parks", "Polygon", ("id",), ("name",), "public green spaces"),
         CanonicalSpec(

@@ -33,6 +33,9 @@ COLUMN_CONVENTIONS: tuple[tuple[str, str], ...] = (
     ("bu_code", "bu_naam"),
     ("statcode", "statnaam"),
 )
+#: Municipality columns (code, name), tried in order, matched case-insensitively: recent GeoPackages,
+#: shapefile era. Kept as the canonical ``municipality_code``/``municipality_name``.
+MUNICIPALITY_CONVENTIONS: tuple[tuple[str, str], ...] = (("gemeentecode", "gemeentenaam"), ("gm_code", "gm_naam"))
 #: Column flagging water-only polygons, and its "yes" value.
 WATER_COLUMN = "water"
 WATER_YES = "JA"
@@ -50,7 +53,9 @@ def read_cbs(
 
     Layer choice: ``layer`` when given; else ``buurten``; else the only polygon
     layer whose name contains "buurt". Columns ``buurtcode``/``buurtnaam`` (or
-    ``BU_CODE``/``BU_NAAM``, or ``statcode``/``statnaam``) become ``code``/``name``.
+    ``BU_CODE``/``BU_NAAM``, or ``statcode``/``statnaam``) become ``code``/``name``;
+    ``gemeentecode``/``gemeentenaam`` (or ``GM_CODE``/``GM_NAAM``) become
+    ``municipality_code``/``municipality_name`` when present.
     Polygons with ``water`` = "JA" are dropped (counted as ``water_excluded``);
     invalid polygons are repaired (counted as ``repaired``).
 
@@ -62,7 +67,8 @@ def read_cbs(
         declared_crs: CRS from the config, required when the file has none.
 
     Returns:
-        ``AdapterResult`` with ``neighbourhoods`` (Polygon: code, name), sorted by code.
+        ``AdapterResult`` with ``neighbourhoods`` (Polygon: code, name, municipality_code,
+        municipality_name), sorted by code.
 
     Raises:
         SourceError: unreadable file, no (unique) buurt layer, missing columns,
@@ -88,7 +94,9 @@ def read_cbs(
         raise SourceError(where, f"no buurt code/name columns ({wanted}); present: {present}")
     code_col, name_col = (by_lower[k] for k in convention)
     water_col = by_lower.get(WATER_COLUMN)
-    columns = [code_col, name_col, *([water_col] if water_col else [])]
+    gm = next((c for c in MUNICIPALITY_CONVENTIONS if all(k in by_lower for k in c)), None)
+    gm_cols = [by_lower[k] for k in gm] if gm else []
+    columns = [code_col, name_col, *gm_cols, *([water_col] if water_col else [])]
     frame = pyogrio.read_dataframe(path, layer=chosen, columns=columns)
     report.count("read", len(frame))
     if water_col is not None:
@@ -100,7 +108,10 @@ def read_cbs(
             report.count("water_excluded", n_water)
             report.note(f"excluded {n_water} water-only buurt polygon(s) ({water_col} = {WATER_YES})")
         frame = frame.loc[~water]
-    frame = frame.rename(columns={code_col: "code", name_col: "name"})[["code", "name", frame.geometry.name]]
+    gm_names = ["municipality_code", "municipality_name"] if gm_cols else []
+    renames = {code_col: "code", name_col: "name", **dict(zip(gm_cols, gm_names, strict=True))}
+    kept = ["code", "name", *gm_names]
+    frame = frame.rename(columns=renames)[[*kept, frame.geometry.name]]
     no_code = frame["code"].isna().to_numpy() | (frame["code"].astype(object).map(str).str.strip() == "")
     if no_code.any():
         row = int(np.flatnonzero(no_code)[0])

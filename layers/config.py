@@ -42,6 +42,7 @@ from geo.surface_proxy import (
 )
 from layers.assess_thresholds import REGION, Threshold, region_norms
 from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM
+from layers.municipalities import check_gemeente_code, check_region_municipalities
 
 #: Registry adapters: each fills several canonical sources.
 ADAPTERS: dict[str, tuple[str, ...]] = {
@@ -68,6 +69,7 @@ def _checked_crs(value: str) -> str:
 
 
 CrsStr = Annotated[str, AfterValidator(_checked_crs)]
+GemeenteCode = Annotated[str, AfterValidator(check_gemeente_code)]
 
 
 class _Strict(BaseModel):
@@ -75,11 +77,24 @@ class _Strict(BaseModel):
 
 
 class RegionSpec(_Strict):
-    """``region:``: name, CRS and optional boundary polygon file."""
+    """``region:``: name, CRS, optional boundary polygon file and the municipalities of the region.
+
+    Attributes:
+        municipalities: CBS gemeente codes (``GM0197``); when given, the build reads only their
+            buurten, the region is their union (unless ``boundary`` is given), and every zone table
+            is also aggregated per municipality (``layers.municipalities``).
+    """
 
     name: str
     crs: CrsStr = "EPSG:28992"
     boundary: Path | None = None
+    municipalities: list[GemeenteCode] = Field(default_factory=list)
+
+    @field_validator("municipalities")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        check_region_municipalities(value, "municipalities")
+        return value
 
 
 class SourceSpec(_Strict):
@@ -228,6 +243,35 @@ class SourcesSpec(_Strict):
     flood: SourceSpec | None = None
 
 
+#: Default bound (points) on how far a % figure of one zone may move between two versions before it is flagged.
+DEFAULT_CHANGE_BOUND_PCT = 10.0
+#: Default age (days) beyond which a source's registry date counts as stale.
+DEFAULT_STALE_AFTER_DAYS = 730
+
+
+class MonitoringSpec(_Strict):
+    """``monitoring:``: when a build's change is flagged and when a source counts as stale.
+
+    Attributes:
+        change_bound_pct: a % figure of a zone moving more than this many points against the previous
+            version is flagged (in the build report and ``kaartlaag layers``).
+        change_bounds: figure -> its own bound (in the figure's unit), e.g. ``{canopy_pct: 5, uhi_max_p95_k: 0.5}``.
+        stale_after_days: a source whose registry date is older than this many days is stale.
+        stale_after: source -> its own limit in days (``{ahn: 2200}``).
+    """
+
+    change_bound_pct: float = Field(default=DEFAULT_CHANGE_BOUND_PCT, gt=0)
+    change_bounds: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    stale_after_days: int = Field(default=DEFAULT_STALE_AFTER_DAYS, gt=0)
+    stale_after: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+
+    def bound_for(self, figure: str) -> float | None:
+        """The bound of ``figure``: its own, else ``change_bound_pct`` for a % figure, else None."""
+        if figure in self.change_bounds:
+            return self.change_bounds[figure]
+        return self.change_bound_pct if figure.endswith("_pct") or "_pct_" in figure else None
+
+
 class NormSpec(_Strict):
     """One norm of ``assess.thresholds``: a site's figure judged against the region's own threshold.
 
@@ -278,6 +322,7 @@ class RegionConfig(_Strict):
         layers: per-layer parameters (``layer-id: {param: value}``); the
             reserved key ``access`` sets ``public`` or ``internal``.
         keep_versions: how many versions per layer to keep (None: all).
+        monitoring: change bounds of the build reports and source age limits.
         assess: the region's own norms for the site assessment (published with the inputs).
         base_dir: folder relative paths are resolved against (set on load).
     """
@@ -287,6 +332,7 @@ class RegionConfig(_Strict):
     sources: SourcesSpec = Field(default_factory=SourcesSpec)
     layers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     keep_versions: int | None = Field(None, ge=1)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     assess: AssessSpec = Field(default_factory=AssessSpec)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -430,9 +476,11 @@ region:
   name: Otterlo                 # shown in the catalog and the web pages
   crs: "EPSG:28992"             # all layers are computed in this CRS (RD New)
   # boundary: grens.gpkg        # optional polygon file: clip the region to it
+  # municipalities: [GM0197, GM1859]   # CBS gemeente codes: only their buurten; tables per municipality
 
 catalog: ./catalog              # where published layers and catalog.json go
 # keep_versions: 5              # versions kept per layer (default: all)
+# monitoring: {change_bound_pct: 10, change_bounds: {canopy_pct: 5}, stale_after_days: 730}
 
 sources:
   # Registry adapters: each fills several canonical sources.

@@ -31,12 +31,15 @@ from geo.errors import ConfigError, KaartlaagError
 from geo.surface_proxy import SURFACE_PROXY_SOURCE
 from layers import catalog as cat
 from layers.base import BuildContext, LayerDef, LayerResult
+from layers.build_report import add_report, report_facts
 from layers.code_key import code_digest
 from layers.config import RegionConfig
-from layers.extent import default_zones, run_layer
+from layers.extent import ZONE_SOURCE, default_zones, run_layer
+from layers.municipalities import ZONE_OUTPUT, add_municipalities, membership_of
 from layers.publish import read_result, write_result
 from layers.published_inputs import publish_inputs
 from layers.registry import build_order, get_layer
+from layers.source_ages import freshness_metadata
 from layers.sources import SourceSet
 from layers.windowed import build_windowed
 
@@ -328,6 +331,8 @@ def _publish(
     providers = {sources.providers[s] for s in plan.inputs}
     attribution = "; ".join(sorted(ATTRIBUTION.get(p, f"{p}: {cfg.region.name}") for p in providers))
     bounds = _bounds(result, cfg, sources.extent().bounds, raster_files)
+    if ZONE_OUTPUT in result.vectors and ZONE_SOURCE in sources.available():  # the zone table per municipality
+        result = add_municipalities(layer.id, result, membership_of(sources.load(ZONE_SOURCE)), raster_files)
     files = write_result(layer, result, staged, rel_dir, attribution, raster_files=raster_files)
     catalog = cat.read_catalog(root)
     previous = catalog.layers.get(layer.id)
@@ -352,7 +357,8 @@ def _publish(
         maxzoom=layer.maxzoom,
         references=list(layer.references),
         files=files,
-        metadata={**result.metadata, "attribution": attribution, **_proxy_metadata(providers, sources)},
+        metadata={**result.metadata, "attribution": attribution, **_proxy_metadata(providers, sources),
+                  **freshness_metadata(cfg, plan.inputs)},
         build_log=[r.as_dict() for r in sources.reports if r.source in providers],
         versions=[
             *(previous.versions if previous else []),
@@ -361,6 +367,9 @@ def _publish(
             ),
         ],
     )
+    # The build report (report.html in the version folder, with the change against the previous version).
+    add_report(root, staged, entry, previous, result.vectors,
+               report_facts(cfg.region.name, entry, cfg.monitoring.bound_for))
     cat.write_json(staged / cat.METADATA_FILE, entry.model_dump(mode="json", exclude={"versions"}))
     cat.move_into_place(root, staged, layer.id, version)
     dropped = cat.prune_versions(root, entry, cfg.keep_versions)

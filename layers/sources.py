@@ -31,8 +31,11 @@ from geo.vector import near
 from layers.base import Extent, RegionContext
 from layers.code_key import code_digest
 from layers.config import RegionConfig
+from layers.municipalities import select_municipalities
 
 _CHUNK = 1 << 20
+#: The source holding the buurten (and their municipalities).
+_ZONES = "neighbourhoods"
 #: Sources whose extent defines the region when no boundary file is given, in order of preference.
 _EXTENT_SOURCES = ("landcover", "neighbourhoods", "buildings", "dsm", "dtm")
 #: Adapters whose DSM and DTM of one window come from one run (paired there).
@@ -168,6 +171,9 @@ class SourceSet:
                     report=report,
                 )
                 self.reports.append(report)
+        if name == _ZONES and self.cfg.region.municipalities:  # only the region's municipalities' buurten
+            self._loaded[name] = select_municipalities(self._loaded[name], self.cfg.region.municipalities,
+                                                       f"sources ({self.providers[name]})")
         return self._loaded[name]
 
     def load_window(self, name: str, bounds: tuple[float, float, float, float]) -> Raster:
@@ -265,6 +271,8 @@ class SourceSet:
     # -- region ----------------------------------------------------------------
     def _boundary_geometry(self) -> shapely.Geometry | None:
         if self.cfg.region.boundary is None:
+            if self.cfg.region.municipalities and _ZONES in self.providers:  # the union of their buurten
+                return shapely.union_all(self.load(_ZONES).geometry.values)
             return None
         path = self.cfg.resolve(self.cfg.region.boundary)
         try:

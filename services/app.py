@@ -16,11 +16,13 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from geo.warmup import load_kernels
 from services.assess_routes import assess_router
+from services.benchmark_routes import benchmark_router
 from services.catalog_routes import catalog_router
 from services.dynamic import mount_titiler
 from services.errors import add_exception_handlers
 from services.fastpath import FastTilePath
 from services.guard import RequestGuard, limit_worker_memory
+from services.history_routes import history_router
 from services.index_page import index_router
 from services.settings import ServerSettings
 from services.store import CatalogStore
@@ -77,6 +79,8 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     cache_dir = settings.cache_dir or Path(tempfile.mkdtemp(prefix="kaartlaag-cache-"))
     app.include_router(catalog_router(settings.max_age, cache_dir))
     app.include_router(assess_router(settings.catalog, settings.limits))
+    app.include_router(benchmark_router(settings.max_age))
+    app.include_router(history_router(settings.max_age))
     mount_titiler(app, store, settings.limits)
     app.add_middleware(
         CORSMiddleware,

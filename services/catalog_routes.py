@@ -45,6 +45,8 @@ def layer_links(entry: cat.LayerEntry, base: str, store: CatalogStore) -> dict[s
     if any(f.kind == "vector" and f.format == "parquet" for f in entry.files):
         links["geopackage"] = f"{root}/export.gpkg"
     links["versioned"] = f"{root}/v/{entry.version}"
+    if any(f.format == "html" and f.kind == "metadata" for f in entry.files):  # the build report
+        links["report"] = f"{root}/report.html"
     return links
 
 

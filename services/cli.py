@@ -1,4 +1,4 @@
-"""The ``kaartlaag`` command line: init, demo-data, build, layers, export, serve."""
+"""The ``kaartlaag`` command line: init, demo-data, build, layers, export, serve, assess, diff."""
 
 from __future__ import annotations
 
@@ -124,6 +124,9 @@ def check(config: ConfigOpt = Path("kaartlaag.yaml")) -> None:
             out.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
     bounds = ", ".join(f"{float(v):.1f}" for v in sources.extent().bounds)
     out.print(f"region {sources.context().name}: bounds ({bounds})", highlight=False)
+    from services.monitor_cli import print_source_ages
+
+    print_source_ages(cfg, sources.available(), out)
 
 
 @app.command("layers")
@@ -160,6 +163,8 @@ def list_layers(
         state = status.get(layer_id, "published" if entry else "not built")
         if entry is None and state == "outdated":
             state = "not built"
+        if entry is not None and entry.metadata.get("change_flags"):  # see the build report
+            state += f"; {len(entry.metadata['change_flags'])} zone change(s) beyond bound"
         table.add_row(
             layer_id,
             layer.title["nl"],
@@ -350,6 +355,27 @@ def assess(
     root = _catalog_root(config, catalog)
     run_assess(root, site, output_path, edits_path=edits, buffer_m=buffer_m, crs=crs, console=err)
     out.print(f"wrote {output_path}")
+
+
+@app.command()
+def diff(
+    layer: Annotated[str, typer.Argument(help="Layer id (see `kaartlaag layers`).")],
+    version_from: Annotated[str, typer.Option("--from", help="Older version (a name, or `previous`).")] = "previous",
+    version_to: Annotated[str, typer.Option("--to", help="Newer version (a name, or `current`).")] = "current",
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the change tables (CSV, "
+                                                  "GeoPackage) and difference COGs.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Region config (for its catalog).")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (when no config is given).")] = None,
+    publish: Annotated[bool, typer.Option(help="Also publish the change as the catalog layer LAYER-change "
+                                               "(tiled, diverging legend).")] = False,
+    figure: Annotated[str | None, typer.Option(help="Figure the change layer colours the zones by "
+                                                    "(default: the layer's main figure).")] = None,
+) -> None:
+    """Compare two kept versions of a layer: per-zone changes and, for rasters, a difference COG."""
+    from services.monitor_cli import run_diff
+
+    run_diff(_catalog_root(config, catalog), layer, version_from, version_to, out_dir, out, publish=publish,
+             figure=figure)
 
 
 def _catalog_root(config: Path | None, catalog: Path | None) -> Path:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from layers import catalog as cat
+from layers.source_ages import ages_now, oldest
 from services.catalog_routes import layer_summary
 from services.http import CallerDep, StoreDep, base_url, conditional
 from services.store import CatalogStore
@@ -50,6 +51,9 @@ def render_index(store: CatalogStore, entries: list[cat.LayerEntry], base: str, 
         summary = layer_summary(entry, base, store)
         summary["parameter_info"] = entry.parameter_info
         summary["urls"] = layer_urls(summary)
+        # Each source's age today (registry dates stored at build time) and the oldest one.
+        summary["source_ages"] = ages_now(entry.metadata.get("source_dates", {}))
+        summary["oldest_source"] = oldest(summary["source_ages"])
         layers.append(summary)
     region = str(store.catalog().region.get("name", ""))
     return _ENV.get_template("index.html").render(layers=layers, region=region, base=base, licence=licence)

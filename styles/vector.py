@@ -74,7 +74,15 @@ def basemap_rules() -> list[VectorRule]:
     ]
 
 
-_REGISTRY: dict[str, Callable[[], list[VectorRule]]] = {"landcover": landcover_rules, "basemap": basemap_rules}
+def _change_rules() -> list[VectorRule]:
+    from styles.change import change_rules  # late: styles.change builds on this module
+
+    return change_rules()
+
+
+_REGISTRY: dict[str, Callable[[], list[VectorRule]]] = {
+    "landcover": landcover_rules, "basemap": basemap_rules, "change": _change_rules,
+}
 
 
 def register_vector_style(style_id: str, factory: Callable[[], list[VectorRule]]) -> None:

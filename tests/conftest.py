@@ -96,3 +96,62 @@ def write_delft_config(folder: Path, shared_data: Path, extra_sources: str = "")
         f'  ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "EPSG:28992"}}\n' + extra_sources
     )
     return config
+
+
+#: Two municipalities on the hand-built region: GM0001 holds the west half and the south-east strip,
+#: GM0002 the north-east block (see ``write_two_municipality_region``).
+TWO_MUNICIPALITIES = {"GM0001": "Aalst", "GM0002": "Bosch"}
+
+
+def two_municipality_buurten() -> gpd.GeoDataFrame:
+    """Three buurten over the four quadrants of ``small_landcover``, in two municipalities.
+
+    ``BU00010001`` West (x0..x0+100, the building and the green quadrant, 20,000 m2, GM0001),
+    ``BU00010002`` Zuidoost (x0+100..x0+200, y0..y0+50, water, 5,000 m2, GM0001) and
+    ``BU00020001`` Noordoost (x0+100..x0+200, y0+50..y0+200: 10,000 m2 road and 5,000 m2 water, GM0002).
+    """
+    x0, y0 = ORIGIN
+    rows = [
+        ("BU00010001", "West", "GM0001", box(x0, y0, x0 + 100, y0 + 200)),
+        ("BU00010002", "Zuidoost", "GM0001", box(x0 + 100, y0, x0 + 200, y0 + 50)),
+        ("BU00020001", "Noordoost", "GM0002", box(x0 + 100, y0 + 50, x0 + 200, y0 + 200)),
+    ]
+    return gpd.GeoDataFrame(
+        {"code": [r[0] for r in rows], "name": [r[1] for r in rows], "municipality_code": [r[2] for r in rows],
+         "municipality_name": [TWO_MUNICIPALITIES[r[2]] for r in rows]},
+        geometry=[r[3] for r in rows], crs="EPSG:28992",
+    )
+
+
+def write_two_municipality_region(folder: Path) -> Path:
+    """The hand-built region with the buurten of ``two_municipality_buurten`` and ``region.municipalities``."""
+    config = write_small_region(folder)
+    two_municipality_buurten().to_file(folder / "buurten.gpkg", layer="buurten", driver="GPKG")
+    text = config.read_text().replace(
+        'region: {name: Proefdorp, crs: "EPSG:28992"}',
+        'region: {name: Proefdorp, crs: "EPSG:28992", municipalities: [GM0001, GM0002]}',
+    ).replace("sources:\n", "sources:\n  neighbourhoods: {path: buurten.gpkg, layer: buurten}\n")
+    config.write_text(text)
+    return config
+
+
+@pytest.fixture(scope="session")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Config path of the two-municipality region built twice (green-paved): the second time with the
+    green quadrant (x0..x0+100, y0..y0+100, in buurt West) turned into paved_other by hand."""
+    import io
+
+    from rich.console import Console
+
+    from layers.config import load_config
+    from layers.engine import build
+
+    folder = tmp_path_factory.mktemp("versions") / "region"
+    config = write_two_municipality_region(folder)
+    quiet = Console(file=io.StringIO())
+    build(load_config(config), ["green-paved"], console=quiet)
+    changed = small_landcover()
+    changed.loc[changed["class"] == "green_low", "class"] = "paved_other"
+    changed.to_file(folder / "landcover.gpkg", layer="landcover", driver="GPKG")
+    build(load_config(config), ["green-paved"], console=quiet)
+    return config

@@ -39,7 +39,7 @@ def _buurten(path: Path, code: str = "buurtcode", name: str = "buurtnaam", water
 def test_recent_columns_and_water_excluded(tmp_path):
     result = read_cbs(_buurten(tmp_path / "wijkenbuurten_2023.gpkg"))
     n = result.sources["neighbourhoods"]
-    assert list(n.columns) == ["code", "name", "geometry"]
+    assert list(n.columns) == ["code", "name", "geometry", "municipality_code", "municipality_name"]
     assert list(n["code"]) == ["BU02210000", "BU02210001"]
     assert list(n["name"]) == ["Binnenstad", "Beinum"]
     assert n.crs.equals(RD_NEW)

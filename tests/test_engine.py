@@ -56,7 +56,7 @@ def test_build_publishes_landcover_and_basemap(small_region: Path) -> None:
     assert lon0 == pytest.approx(6.0430, abs=1e-4) and lat0 == pytest.approx(52.0365, abs=1e-4)
     assert lon1 - lon0 == pytest.approx(0.0029, abs=1e-4) and lat1 - lat0 == pytest.approx(0.0018, abs=1e-4)
     formats = {f["format"] for f in entry["files"]}
-    assert formats == {"parquet", "pmtiles", "cog"}
+    assert formats == {"parquet", "pmtiles", "cog", "html"}  # html: the build report
     for f in entry["files"]:
         assert (root / f["path"]).stat().st_size == f["bytes"]
     # Each quadrant of 100 x 100 m is 10,000 cells of 1 m2 with its own class code.

@@ -20,6 +20,8 @@ from geo.crs import RD_NEW
 from geo.demo.base import Town
 
 MUNICIPALITY = "9999"
+#: The demo's (fictional) CBS gemeente, carried by its buurten (``municipality_code``/``municipality_name``).
+MUNICIPALITY_NAME = "Eschveld"
 #: Address status shares among addresses of buildings in use (the rest: "Verblijfsobject in gebruik").
 ADDRESS_STATUS = {"Verblijfsobject in gebruik (niet ingemeten)": 0.025, "Verblijfsobject buiten gebruik": 0.005}
 #: Share of recent buildings (after NOT_SURVEYED_FROM) not yet surveyed.
@@ -219,7 +221,8 @@ def neighbourhoods_frame(town: Town) -> gpd.GeoDataFrame:
     rows.append(("Buitengebied Noord", shapely.clip_by_rect(rest, x0, cy, x1, y1)))
     rows.append(("Buitengebied Zuid", shapely.clip_by_rect(rest, x0, y0, x1, cy)))
     return gpd.GeoDataFrame(
-        {"code": [f"BU{MUNICIPALITY}{i + 1:04d}" for i in range(len(rows))], "name": [r[0] for r in rows]},
+        {"code": [f"BU{MUNICIPALITY}{i + 1:04d}" for i in range(len(rows))], "name": [r[0] for r in rows],
+         "municipality_code": f"GM{MUNICIPALITY}", "municipality_name": MUNICIPALITY_NAME},
         geometry=[r[1] for r in rows], crs=RD_NEW,
     )
 
