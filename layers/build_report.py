@@ -39,8 +39,8 @@ from styles.charts import dutch_number, histogram, raster_map, zone_map
 #: The report's file name in the version folder, and its catalog output name.
 REPORT_FILE = "report.html"
 REPORT_OUTPUT = "build-report"
-#: The template (shared with the other HTML of the service).
-TEMPLATES = Path(__file__).resolve().parents[1] / "services" / "templates"
+#: The template: the build writes it, so it belongs to the layers (services only serve the file).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: The figure a layer's map and histogram show (default: its first % figure, else its first figure).
 MAIN_FIGURE = {
     "green-paved": "green_pct",
