@@ -154,6 +154,11 @@ class SourceSet:
                 # An explicit canonical source overrides what the adapter filled.
                 if self.providers.get(key) == provider:
                     self._loaded[key] = value
+            if name not in self._loaded:
+                where = getattr(spec, "path", None) or f"sources.{provider}"
+                raise SourceError(where, f"the {provider} delivery holds no {name} (it gives "
+                                         f"{', '.join(sorted(result.sources)) or 'nothing'}); give {name} "
+                                         f"as its own source, or a delivery that has it")
         else:
             declared = parse_crs(spec.crs, f"sources.{name}.crs") if spec.crs else None
             path = self.cfg.resolve(spec.path)

@@ -241,3 +241,18 @@ def test_check_prints_plain_numbers(small_region: Path) -> None:
     assert "np.float64" not in done.stdout and "np." not in done.stdout
     assert "region Proefdorp: bounds (200000.0, 450000.0, 200200.0, 450200.0)" in done.stdout
     assert "landcover: read: 4" in done.stdout
+
+
+def test_an_adapter_delivery_without_a_source_it_may_fill_is_named(tmp_path: Path, shared_data: Path) -> None:
+    """A BAG extract of panden only (the real Doesburg PND delivery) has buildings, no addresses."""
+    from geo.errors import SourceError
+    from layers.config import parse_config
+    from layers.sources import SourceSet
+
+    pnd = shared_data / "bag-doesburg" / "0221PND15092020.zip"
+    cfg = parse_config({"region": {"name": "Doesburg"}, "sources": {"bag": {"path": str(pnd)}}}, tmp_path, "t.yaml")
+    sources = SourceSet(cfg)
+    with pytest.raises(SourceError, match=r"0221PND15092020\.zip: the bag delivery holds no addresses \(it gives "
+                                          r"buildings\)"):
+        sources.load("addresses")
+    assert len(sources.load("buildings")) > 5_000  # the current panden of the 13,098 records
