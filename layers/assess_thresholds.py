@@ -29,6 +29,7 @@ FIGURES: tuple[str, ...] = (
     "uhi_max_mean", "uhi_max_max", "shade_pct", "trees_count", "crown_area_m2",
     "dwellings", "dwellings_meeting_3", "dwellings_meeting_30", "dwellings_meeting_300",
     "nearest_park_m", "nearest_cool_place_m",
+    "vacant_dwellings", "housing_sites", "planned_dwellings",  # read off layers vacancy and housing-sites
 )
 
 

@@ -38,6 +38,7 @@ from layers.assess import (
     run_sites,
     snapshot,
 )
+from layers.assess_published import published_figures
 from layers.assess_thresholds import NORMS, judge
 from layers.base import BuildContext, Extent, RegionContext
 from layers.inputs_store import PublishedInputs
@@ -115,9 +116,14 @@ def assess_site(
         runs = run_sites(sets, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
                          ctx=ctx, progress=step, threads=threads)
     before, after = runs[0], (runs[1] if len(runs) > 1 else None)
+    # Read, not recomputed: an edit changes neither the published vacancy nor the housing plans.
+    read, read_versions = published_figures(catalog_dir, {SITE: site.geometry, BUFFER: site.buffer})
+    for run in (r for r in (before, after) if r is not None):
+        for zone, figures in read.items():
+            run.figures[zone].update(figures)
     norms = (*NORMS, *inputs.norms)  # the national norms, then the region's own (each row names its source)
     answer: dict[str, Any] = {
-        "version": {"inputs": inputs.version, "layers": {i: entries[i].version for i in ids}},
+        "version": {"inputs": inputs.version, "layers": {**{i: entries[i].version for i in ids}, **read_versions}},
         "region": {"name": inputs.name, "crs": inputs.crs.to_string()},
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "site": before.figures[SITE],

@@ -60,6 +60,9 @@ FIGURES: dict[str, Figure] = {
     "dwellings_meeting_300": Figure("Woningen met een park binnen 300 m", "", 0, higher_is_better=True),
     "nearest_park_m": Figure("Afstand tot het dichtstbijzijnde park", "m", 0, higher_is_better=False),
     "nearest_cool_place_m": Figure("Afstand tot de dichtstbijzijnde koele plek", "m", 0, higher_is_better=False),
+    "vacant_dwellings": Figure("Leegstaande woningen (openbare 100 m-vakken)", "", 0),
+    "housing_sites": Figure("Woningbouwlocaties", "", 0),
+    "planned_dwellings": Figure("Geplande woningen op die locaties", "", 0),
 }
 
 #: Threshold operators as printed.

@@ -30,6 +30,8 @@ from layers.publish import read_result
 from tests.test_server_support import running_server
 
 LAYERS = ["green-paved", "tree-3-30-300", "heat-stress", "cool-places"]
+#: Layers whose published figures the assessment reads as they are (``layers.assess_published``).
+READ_LAYERS = ["vacancy", "housing-sites"]
 #: Side of the demo region (m): the smallest the generator makes, to keep the build short.
 DEMO_M = 1000.0
 TIMEOUT_S = 300.0
@@ -41,13 +43,23 @@ REGION_NORM = {"figure": "paved_pct", "zone": "site", "threshold": 40.0, "operat
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config = generate_demo(tmp_path_factory.mktemp("assess") / "demo", size_m=DEMO_M)
+    _one_housing_site(config.parent / "housing_sites.gpkg")  # the 1 km demo has none of its own
     with config.open("a", encoding="utf-8") as fh:  # a norm of the region's own, published with the inputs
         fh.write(f"\nassess:\n  thresholds:\n    - {json.dumps(REGION_NORM)}\n")
     cfg = load_config(config)
-    build(cfg, LAYERS)
+    build(cfg, [*LAYERS, *READ_LAYERS])
     catalog = cat.read_catalog(cfg.catalog_dir)
     published = {i: read_result(cfg.catalog_dir, catalog.layers[i].files) for i in LAYERS}
     return {"root": cfg.catalog_dir, "config": config, "published": published, "catalog": catalog}
+
+
+def _one_housing_site(path: Path) -> None:
+    """One planned site of 80 x 60 m in the middle of the demo region, as a plan-capacity monitor lists it."""
+    bounds = gpd.read_file(path.parent / "boundary.gpkg").total_bounds
+    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    gpd.GeoDataFrame({"id": ["WL99"], "name": ["Proeflocatie"], "municipality": ["Proefstad"],
+                      "status": ["vastgesteld"], "hard": [True], "planned_dwellings": [40]},
+                     geometry=[shapely.box(cx - 40, cy - 30, cx + 40, cy + 30)], crs="EPSG:28992").to_file(path)
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +205,21 @@ def test_cli_assess_writes_a_report(built: dict[str, Any], tmp_path: Path) -> No
     bad = subprocess.run([sys.executable, "-m", "services.cli", "assess", str(tmp_path / "missing.geojson"),
                           "--out", str(out), "--config", str(built["config"])], capture_output=True, text=True)
     assert bad.returncode != 0 and "missing.geojson" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_vacancy_and_housing_plans_are_read_off_their_published_layers(built: dict[str, Any], server: str) -> None:
+    root, catalog = built["root"], cat.read_catalog(built["root"])
+    sites = read_result(root, catalog.layers["housing-sites"].files).vectors["housing-sites"]
+    squares = read_result(root, catalog.layers["vacancy"].files).vectors["grid"]
+    plan = sites.geometry.values[0]
+    r = post(server, {"geometry": shapely.geometry.mapping(plan), "buffer_m": 100})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    # By hand: the published dwelling counts of the squares whose centre lies in the site, and the plans it overlaps.
+    centres = shapely.centroid(squares.geometry.values)
+    inside = shapely.contains(plan, centres)
+    assert got["site"]["vacant_dwellings"] == int(squares["vacant_woonfunctie"].fillna(0)[inside].sum())
+    overlap = shapely.area(shapely.intersection(plan, sites.geometry.values)) > 0
+    assert got["site"]["housing_sites"] == int(overlap.sum()) >= 1
+    assert got["site"]["planned_dwellings"] == int(sites["planned_dwellings"][overlap].sum()) > 0
+    assert got["version"]["layers"]["vacancy"] == catalog.layers["vacancy"].version
