@@ -109,10 +109,10 @@ def main_addresses(town: Town, buildings: gpd.GeoDataFrame, owner: np.ndarray, r
     """Street, house number, letter and postcode of every address unit (BAG nummeraanduiding-like).
 
     A building's street is the nearest segment (between two junctions) of the street network of
-    ``ADDRESSED_KINDS``; names repeat over the town (``STREET_NAMES`` in turn). Buildings get house numbers 1, 2, ... per street in the
-    order of their position along the street; several units in one building share the number with letters
-    A, B, ... (and an addition 1, 2, ... beyond 26 units). Postcodes: one per ``NUMBERS_PER_POSTCODE``
-    numbers of one street, so none spans two streets.
+    ``ADDRESSED_KINDS``; names repeat over the town (``STREET_NAMES`` in turn). Buildings get house
+    numbers 1, 2, ... per street in the order of their position along the street; several units in one
+    building share the number with letters A, B, ... (and an addition 1, 2, ... beyond 26 units).
+    Postcodes: one per ``NUMBERS_PER_POSTCODE`` numbers of one street, so none spans two streets.
     """
     lines, kinds = town.zones["network"]
     segments = list(lines[np.isin(kinds, ADDRESSED_KINDS)])
