@@ -98,6 +98,7 @@ export class Assessment {
 
   /** A map click in a scenario mode: plant a tree there or remove the building there. True when handled. */
   handleClick(event) {
+    if (this.draw) return true; // a click while drawing is a vertex, not an identify
     if (this.mode === 'trees') {
       this.pendingTrees.push(this.toRd(event.coordinate));
       $('bomen').textContent = `Plant ${this.pendingTrees.length} geklikte bomen`;

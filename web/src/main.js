@@ -39,6 +39,13 @@ const app = {
   restoring: true,
 };
 window.kaart = app; // for the browser tests and the curious
+// The screen pixel of an RD New position (for the browser tests and the curious).
+app.centreOn = (x, y, resolution) => {
+  const view = app.map.getView();
+  view.setCenter(transform([x, y], RD, view.getProjection()));
+  view.setResolution(resolution);
+};
+app.pixelOf = (x, y) => app.map.getPixelFromCoordinate(transform([x, y], 'EPSG:28992', app.map.getView().getProjection()));
 
 function grid() {
   return CONFIG.grids[app.state.tms];
@@ -371,17 +378,14 @@ async function start(first = true) {
   const p = first ? readHash() : new URLSearchParams(location.hash.replace(/^#/, ''));
   try {
     app.catalog = await loadCatalog();
-    $('sleutel-status').textContent = apiKey() ? 'Sleutel in gebruik (alleen deze sessie).' : 'Geen sleutel: alleen openbare lagen.';
   } catch (error) {
-    if (apiKey() && error.status === 401 || error.status === 403) {
-      setApiKey('');
-      $('sleutel-status').textContent = 'Deze sleutel is ongeldig; alleen openbare lagen.';
-      app.catalog = await loadCatalog();
-    } else {
-      $('lagen').replaceChildren(el('p', { class: 'melding' }, `De catalogus kon niet worden geladen: ${error.message}`));
-      return;
-    }
+    $('lagen').replaceChildren(el('p', { class: 'melding' }, `De catalogus kon niet worden geladen: ${error.message}`));
+    return;
   }
+  const internal = app.catalog.filter((l) => l.access !== 'public').length;
+  if (!apiKey()) $('sleutel-status').textContent = 'Geen sleutel: alleen openbare lagen.';
+  else if (internal) $('sleutel-status').textContent = `Sleutel in gebruik (alleen deze sessie): ${internal} interne laag/lagen.`;
+  else $('sleutel-status').textContent = 'Deze sleutel geeft geen interne lagen (onbekend, ingetrokken of zonder interne lagen).';
   if (p.get('p') && TMS_LONG[p.get('p')]) app.state.tms = TMS_LONG[p.get('p')];
   document.querySelectorAll('input[name=projectie]').forEach((r) => { r.checked = r.value === app.state.tms; });
   if (first || !app.state.layers.length) restoreLayers(p);
