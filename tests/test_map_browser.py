@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import geopandas as gpd
 import pytest
 import shapely
 
@@ -42,6 +42,8 @@ DEMO_M = 1000.0
 #: Longest wait for one assessment in the browser (ms); one scenario takes ~10 s on this machine.
 ASSESS_MS = 90_000
 VIEWPORT = {"width": 1400, "height": 900}
+#: Buffer (m) of the sites drawn here: smaller than the default 300 m to keep each assessment short.
+BUFFER_M = 100
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +144,11 @@ def _open(page: Any, url: str) -> None:
     _idle(page)
 
 
-def _idle(page: Any, ms: int = 600) -> None:
-    page.wait_for_load_state("networkidle")
+def _idle(page: Any, ms: int = 400) -> None:
+    """Wait until the map has rendered and no tile is loading any more."""
     page.wait_for_timeout(ms)
+    page.wait_for_function("() => window.kaart.loading.tiles === 0", timeout=30_000)
+    page.wait_for_timeout(100)
 
 
 def _shot(page: Any, name: str) -> None:
@@ -313,23 +317,31 @@ def test_search_an_address_and_a_buurt(session: dict[str, Any], facts: dict[str,
     _shot(page, "07-search-buurt")
 
 
-def test_draw_a_site_and_read_the_panel(session: dict[str, Any], facts: dict[str, Any]) -> None:
+def test_draw_a_site_and_read_the_panel(session: dict[str, Any], facts: dict[str, Any], catalog_dir: Path) -> None:
     page = session["page"]
     site = facts["site"]
     _centre_on(page, site.centroid.x, site.centroid.y, 0.5)
+    page.fill("#buffer", str(BUFFER_M))
     _draw(page, site)
     _wait_assessed(page)
     page.wait_for_selector("table.kengetallen[data-zone=site]")
-    body = {"geometry": shapely.geometry.mapping(site), "crs": "EPSG:28992", "buffer_m": 300}
-    expected = httpx.post(session["server"] + "/assess", timeout=120, json=body).json()
-    for key in ("paved_pct", "green_pct", "uhi_max_mean", "dwellings"):
-        assert _figure(page, "site", key) == pytest.approx(expected["site"][key], abs=1e-6), key
-    assert _figure(page, "site", "area_m2") == pytest.approx(6400, rel=1e-3)
+    # Known answers from the published layers, computed here: the exact paved share of the land cover in the
+    # site, and the dwellings of the 3-30-300 layer standing in it (docs/assessment.md, identity tolerances).
+    catalog = cat.read_catalog(catalog_dir)
+    landcover = gpd.read_parquet(catalog_dir / catalog.layers["landcover"].file("landcover", "vector").path)
+    pieces = gpd.clip(landcover, site)
+    paved = pieces[pieces["class"].isin(["road_paved", "paved_other"])].area.sum() / site.area * 100
+    assert _figure(page, "site", "paved_pct") == pytest.approx(paved, abs=0.05)
+    dwellings = gpd.read_parquet(catalog_dir / catalog.layers["tree-3-30-300"].file("dwellings", "vector").path)
+    assert _figure(page, "site", "dwellings") == int(dwellings.within(site).sum())
+    assert _figure(page, "site", "area_m2") == pytest.approx(site.area, rel=1e-3)
+    shares = sum(_figure(page, "site", k) for k in ("building_pct", "paved_pct", "green_pct", "water_pct"))
+    assert shares <= 100.05
     norms = page.locator("table.normen tbody tr")
-    assert norms.count() == len(expected["thresholds"])
+    assert norms.count() >= 3
     classes = {norms.nth(i).get_attribute("class") for i in range(norms.count())}
     assert classes <= {"goed", "bijna", "fout"}
-    assert "Kluck" in page.inner_text("table.normen")
+    assert "Kluck" in page.inner_text("table.normen") and "3-30-300" in page.inner_text("table.normen")
     assert "site=" in page.url
     _shot(page, "08-assessment")
 
@@ -345,6 +357,8 @@ def test_unpave_half_and_plant_five_trees(session: dict[str, Any]) -> None:
     paved_after = _figure(page, "site", "paved_pct", ".na")
     assert paved_after == pytest.approx(paved_before / 2, abs=0.5)
     assert _figure(page, "site", "green_pct", ".na") > _figure(page, "site", "green_pct")
+    # Less paving, more vegetation in F_veg: a lower heat-island effect (Theeuwes et al. 2017).
+    assert _figure(page, "site", "uhi_max_mean", ".verschil") < 0
     assert _drawn(page, "unpaved") > 0
     page.fill("#bomen-aantal", "5")
     page.click("#bomen")
@@ -354,7 +368,6 @@ def test_unpave_half_and_plant_five_trees(session: dict[str, Any]) -> None:
     assert _figure(page, "site", "trees_count", ".na") == _figure(page, "site", "trees_count") + 5
     assert _figure(page, "site", "canopy_pct", ".na") > _figure(page, "site", "canopy_pct")
     assert _figure(page, "site", "shade_pct", ".na") >= _figure(page, "site", "shade_pct")
-    assert _figure(page, "site", "uhi_max_mean", ".verschil") <= 0
     assert _drawn(page, "crowns") == 5
     assert "sc=" in page.url
     _shot(page, "09-scenario")
@@ -442,15 +455,17 @@ def test_bad_inputs_give_dutch_messages_and_leave_the_map_usable(session: dict[s
     _wait_assessed(page)
     assert "buiten de regio" in page.inner_text("#melding")
     _shot(page, "12-outside-region")
-    # The map still works: a layer toggles, and a good site is assessed.
+    # The map still works: a layer toggles and answers, and a click identifies.
     _centre_on(page, c.x, c.y, 0.5)
     page.check("#laag-landcover")
     _idle(page)
-    good = shapely.box(c.x - 20, c.y - 20, c.x + 20, c.y + 20)
-    _draw(page, good)
-    _wait_assessed(page)
-    page.wait_for_selector("table.kengetallen[data-zone=site]")
-    assert _figure(page, "site", "area_m2") == pytest.approx(1600, rel=1e-3)
+    assert page.evaluate("window.kaart.state.layers.find(s => s.id === 'landcover').on")
+    page.mouse.click(*_pixel(page, c.x, c.y))
+    page.wait_for_selector("#info section.info-laag[data-layer=landcover]")
+    page.click("#info-sluit")
+    page.click("#teken")  # and a new drawing can start
+    assert page.evaluate("document.body.dataset.tekenen") == "site"
+    page.keyboard.press("Escape")
 
 
 def test_no_request_leaves_the_origin(session: dict[str, Any]) -> None:

@@ -33,9 +33,16 @@ export function tileUrl(layer, tms, version) {
   return `/map/api/tiles/${layer.id}${v}/${tms}/{z}/{x}/{y}.png`;
 }
 
+// Tile requests under way (the browser tests wait for 0; also handy in the console).
+export const loading = { tiles: 0 };
+
 // Tiles are fetched with the API key header (an <img> cannot send one), then shown from a blob URL.
 function loadTile(tile, src) {
   const image = tile.getImage();
+  loading.tiles += 1;
+  const done = () => { loading.tiles -= 1; };
+  image.addEventListener('load', done, { once: true });
+  image.addEventListener('error', done, { once: true });
   fetch(src, { headers: keyHeaders() }).then(async (response) => {
     if (response.status === 204 || !response.ok) {
       image.src = EMPTY_PNG;

@@ -12,7 +12,7 @@ import { register } from 'ol/proj/proj4.js';
 import { transform, transformExtent, get as getProjection } from 'ol/proj.js';
 import { getRenderPixel } from 'ol/render.js';
 import { defaults as defaultControls, ScaleLine } from 'ol/control.js';
-import { BASEMAP, loadCatalog, makeTileLayer, renderPanel, tileGrid } from './layers.js';
+import { BASEMAP, loadCatalog, loading, makeTileLayer, renderPanel, tileGrid } from './layers.js';
 import { Assessment } from './assess.js';
 import { $, api, apiKey, el, nl, setApiKey } from './util.js';
 
@@ -39,6 +39,7 @@ const app = {
   restoring: true,
 };
 window.kaart = app; // for the browser tests and the curious
+app.loading = loading;
 // The screen pixel of an RD New position (for the browser tests and the curious).
 app.centreOn = (x, y, resolution) => {
   const view = app.map.getView();
@@ -398,7 +399,8 @@ async function start(first = true) {
   createMap(p);
   renderPanel($('lagen'), app.catalog, app.state, changed);
   app.restoring = false;
-  if (first) await app.assessment.restore(p);
+  // The site and scenario of a shared link are assessed in the background (the map is usable meanwhile).
+  if (first) app.assessment.restore(p);
   writeHash();
   document.body.dataset.klaar = '1';
 }
