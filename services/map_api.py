@@ -45,7 +45,7 @@ from layers import catalog as cat
 from layers.inputs_store import PublishedInputs
 from services.access import Caller
 from services.http import LAYER_ID_PATTERN, CallerDep, LayerId, StoreDep, Version, conditional, json_bytes
-from services.map_labels import attribute_label, format_value
+from services.map_labels import attribute_label, format_value, output_label
 from services.store import CatalogStore
 from services.tiles import cache_headers, content_etag, etag_matches
 from styles.preview import draw_rules, png_bytes
@@ -207,7 +207,7 @@ def identify_layer(store: CatalogStore, frames: _Frames, entry: cat.LayerEntry, 
         if inside.empty:
             continue
         best = inside.iloc[int(np.argmin(inside.geometry.distance(point).to_numpy()))]
-        feature: dict[str, Any] = {"output": output, "attributes": _attributes(best)}
+        feature: dict[str, Any] = {"output": output, "label": output_label(output), "attributes": _attributes(best)}
         if output == "buildings" and "id" in best:
             feature["bag_id"] = str(best["id"])
         answer["features"].append(feature)

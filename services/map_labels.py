@@ -62,7 +62,25 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "dwellings_within": ("Woningen binnen bereik", ""),
     "share_pct": ("Aandeel", "%"),
     "origin": ("Herkomst", ""),
+    "walk_area_m2": ("Oppervlak looproutes", "m²"),
+    "walk_main_route_m2": ("Oppervlak hoofdroutes", "m²"),
+    "walk_neighbourhood_m2": ("Oppervlak buurtstraten", "m²"),
+    "main_route_shade_pct_afternoon": ("Schaduw op hoofdroutes 12-18 uur", "%"),
+    "neighbourhood_shade_pct_afternoon": ("Schaduw op buurtstraten 12-18 uur", "%"),
     "source_classes": ("Bronklassen", ""),
+}
+#: Output (published vector file) -> Dutch name of one of its features, as the identify panel heads it.
+OUTPUTS: dict[str, str] = {
+    "buildings": "Pand",
+    "landcover": "Vlak van de bodembedekking",
+    "dwellings": "Woning",
+    "parks": "Park",
+    "cool-places": "Koele plek",
+    "roads": "Weg",
+    "paved": "Verharding",
+    "green": "Groen",
+    "water": "Water",
+    "neighbourhoods": "Buurt",
 }
 #: Decimals of a non-integer number.
 DECIMALS = 1
@@ -77,6 +95,11 @@ def attribute_label(column: str) -> tuple[str, str]:
             label, unit = ATTRIBUTES[column[: -len(suffix)]]
             return f"{label} ({'openbaar' if suffix == '_public' else 'particulier'})", unit
     return column, ""
+
+
+def output_label(output: str) -> str:
+    """Dutch name of a feature of a published vector output (unknown outputs keep their name)."""
+    return OUTPUTS.get(output, output)
 
 
 def format_value(value: object, unit: str = "") -> str:

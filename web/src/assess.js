@@ -14,6 +14,8 @@ const RD = 'EPSG:28992';
 const NEAR_SHARE = 0.1;
 const ZONES = [['site', 'Plangebied'], ['buffer', 'Omgeving']];
 const ZONE_NAMES = Object.fromEntries(ZONES);
+// A map click this soon after a drawing ended belongs to the drawing (OpenLayers' singleclick comes late).
+const CLICK_AFTER_DRAW_MS = 600;
 const OPERATORS = { '>=': '≥', '<=': '≤', '>': '>', '<': '<' };
 
 const STYLES = {
@@ -52,6 +54,7 @@ export class Assessment {
     this.layer = new VectorLayer({ source: this.source, zIndex: 900, style: (f) => STYLES[f.get('kind')] || STYLES.site });
     this.format = new GeoJSON();
     this.draw = null;
+    this.drewAt = 0;
     this.wire();
   }
 
@@ -72,6 +75,13 @@ export class Assessment {
     $('pdf').addEventListener('click', () => this.pdf());
     $('kopieer').addEventListener('click', () => this.copyLink());
     $('buffer').addEventListener('change', () => { if (this.site) this.run(); });
+    document.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || !this.draw) return;
+      this.map.removeInteraction(this.draw);
+      this.draw = null;
+      delete document.body.dataset.tekenen;
+      this.message('Tekenen afgebroken.', 'hint');
+    });
   }
 
   attach(map) {
@@ -98,7 +108,8 @@ export class Assessment {
 
   /** A map click in a scenario mode: plant a tree there or remove the building there. True when handled. */
   handleClick(event) {
-    if (this.draw) return true; // a click while drawing is a vertex, not an identify
+    // A click while drawing (or the one that closed the drawing) is a vertex, not an identify.
+    if (this.draw || Date.now() - this.drewAt < CLICK_AFTER_DRAW_MS) return true;
     if (this.mode === 'trees') {
       this.pendingTrees.push(this.toRd(event.coordinate));
       $('bomen').textContent = `Plant ${this.pendingTrees.length} geklikte bomen`;
@@ -125,7 +136,8 @@ export class Assessment {
         coordinates: geometry.getCoordinates().map((ring) => ring.map(([x, y]) => [Math.round(x * 100) / 100, Math.round(y * 100) / 100])) };
       this.map.removeInteraction(this.draw);
       this.draw = null;
-      document.body.dataset.tekenen = '';
+      this.drewAt = Date.now();
+      delete document.body.dataset.tekenen;
       if (purpose === 'site') this.setSite(rounded, true);
       else if (purpose === 'unpave') this.addEdit({ op: 'unpave', geometry: rounded });
       else this.addEdit({ op: 'add_building', geometry: rounded, height_m: Number($('gebouw-hoogte').value) });

@@ -290,7 +290,7 @@ function identifySection(layer) {
   const parts = [];
   if (layer.values.length) parts.push(rowsTable(layer.values, 'Rasterwaarden'));
   for (const f of layer.features) {
-    const table = rowsTable(f.attributes, f.output === 'buildings' ? 'Pand' : f.output);
+    const table = rowsTable(f.attributes, f.label || f.output);
     parts.push(table);
     if (f.bag_id && app.assessment) {
       parts.push(el('button', { type: 'button', class: 'pand-beoordelen', onclick: () => {
@@ -333,7 +333,8 @@ function flyTo(result) {
   const pad = 40;
   const extent = transformExtent([minx - pad, miny - pad, maxx + pad, maxy + pad], RD, crs);
   app.map.getView().fit(extent, { duration: 300, maxZoom: grid().resolutions.length - 3 });
-  $('zoekresultaten').dataset.gekozen = result.label;
+  $('zoekresultaten').replaceChildren();
+  $('zoekterm').value = result.label;
 }
 
 // ---- start ----------------------------------------------------------------------------------------------
