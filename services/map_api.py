@@ -222,14 +222,20 @@ def _place(label: str, kind: str, geom: shapely.Geometry) -> dict[str, Any]:
             "bbox": [round(v, 2) for v in (minx, miny, maxx, maxy)]}
 
 
+def _text(value: object) -> str:
+    """A text column's value, empty for a missing one (None, NaN, pd.NA)."""
+    return value if isinstance(value, str) else ""
+
+
 def _address_label(row: pd.Series) -> str:
-    number = f"{row['house_number']}{row.get('house_letter') or ''}"
-    addition = row.get("house_number_addition")
-    if isinstance(addition, str) and addition:
-        number += f"-{addition}"
-    street = row.get("street") if isinstance(row.get("street"), str) else ""
-    postcode = row["postcode"] if isinstance(row.get("postcode"), str) else ""
-    return " ".join(p for p in (street, number + ",", postcode) if p).strip(", ")
+    """``Kosterstraat 4a-2, 6981CH`` (parts the address lacks are left out)."""
+    number = f"{int(row['house_number'])}{_text(row.get('house_letter'))}"
+    if _text(row.get("house_number_addition")):
+        number += f"-{row['house_number_addition']}"
+    street = _text(row.get("street"))
+    label = f"{street} {number}".strip()
+    postcode = _text(row.get("postcode"))
+    return f"{label}, {postcode}" if postcode else label
 
 
 def _has_address_columns(addresses: pd.DataFrame) -> bool:

@@ -102,7 +102,7 @@ export class Assessment {
     this.mode = mode;
     $('bomen-klik').setAttribute('aria-pressed', String(mode === 'trees'));
     $('gebouw-weg').setAttribute('aria-pressed', String(mode === 'remove'));
-    if (mode !== 'trees') this.pendingTrees = this.pendingTrees.filter(() => mode === null && false);
+    if (mode !== 'trees') this.pendingTrees = [];
     this.redraw();
   }
 

@@ -393,8 +393,7 @@ async function start(first = true) {
   if (first || !app.state.layers.length) restoreLayers(p);
   else restoreLayers(readHash());
   if (!controls) controls = wireControls();
-  controls.cmpLayer.replaceChildren(...app.catalog.filter((l) => l.versions.length > 1 || true)
-    .map((l) => el('option', { value: l.id, selected: app.state.compare && app.state.compare.id === l.id }, l.title.nl || l.id)));
+  controls.cmpLayer.replaceChildren(...app.catalog.map((l) => el('option', { value: l.id, selected: app.state.compare && app.state.compare.id === l.id }, l.title.nl || l.id)));
   controls.fillVersions();
   if (!app.assessment) app.assessment = new Assessment(app, CONFIG, writeHash);
   createMap(p);
