@@ -157,16 +157,16 @@ def _raster_rows(store: CatalogStore, entry: cat.LayerEntry, x: float, y: float)
                 continue
             value = next(src.sample([(x, y)], masked=True))[0]
         label = style.title or output
-        if np.ma.is_masked(value):
-            rows.append({"output": output, "label": label, "value": None, "text": style.nodata_label,
-                         "unit": style.unit})
-            continue
-        number = float(value)
-        text = format_value(number, style.unit)
-        if style.kind == "classified":
-            names = {int(c.value): c.label for c in style.classes if getattr(c, "value", None) is not None}
-            text = names.get(int(number), text)
-        rows.append({"output": output, "label": label, "value": number, "text": text, "unit": style.unit})
+        row: dict[str, Any] = {"output": output, "label": label, "value": None, "text": style.nodata_label,
+                               "unit": style.unit}
+        if not np.ma.is_masked(value):
+            number = float(value)
+            row["value"] = number
+            row["text"] = format_value(number, style.unit)
+            if style.kind == "classified":
+                names = {int(c.value): c.label for c in style.classes if c.value is not None}
+                row["text"] = names.get(int(number), row["text"])
+        rows.append(row)
     return rows
 
 
@@ -242,6 +242,14 @@ def _has_address_columns(addresses: pd.DataFrame) -> bool:
     return {"postcode", "house_number"} <= set(addresses.columns) and bool(addresses["postcode"].notna().any())
 
 
+def _frame(inputs: PublishedInputs, name: str) -> gpd.GeoDataFrame:
+    """A published vector input (the search reads only vectors)."""
+    frame = inputs.load(name)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise NotFoundError(f"the published input {name!r} is not a vector source")
+    return frame
+
+
 def search_places(inputs: PublishedInputs, query: str) -> dict[str, Any]:
     """Addresses, streets and buurten matching ``query`` (case-insensitive), at most ``MAX_RESULTS``."""
     q = query.strip()
@@ -250,7 +258,7 @@ def search_places(inputs: PublishedInputs, query: str) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     notes: list[str] = []
     available = inputs.available()
-    addresses = inputs.load("addresses") if "addresses" in available else None
+    addresses = _frame(inputs, "addresses") if "addresses" in available else None
     if addresses is not None and not _has_address_columns(addresses):
         notes.append("De gepubliceerde adressen hebben geen postcode en huisnummer; zoeken op adres kan niet.")
         addresses = None
@@ -277,7 +285,7 @@ def search_places(inputs: PublishedInputs, query: str) -> dict[str, Any]:
                 results.append(_place(f"{name} (straat)", "straat", shapely.MultiPoint(list(group.geometry.values))
                                       .envelope))
     if "neighbourhoods" in available:
-        buurten = inputs.load("neighbourhoods")
+        buurten = _frame(inputs, "neighbourhoods")
         match = buurten[buurten["name"].astype("string").str.lower().str.contains(re.escape(q.lower()), na=False)]
         results += [_place(f"{r['name']} (buurt {r['code']})", "buurt", r.geometry) for _, r in match.iterrows()]
     return {"query": q, "results": results[:MAX_RESULTS], "notes": notes}

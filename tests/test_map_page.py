@@ -124,3 +124,13 @@ def test_overview_links_every_layer_into_the_map(client: TestClient) -> None:
     page = client.get("/").text
     assert 'href="/map#l=basemap~100|landcover~80"' in page  # relative: the test client's host is not trusted
     assert page.count("Open in de kaart") == len(client.get("/layers").json())
+
+
+def test_external_base_map_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(map_page.EXTERNAL_BASEMAP_ENV, raising=False)
+    assert map_page.map_config("Proefdorp", "")["externalBasemap"] is None
+    monkeypatch.setenv(map_page.EXTERNAL_BASEMAP_ENV, "https://wmts.example.nl/brt/{TileMatrixSet}/{z}/{x}/{y}.png")
+    monkeypatch.setenv(map_page.EXTERNAL_BASEMAP_NAME_ENV, "BRT-Achtergrondkaart")
+    ext = map_page.map_config("Proefdorp", "")["externalBasemap"]
+    assert ext == {"url": "https://wmts.example.nl/brt/NetherlandsRDNewQuad/{z}/{x}/{y}.png",
+                   "name": "BRT-Achtergrondkaart"}

@@ -210,9 +210,21 @@ function externalBasemap() {
     source: new XYZ({ url: ext.url, projection: RD, tileGrid: tileGrid(g) }) });
 }
 
+/** A checkbox for the external base map (only when one is configured; off by default). */
+function externalToggle() {
+  if (!app.externalLayer) return;
+  const box = el('input', { type: 'checkbox', id: 'laag-extern' });
+  box.addEventListener('change', () => app.externalLayer.setVisible(box.checked));
+  $('lagen').append(el('div', { class: 'laag' }, el('div', { class: 'laag-kop' }, box,
+    el('label', { for: 'laag-extern' }, `${CONFIG.externalBasemap.name} (extern; verlaat de server)`))));
+}
+
 function changed(rebuildPanel = true, movedOrder = false) {
   syncLayers();
-  if (rebuildPanel && movedOrder) renderPanel($('lagen'), app.catalog, app.state, changed);
+  if (rebuildPanel && movedOrder) {
+    renderPanel($('lagen'), app.catalog, app.state, changed);
+    externalToggle();
+  }
   writeHash();
 }
 
@@ -398,6 +410,7 @@ async function start(first = true) {
   if (!app.assessment) app.assessment = new Assessment(app, CONFIG, writeHash);
   createMap(p);
   renderPanel($('lagen'), app.catalog, app.state, changed);
+  externalToggle();
   app.restoring = false;
   // The site and scenario of a shared link are assessed in the background (the map is usable meanwhile).
   if (first) app.assessment.restore(p);
