@@ -362,8 +362,10 @@ export class Assessment {
   fmt(key, value, signed = false) {
     const f = this.figures[key] || { decimals: 2, unit: '' };
     if (value === null || value === undefined) return '–';
-    const text = nl(value, f.decimals);
-    return `${signed && value > 0 ? '+' : ''}${text}${f.unit ? ` ${f.unit}` : ''}`;
+    if (typeof value !== 'number') return String(value);
+    const rounded = Number(value.toFixed(f.decimals));
+    const text = nl(rounded === 0 ? 0 : rounded, f.decimals); // never "-0,0"
+    return `${signed && rounded > 0 ? '+' : ''}${text}${f.unit ? ` ${f.unit}` : ''}`;
   }
 
   figureTable(answer, zone, title, scenario) {
@@ -377,7 +379,9 @@ export class Assessment {
         const after = answer.after[zone][k];
         const delta = answer.delta[zone][k];
         let mark = '';
-        if (typeof delta === 'number' && f.better !== null && f.better !== undefined && Math.abs(delta) > 1e-9) {
+        // No mark for a change that rounds to zero at the figure's decimals (as in the report).
+        const shown = typeof delta === 'number' ? Number(delta.toFixed(f.decimals ?? 2)) : 0;
+        if (shown !== 0 && f.better !== null && f.better !== undefined) {
           mark = (delta > 0) === f.better ? 'beter' : 'slechter';
         }
         cells.push(el('td', { class: 'na', 'data-key': k, 'data-value': after }, this.fmt(k, after)),
