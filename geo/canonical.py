@@ -96,19 +96,21 @@ CANONICAL: dict[str, CanonicalSpec] = {
             "housing_sites",
             "Polygon",
             ("id", "name", "status", "planned_dwellings"),
-            (),
-            "planned housing locations",
+            ("municipality", "hard", "dwellings_grondgebonden", "dwellings_gestapeld", "sociale_huur",
+             "middelduur", "duur", "phasing", "inside_built_up"),
+            "planned housing locations (plan-capacity monitor fields; checked by geo.housing_sites)",
         ),
         CanonicalSpec(
             "occupancy",
             "any",
             ("address_id", "registration", "since"),
-            (),
-            "registrations per address (BRP-like)",
+            ("until",),
+            "registrations per address (BRP and trade register): resident|business|user, since, until",
         ),
         CanonicalSpec("projects", "any", ("id", "name", "kind", "start", "end"), (), "spatial projects"),
         CanonicalSpec("dsm", "raster", (), (), "digital surface model, metres NAP"),
         CanonicalSpec("dtm", "raster", (), (), "digital terrain model, metres NAP"),
+        CanonicalSpec("flood", "raster", (), (), "flood depth of a scenario (m above the ground), e.g. LIWO"),
     )
 }
 
@@ -179,6 +181,10 @@ def validate_canonical(
                 f"landcover: unknown class {frame['class'].iloc[i]!r}; allowed: {', '.join(LANDCOVER_CLASSES)}",
                 feature=_feature_id(frame, spec, i),
             )
+    if name == "occupancy":
+        from geo.occupancy import normalise_occupancy  # geo.occupancy has no dependency on this module
+
+        frame = normalise_occupancy(frame, path)
     return frame  # type: ignore[return-value]
 
 

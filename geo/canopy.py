@@ -169,6 +169,7 @@ def crown_cells(
     *,
     search_radius_m: float = CROWN_SEARCH_RADIUS_M,
     snap_m: float = CROWN_SNAP_M,
+    of: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which canopy cells belong to which tree (the module docstring's Voronoi split within patches).
 
@@ -177,6 +178,9 @@ def crown_cells(
         xy: ``(t, 2)`` tree points (same CRS).
         search_radius_m: farthest a crown cell may lie from its tree (m).
         snap_m: a tree outside the canopy takes the patch of the nearest canopy cell this close (m).
+        of: indices of the trees whose cells are wanted; None: all. Only the canopy within
+            ``search_radius_m`` of them is then split (every tree still takes part in the split),
+            so their cells are exactly those of a split of the whole canopy.
 
     Returns:
         ``(tree, flat_cell, patch)``: per assigned cell its tree index and flat cell index, and
@@ -188,29 +192,66 @@ def crown_cells(
     empty = np.empty(0, dtype=np.int64)
     if len(xy) == 0 or not mask.any():
         return empty, empty, np.zeros(len(xy), dtype=np.int64)
-    rows, cols = np.nonzero(mask)
+    patch = _tree_patches(canopy, labels, xy, snap_m)
+    rows, cols = _canopy_cells_near(canopy, mask, None if of is None else xy[of], search_radius_m)
     centres = cell_centres(canopy, rows, cols)
     dist, tree = cKDTree(xy).query(centres, distance_upper_bound=search_radius_m)
     near = np.isfinite(dist)
-    rows, cols, dist, tree = rows[near], cols[near], dist[near], tree[near]
+    rows, cols, tree = rows[near], cols[near], tree[near]
     cell_label = labels[rows, cols].astype(np.int64)
-    # The patch of each tree: the canopy group under its point, else the nearest within snap_m.
-    patch = np.zeros(len(xy), dtype=np.int64)
-    res = canopy.resolution[0]
-    c = np.floor((xy[:, 0] - canopy.transform.c) / res).astype(np.int64)
-    r = np.floor((canopy.transform.f - xy[:, 1]) / res).astype(np.int64)
-    on = (r >= 0) & (r < canopy.height) & (c >= 0) & (c < canopy.width)
-    patch[on] = labels[r[on], c[on]]
-    # Nearest canopy cell of any patch within snap_m for trees outside the canopy (any cell, not only own Voronoi).
-    missing = np.flatnonzero(patch == 0)
-    if len(missing):
-        all_rows, all_cols = np.nonzero(mask)
-        d, k = cKDTree(cell_centres(canopy, all_rows, all_cols)).query(xy[missing], distance_upper_bound=snap_m)
-        hit = np.isfinite(d)
-        patch[missing[hit]] = labels[all_rows[k[hit]], all_cols[k[hit]]]
     own = (patch[tree] == cell_label) & (patch[tree] > 0)
     flat = rows[own].astype(np.int64) * canopy.width + cols[own]
     return tree[own].astype(np.int64), flat, patch
+
+
+def _canopy_cells_near(canopy: Raster, mask: np.ndarray, xy: np.ndarray | None, radius_m: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the canopy cells within the box of ``xy`` grown by ``radius_m`` (all when None)."""
+    if xy is None:
+        every_row, every_col = np.nonzero(mask)
+        return every_row, every_col
+    if not len(xy):
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    res_x, res_y = canopy.resolution
+    t = canopy.transform
+    c0 = max(0, math.floor((xy[:, 0].min() - radius_m - t.c) / res_x))
+    c1 = min(canopy.width, math.ceil((xy[:, 0].max() + radius_m - t.c) / res_x) + 1)
+    r0 = max(0, math.floor((t.f - xy[:, 1].max() - radius_m) / res_y))
+    r1 = min(canopy.height, math.ceil((t.f - xy[:, 1].min() + radius_m) / res_y) + 1)
+    if r1 <= r0 or c1 <= c0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    rows, cols = np.nonzero(mask[r0:r1, c0:c1])
+    return rows + r0, cols + c0
+
+
+def _tree_patches(canopy: Raster, labels: np.ndarray, xy: np.ndarray, snap_m: float) -> np.ndarray:
+    """The canopy patch (label, 0 for none) of each tree: the one under its point, else the nearest within ``snap_m``.
+
+    The nearest canopy cell is searched in the few cells around the point (``snap_m`` is a metre or two),
+    by the distance to cell centres; of equally near cells the first in row-major order wins.
+    """
+    res_x, res_y = canopy.resolution
+    t = canopy.transform
+    col = np.floor((xy[:, 0] - t.c) / res_x).astype(np.int64)
+    row = np.floor((t.f - xy[:, 1]) / res_y).astype(np.int64)
+    on = (row >= 0) & (row < canopy.height) & (col >= 0) & (col < canopy.width)
+    patch = np.zeros(len(xy), dtype=np.int64)
+    patch[on] = labels[row[on], col[on]]
+    missing = np.flatnonzero(patch == 0)
+    if not len(missing) or snap_m <= 0:
+        return patch
+    k = math.ceil(snap_m / min(res_x, res_y)) + 1
+    d_row, d_col = (a.ravel() for a in np.mgrid[-k:k + 1, -k:k + 1])
+    rr, cc = row[missing, None] + d_row[None, :], col[missing, None] + d_col[None, :]
+    inside = (rr >= 0) & (rr < canopy.height) & (cc >= 0) & (cc < canopy.width)
+    found = np.where(inside, labels[np.clip(rr, 0, canopy.height - 1), np.clip(cc, 0, canopy.width - 1)], 0)
+    dx = t.c + (cc + 0.5) * res_x - xy[missing, 0:1]
+    dy = t.f - (rr + 0.5) * res_y - xy[missing, 1:2]
+    dist = np.where(found > 0, np.hypot(dx, dy), np.inf)
+    best = np.argmin(dist, axis=1)
+    hit = dist[np.arange(len(missing)), best] <= snap_m
+    patch[missing[hit]] = found[np.arange(len(missing)), best][hit]
+    return patch
 
 
 def crown_diameters(
@@ -219,6 +260,7 @@ def crown_diameters(
     *,
     search_radius_m: float = CROWN_SEARCH_RADIUS_M,
     snap_m: float = CROWN_SNAP_M,
+    of: np.ndarray | slice | None = None,
 ) -> np.ndarray:
     """Equivalent-circle crown diameter (m) of each tree from the canopy around it.
 
@@ -228,16 +270,21 @@ def crown_diameters(
         search_radius_m: farthest a crown cell may lie from its tree (m); caps the
             diameter at ``2 * search_radius_m``.
         snap_m: see :func:`crown_cells`.
+        of: the trees (indices or a slice of ``xy``) whose diameters are wanted; every tree of ``xy``
+            still shares the canopy with them. None: all.
 
     Returns:
-        float64 diameters; NaN for a tree without canopy cells (e.g. planted after the flight).
+        float64 diameters of the trees of ``of`` (all by default), in its order; NaN for a tree without
+        canopy cells (e.g. planted after the flight).
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    tree, _, _ = crown_cells(canopy, xy, search_radius_m=search_radius_m, snap_m=snap_m)
+    wanted = None if of is None else np.arange(len(xy))[of]
+    tree, _, _ = crown_cells(canopy, xy, search_radius_m=search_radius_m, snap_m=snap_m, of=wanted)
     cell_m2 = canopy.resolution[0] * canopy.resolution[1]
     area = np.bincount(tree, minlength=len(xy)) * cell_m2
     diameter = np.minimum(2.0 * np.sqrt(area / math.pi), 2.0 * search_radius_m)
-    return np.where(area > 0, diameter, np.nan)
+    out = np.where(area > 0, diameter, np.nan)
+    return out if wanted is None else out[wanted]
 
 
 def patches_without(canopy: Raster, xy: np.ndarray, *, snap_m: float = CROWN_SNAP_M) -> np.ndarray:
@@ -248,7 +295,8 @@ def patches_without(canopy: Raster, xy: np.ndarray, *, snap_m: float = CROWN_SNA
     """
     mask = canopy_mask(canopy)
     labels, n = ndimage.label(mask, structure=_EIGHT)
-    _, _, patch = crown_cells(canopy, xy, search_radius_m=snap_m, snap_m=snap_m)
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    patch = _tree_patches(canopy, labels, xy, snap_m) if len(xy) else np.zeros(0, dtype=np.int64)
     covered = np.zeros(n + 1, dtype=bool)
     covered[patch] = True
     covered[0] = True

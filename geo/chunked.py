@@ -224,6 +224,7 @@ def run_tiled(
     halo: int,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     memo_key: str | None = None,
+    cores: bool = False,
 ) -> list[np.ndarray]:
     """Run a kernel of several 2-D inputs and several 2-D outputs in tiles with a halo (active Dask scheduler).
 
@@ -242,18 +243,27 @@ def run_tiled(
         memo_key: what the kernel computes, with every parameter that changes its result; inside
             ``geo.kernel_memo.kernel_memo`` a second call with the same key recomputes only the cells
             within ``halo`` of changed inputs (exactly).
+        cores: the kernel takes a keyword ``core`` (row and column slices of its inputs) and returns
+            outputs for those cells only, reading the rest as context: a tile's halo (and the margin of a
+            memo's patch) is then read but not computed.
 
     Returns:
         The kernel's outputs on the whole arrays (float32).
     """
     memo = current_memo() if memo_key is not None else None
     if memo is not None and memo_key is not None:
-        return memo.run(memo_key, arrays, halo, lambda parts: _run_tiled(kernel, parts, halo, chunk_size))
-    return _run_tiled(kernel, arrays, halo, chunk_size)
+        in_core = None
+        if cores:
+            def in_core(parts: Sequence[np.ndarray], core: tuple[slice, slice]) -> list[np.ndarray]:
+                return [np.asarray(out, dtype=np.float32) for out in kernel(*parts, core=core)]
+        return memo.run(memo_key, arrays, halo, lambda parts: _run_tiled(kernel, parts, halo, chunk_size, cores),
+                        compute_core=in_core)
+    return _run_tiled(kernel, arrays, halo, chunk_size, cores)
 
 
 def _run_tiled(
-    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int
+    kernel: Callable[..., Sequence[np.ndarray]], arrays: Sequence[np.ndarray], halo: int, chunk_size: int,
+    cores: bool = False,
 ) -> list[np.ndarray]:
     """Tiles of ``chunk_size`` over the arrays, each read with ``halo``; one tile runs without Dask."""
     shape = arrays[0].shape
@@ -271,11 +281,14 @@ def _run_tiled(
             outer = (slice(max(0, r0 - halo), min(rows, r1 + halo)), slice(max(0, c0 - halo), min(cols, c1 + halo)))
             inner = (slice(r0 - outer[0].start, r1 - outer[0].start), slice(c0 - outer[1].start, c1 - outer[1].start))
             tiles.append(((slice(r0, r1), slice(c0, c1)), inner, [a[outer] for a in arrays]))
-    results = dask.compute(*(dask.delayed(kernel)(*t[2]) for t in tiles))
+    if cores:
+        results = dask.compute(*(dask.delayed(kernel)(*t[2], core=t[1]) for t in tiles))
+    else:
+        results = dask.compute(*(dask.delayed(kernel)(*t[2]) for t in tiles))
     outputs: list[np.ndarray] = []
     for (where, inner, _), result in zip(tiles, results, strict=True):
         if not outputs:
             outputs = [np.empty(shape, dtype=np.float32) for _ in result]
         for target, tile in zip(outputs, result, strict=True):
-            target[where] = tile[inner]
+            target[where] = tile if cores else tile[inner]
     return outputs

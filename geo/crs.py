@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _ProjCRSError
 from pyproj.exceptions import ProjError
@@ -28,6 +30,9 @@ _DENSIFY_POINTS = 21
 #: Longitude and latitude limits (degrees) of valid geographic coordinates.
 _LON_LIMIT_DEG = 180.0
 _LAT_LIMIT_DEG = 90.0
+#: Tolerances of a position's round trip through longitude/latitude (relative; absolute in CRS units).
+ROUND_TRIP_RTOL = 1e-6
+ROUND_TRIP_ATOL = 1e-3
 
 
 def parse_crs(value: object, what: str = "crs") -> CRS:
@@ -178,3 +183,42 @@ def check_area_of_use(
             "check `crs:` in the config",
         )
     return lonlat  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=32)
+def lonlat_transformers(crs: CRS) -> tuple[Transformer, Transformer]:
+    """Transformers from ``crs`` to WGS84 longitude/latitude and back (x, y order; longitude first).
+
+    Raises:
+        pyproj.exceptions.ProjError: PROJ cannot transform between them.
+    """
+    return Transformer.from_crs(crs, WGS84, always_xy=True), Transformer.from_crs(WGS84, crs, always_xy=True)
+
+
+def positions_lonlat(xy: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Longitude, latitude (degrees) of positions ``xy`` (n, 2) in ``crs``, and whether each is a position at all.
+
+    A position is one when it is finite, its longitude/latitude is valid, and it comes back where it was
+    from longitude/latitude (PROJ clamps or wraps positions beyond a projection's domain: Web Mercator at
+    -1e9 m gives latitude -90).
+
+    Raises:
+        pyproj.exceptions.ProjError: PROJ cannot transform ``crs`` to longitude/latitude.
+    """
+    to_lonlat, from_lonlat = lonlat_transformers(crs)
+    with np.errstate(all="ignore"):
+        lon, lat = (np.asarray(v, dtype=float) for v in to_lonlat.transform(xy[:, 0], xy[:, 1], errcheck=False))
+        back = np.column_stack(from_lonlat.transform(lon, lat, errcheck=False))
+    valid = np.isfinite(xy).all(axis=1) & np.isfinite(lon) & np.isfinite(lat)
+    valid &= (np.abs(lon) <= _LON_LIMIT_DEG) & (np.abs(lat) <= _LAT_LIMIT_DEG)
+    valid &= np.isclose(back, xy, rtol=ROUND_TRIP_RTOL, atol=ROUND_TRIP_ATOL).all(axis=1)
+    return lon, lat, valid
+
+
+def in_area_of_use(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> np.ndarray:
+    """Whether each longitude/latitude lies in the (widened) area of use of ``crs`` (all, when none is declared)."""
+    box = area_of_use_box(crs)
+    if box is None:
+        return np.ones(np.shape(lon), dtype=bool)
+    west, south, east, north = box
+    return np.asarray((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north))

@@ -114,19 +114,22 @@ def _ground_shade_kernel(
     observer: np.ndarray,
     own_crown: np.ndarray,
     pad: int,
+    width: int,
+    row0: int,
+    col0: int,
     offsets: np.ndarray,
     rises: np.ndarray,
     counts: np.ndarray,
     crown_weight: float,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    # ``out`` sums, per cell, the shade of every sun position (1 full, crown_weight under crowns).
+    # ``out`` sums, per cell of the core (rows from ``row0``, columns from ``col0`` of the surfaces' grid), the
+    # shade of every sun position (1 full, crown_weight under crowns).
     rows, cols = out.shape
-    width = cols + 2 * pad
     hmax = max(highest_cell(solid), highest_cell(crown_top))
     for r in prange(rows):
-        row_base = (r + pad) * width + pad
-        z0 = observer[r].copy()
+        row_base = (r + row0 + pad) * width + pad + col0
+        z0 = observer[r + row0, col0:col0 + cols].copy()
         lowest = np.float32(np.inf)
         for c in range(cols):
             if z0[c] < lowest:
@@ -136,7 +139,7 @@ def _ground_shade_kernel(
         for p in range(offsets.shape[0]):
             full[:] = 0
             for c in range(cols):
-                crown[c] = own_crown[r, c]
+                crown[c] = own_crown[r + row0, c + col0]
             for j in range(counts[p]):
                 rise = rises[p, j]
                 if lowest + rise >= hmax:
@@ -159,19 +162,22 @@ def _ground_svf_kernel(
     crown_top: np.ndarray,
     observer: np.ndarray,
     pad: int,
+    width: int,
+    row0: int,
+    col0: int,
     offsets: np.ndarray,
     inv_dist_m: np.ndarray,
     counts: np.ndarray,
     transmissivity: float,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
+    # ``out`` is the core: rows from ``row0``, columns from ``col0`` of the surfaces' grid.
     rows, cols = out.shape
-    width = cols + 2 * pad
     n_dir = offsets.shape[0]
     hmax = max(highest_cell(solid), highest_cell(crown_top))
     for r in prange(rows):
-        row_base = (r + pad) * width + pad
-        z0 = observer[r].copy()
+        row_base = (r + row0 + pad) * width + pad + col0
+        z0 = observer[r + row0, col0:col0 + cols].copy()
         headroom = np.empty(cols, dtype=np.float32)
         for c in range(cols):
             headroom[c] = np.float32(0.0) if np.isnan(z0[c]) else hmax - z0[c]
@@ -185,9 +191,12 @@ def _ground_svf_kernel(
             for j in range(counts[k]):
                 w = inv_dist_m[k, j]
                 if j % STOP_CHECK_EVERY == 0:
+                    # Stop once no farther cell can raise either horizon. The solid one is the lower (a crown
+                    # may have raised only the other), so it bounds the search: checking only the higher
+                    # one missed buildings behind a crown in the sky seen through it.
                     done = True
                     for c in range(cols):
-                        if headroom[c] * w > best_all[c]:
+                        if headroom[c] * w > best_solid[c]:
                             done = False
                             break
                     if done:
@@ -245,6 +254,7 @@ def ground_view(
     directions: int = DEFAULT_DIRECTIONS,
     max_svf_distance_m: float = DEFAULT_MAX_DISTANCE_M,
     max_shadow_m: float = DEFAULT_MAX_SHADOW_M,
+    core: tuple[slice, slice] | None = None,
 ) -> GroundView:
     """SVF and shade for a person standing on every cell (see the module docstring for the method).
 
@@ -264,10 +274,13 @@ def ground_view(
         directions: SVF search azimuths.
         max_svf_distance_m: SVF search distance (m).
         max_shadow_m: longest shadow followed (m).
+        core: only these cells (row and column slices with a step of 1) get values; the rest of the
+            arrays is what they see. None: every cell.
 
     Returns:
-        The ``GroundView`` of every cell; cells near the array edge see no obstacles beyond it
-        (read the inputs with a halo of :func:`reach_m`, or use :func:`ground_view_raster`).
+        The ``GroundView`` of every cell (of the core: arrays of its shape); cells near the array
+        edge see no obstacles beyond it (read the inputs with a halo of :func:`reach_m`, or use
+        :func:`ground_view_raster`).
     """
     dsm = np.asarray(dsm, dtype=np.float32)
     dtm = np.asarray(dtm, dtype=np.float32)
@@ -279,6 +292,8 @@ def ground_view(
     if resolution_m <= 0 or observer_height_m < 0:
         raise ValueError(f"resolution_m must be positive and observer_height_m not negative, got "
                          f"{resolution_m}, {observer_height_m}")
+    rows, cols = _core_slices(core, dsm.shape)
+    out_shape = (rows.stop - rows.start, cols.stop - cols.start)
     holes = ~(np.isfinite(dsm) & np.isfinite(dtm))
     groups = [_shade_steps(suns, resolution_m, max_shadow_m) for suns in sun_groups]
     shadow_pad = max([1, *(int(max(np.abs(r).max(initial=0), np.abs(c).max(initial=0)))
@@ -287,11 +302,12 @@ def ground_view(
     pad = max(shadow_pad, radius)
     surfaces = _surfaces(dsm, dtm, canopy, observer_height_m, trunk_ratio, pad)
     own_crown = (canopy & ~holes).astype(np.uint8)
-    no_value = holes | buildings
+    no_value = (holes | buildings)[rows, cols]
+    frame = (pad, surfaces.width, rows.start, cols.start)
     shades = []
     for count, below, steps in groups:
-        total = np.zeros(dsm.shape, dtype=np.float32)
-        if steps and dsm.size:
+        total = np.zeros(out_shape, dtype=np.float32)
+        if steps and total.size:
             longest = max(len(s[0]) for s in steps)
             offsets = np.zeros((len(steps), longest), dtype=np.int64)
             rises = np.zeros((len(steps), longest), dtype=np.float32)
@@ -302,7 +318,7 @@ def ground_view(
                 lengths[i] = len(rise)
             launch(
                 _ground_shade_kernel, surfaces.solid, surfaces.crown_top, surfaces.crown_base, surfaces.observer,
-                own_crown, pad, offsets, rises, lengths, np.float32(1.0 - transmissivity), total,
+                own_crown, *frame, offsets, rises, lengths, np.float32(1.0 - transmissivity), total,
             )
         shade = ((total + below) / count).astype(np.float32)
         shade[no_value] = np.nan
@@ -313,20 +329,31 @@ def ground_view(
         svf_offsets = d_row * surfaces.width + d_col
         inv_dist_m = np.zeros(dist_px.shape, dtype=np.float32)
         np.divide(1.0, dist_px * resolution_m, out=inv_dist_m, where=dist_px > 0, casting="same_kind")
-        svf = np.empty(dsm.shape, dtype=np.float32)
-        if dsm.size:
+        svf = np.empty(out_shape, dtype=np.float32)
+        if svf.size:
             launch(
-                _ground_svf_kernel, surfaces.solid, surfaces.crown_top, surfaces.observer, pad, svf_offsets,
+                _ground_svf_kernel, surfaces.solid, surfaces.crown_top, surfaces.observer, *frame, svf_offsets,
                 inv_dist_m, counts, np.float64(transmissivity), svf,
             )
         svf[no_value] = np.nan
-    return GroundView(svf=svf, shades=tuple(shades), roof=buildings.copy())
+    return GroundView(svf=svf, shades=tuple(shades), roof=buildings[rows, cols].copy())
+
+
+def _core_slices(core: tuple[slice, slice] | None, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """``core`` as two bounded slices of ``shape`` (the whole array when None)."""
+    if core is None:
+        return slice(0, shape[0]), slice(0, shape[1])
+    bounded = tuple(slice(*part.indices(size)) for part, size in zip(core, shape, strict=True))
+    if any(part.step != 1 or part.stop < part.start for part in bounded):
+        raise ValueError(f"the core must be two slices with step 1 inside the arrays, got {core}")
+    return bounded[0], bounded[1]
 
 
 def _tile_kernel(
-    dsm: np.ndarray, dtm: np.ndarray, buildings: np.ndarray, canopy: np.ndarray, **kwargs: Any
+    dsm: np.ndarray, dtm: np.ndarray, buildings: np.ndarray, canopy: np.ndarray, *,
+    core: tuple[slice, slice] | None = None, **kwargs: Any
 ) -> list[np.ndarray]:
-    view = ground_view(dsm, dtm, buildings.astype(bool), canopy.astype(bool), **kwargs)
+    view = ground_view(dsm, dtm, buildings.astype(bool), canopy.astype(bool), core=core, **kwargs)
     return [*([view.svf] if view.svf is not None else []), *view.shades]
 
 
@@ -373,6 +400,7 @@ def ground_view_raster(
         halo=halo_cells(reach, xres) + 1,
         chunk_size=chunk_size,
         memo_key=f"ground_view:{xres!r}:{sun_groups!r}:{with_svf}:{sorted(options.items())!r}",
+        cores=True,
     )
     svf = outputs.pop(0) if with_svf else None
     # Every tile's ground_view has already left roofs and holes without a value.

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 Compute = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
+#: A kernel that computes only the ``core`` cells of its inputs (the rest is context).
+ComputeCore = Callable[[Sequence[np.ndarray], tuple[slice, slice]], list[np.ndarray]]
 
 
 @dataclass
@@ -49,8 +51,13 @@ class KernelMemo:
     full: int = 0
     recomputed_cells: int = 0
 
-    def run(self, key: str, arrays: Sequence[np.ndarray], halo: int, compute: Compute) -> list[np.ndarray]:
-        """``compute(arrays)``, reusing the previous call with ``key`` where the inputs did not change."""
+    def run(self, key: str, arrays: Sequence[np.ndarray], halo: int, compute: Compute,
+            compute_core: ComputeCore | None = None) -> list[np.ndarray]:
+        """``compute(arrays)``, reusing the previous call with ``key`` where the inputs did not change.
+
+        ``compute_core``, when given, computes a patch's box only (reading its margin as context) instead
+        of the box and its margin.
+        """
         shape = arrays[0].shape
         full_key = (key, shape, halo, tuple(a.dtype.str for a in arrays))
         with self.lock:  # layers of one assessment run in threads; each key belongs to one of them
@@ -68,7 +75,7 @@ class KernelMemo:
                 with self.lock:
                     self.hits += 1
             else:
-                outputs, cells = self._patch(arrays, previous, changed, halo, compute)
+                outputs, cells = self._patch(arrays, previous, changed, halo, compute, compute_core)
                 with self.lock:
                     self.partial += 1
                     self.recomputed_cells += cells
@@ -78,7 +85,7 @@ class KernelMemo:
         return outputs
 
     def _patch(self, arrays: Sequence[np.ndarray], previous: _Entry, changed: np.ndarray, halo: int,
-               compute: Compute) -> tuple[list[np.ndarray], int]:
+               compute: Compute, compute_core: ComputeCore | None) -> tuple[list[np.ndarray], int]:
         """The previous outputs with the box within ``halo`` of changed cells recomputed, and its cell count."""
         rows = np.flatnonzero(changed.any(axis=1))
         cols = np.flatnonzero(changed.any(axis=0))
@@ -90,10 +97,11 @@ class KernelMemo:
         inner = (slice(box[0].start - outer[0].start, box[0].stop - outer[0].start),
                  slice(box[1].start - outer[1].start, box[1].stop - outer[1].start))
         # Contiguous copies: the compiled kernels are specialised (and fastest) for C-ordered arrays.
-        sub = compute([np.ascontiguousarray(a[outer]) for a in arrays])
+        parts = [np.ascontiguousarray(a[outer]) for a in arrays]
+        sub = compute(parts) if compute_core is None else compute_core(parts, inner)
         outputs = [o.copy() for o in previous.outputs]
         for target, part in zip(outputs, sub, strict=True):
-            target[box] = part[inner]
+            target[box] = part if compute_core is not None else part[inner]
         return outputs, int((box[0].stop - box[0].start) * (box[1].stop - box[1].start))
 
 

@@ -33,7 +33,7 @@ from pyproj.exceptions import ProjError
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import WGS84, area_of_use_box
+from geo.crs import in_area_of_use, positions_lonlat
 from geo.errors import ConfigError, InputError, InputTooLargeError
 from geo.site_files import (
     DEFAULT_SITE_CRS,
@@ -51,12 +51,6 @@ BUFFER_QUAD_SEGMENTS = 16
 MIN_SITE_AREA_M2 = 1.0
 #: Share of the site (or buffer) outside the region below which it counts as inside (rounding at the edge).
 OUTSIDE_SHARE_TOLERANCE = 1e-6
-#: Tolerances of the round trip of a position through longitude/latitude (relative; absolute in CRS units).
-ROUND_TRIP_RTOL = 1e-6
-ROUND_TRIP_ATOL = 1e-3
-#: Valid longitude and latitude (degrees).
-MAX_LONGITUDE = 180.0
-MAX_LATITUDE = 90.0
 #: Square metres per square kilometre, and per cent per share.
 M2_PER_KM2 = 1e6
 PERCENT = 100.0
@@ -395,29 +389,18 @@ def _rings_at(polygon: Polygon, x: float, y: float) -> list[str]:
 def check_area_of_use(xy: np.ndarray, crs: CRS, region_crs: CRS, where: str) -> None:
     """Positions (n, 2) in ``crs`` are finite and inside the area of use of ``crs`` and of ``region_crs``.
 
-    Positions are tested transformed to longitude/latitude, against ``geo.crs.area_of_use_box``
-    (areas widened as for source files); they must come back where they were (PROJ clamps or
-    wraps positions beyond a projection's domain).
+    Positions are tested transformed to longitude/latitude (``geo.crs.positions_lonlat``), against
+    ``geo.crs.area_of_use_box`` (areas widened as for source files).
 
     Raises:
         InputError: naming the first position that fails, the CRS and its area of use.
     """
     try:
-        to_lonlat, from_lonlat = _transformers(crs, WGS84)
+        lon, lat, valid = positions_lonlat(xy, crs)
     except ProjError:
         raise InputError(f"{where}: the crs {crs.to_string()} cannot be transformed to longitude/latitude") from None
-    with np.errstate(all="ignore"):
-        lon, lat = (np.asarray(v, dtype=float) for v in to_lonlat.transform(xy[:, 0], xy[:, 1], errcheck=False))
-        back = np.column_stack(from_lonlat.transform(lon, lat, errcheck=False))
-    valid = np.isfinite(xy).all(axis=1) & np.isfinite(lon) & np.isfinite(lat)
-    valid &= (np.abs(lon) <= MAX_LONGITUDE) & (np.abs(lat) <= MAX_LATITUDE)
-    valid &= np.isclose(back, xy, rtol=ROUND_TRIP_RTOL, atol=ROUND_TRIP_ATOL).all(axis=1)
     for whose, area_crs in (("the site's crs", crs), ("the region crs", region_crs)):
-        inside = valid.copy()
-        box = area_of_use_box(area_crs)
-        if box is not None:
-            west, south, east, north = box
-            inside &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+        inside = valid & in_area_of_use(lon, lat, area_crs)
         if not inside.all():
             x, y = xy[~inside][0]
             area = area_crs.area_of_use

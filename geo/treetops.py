@@ -29,13 +29,15 @@ from scipy import ndimage
 
 from geo.canopy import CANOPY_BAND, CANOPY_MIN_HEIGHT_M, cell_centres
 from geo.chunked import kernel_jit
-from geo.raster import Raster
+from geo.raster import Raster, crop
 
 #: Window diameter (m) = WINDOW_INTERCEPT_M + WINDOW_SLOPE_PER_M2 * height^2: Popescu & Wynne 2004, deciduous trees.
 WINDOW_INTERCEPT_M = 3.09632
 WINDOW_SLOPE_PER_M2 = 0.00895
 #: Gaussian smoothing of the CHM before the search (m): two AHN cells (see the module docstring).
 SMOOTH_SIGMA_M = 1.0
+#: Reach of the Gaussian, in standard deviations (scipy.ndimage's default ``truncate``).
+SMOOTH_TRUNCATE = 4.0
 
 
 @kernel_jit
@@ -80,6 +82,7 @@ def tree_tops(
     *,
     min_height_m: float = CANOPY_MIN_HEIGHT_M,
     smooth_sigma_m: float = SMOOTH_SIGMA_M,
+    within: tuple[float, float, float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tree tops of a canopy raster (see the module docstring).
 
@@ -87,14 +90,20 @@ def tree_tops(
         canopy: canopy raster of ``geo.canopy.canopy_raster`` (band ``canopy_height_m``, m).
         min_height_m: lowest tree top (m above the terrain).
         smooth_sigma_m: standard deviation of the Gaussian smoothing (m); 0 for none.
+        within: only the tops whose cell centre lies in these bounds (raster CRS, m). The search
+            then reads the canopy only as far around them as the smoothing and the widest window
+            (of the highest canopy) reach, so the tops are exactly those of the whole raster there.
 
     Returns:
         ``(xy, height_m)``: ``(k, 2)`` cell-centre coordinates of the tops (raster CRS)
         and their smoothed height (m).
     """
+    if within is not None:
+        return _tops_within(canopy, within, min_height_m, smooth_sigma_m)
     band = np.nan_to_num(canopy.band(CANOPY_BAND).astype(np.float64), nan=0.0)
     res = canopy.resolution[0]
-    smooth = ndimage.gaussian_filter(band, smooth_sigma_m / res) if smooth_sigma_m > 0 else band
+    smooth = (ndimage.gaussian_filter(band, smooth_sigma_m / res, truncate=SMOOTH_TRUNCATE)
+              if smooth_sigma_m > 0 else band)
     # Only canopy cells can be tops; smoothing must not spread crowns over roofs or streets.
     smooth = np.where(band > 0, smooth, 0.0)
     candidate = (band > 0) & (smooth >= min_height_m)
@@ -104,6 +113,29 @@ def tree_tops(
     flags = _local_maxima(smooth, radius, candidate).reshape(band.shape)
     rows, cols = np.nonzero(flags)
     return cell_centres(canopy, rows, cols), smooth[rows, cols]
+
+
+def _tops_within(
+    canopy: Raster, bounds: tuple[float, float, float, float], min_height_m: float, smooth_sigma_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tree_tops` of the whole raster whose cells lie in ``bounds``, from a crop of it.
+
+    A top depends on the smoothed heights within its window, and a smoothed height on the heights within
+    the Gaussian's reach; the window is widest for the highest canopy. The crop reaches that far (plus a
+    cell) beyond ``bounds``, so every cell in ``bounds`` sees what it sees in the whole raster.
+    """
+    band = canopy.band(CANOPY_BAND)
+    highest = float(np.nanmax(band)) if band.size and np.isfinite(band).any() else 0.0
+    res = canopy.resolution[0]
+    smooth_reach_m = (int(SMOOTH_TRUNCATE * smooth_sigma_m / res + 0.5) * res) if smooth_sigma_m > 0 else 0.0
+    margin = float(window_diameter_m(np.array(max(highest, 0.0)))) / 2 + 2 * smooth_reach_m + 2 * res
+    minx, miny, maxx, maxy = bounds
+    part = crop(canopy, (minx - margin, miny - margin, maxx + margin, maxy + margin))
+    if part.data.shape[1] == 0 or part.data.shape[2] == 0:
+        return np.empty((0, 2)), np.empty(0)
+    xy, height = tree_tops(part, min_height_m=min_height_m, smooth_sigma_m=smooth_sigma_m)
+    inside = (xy[:, 0] >= minx) & (xy[:, 0] <= maxx) & (xy[:, 1] >= miny) & (xy[:, 1] <= maxy)
+    return xy[inside], height[inside]
 
 
 def crown_area_m2(diameter_m: np.ndarray) -> np.ndarray:

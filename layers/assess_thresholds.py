@@ -19,6 +19,17 @@ KONIJNENDIJK = "Konijnendijk 2023, de 3-30-300-regel (J. Forestry Research 34:82
 REGION = "regioconfiguratie"
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
+#: The operators a norm may use.
+OPERATORS: tuple[str, ...] = tuple(_OPERATORS)
+#: The zones a norm may apply to.
+ZONES: tuple[str, ...] = ("site", "buffer")
+#: Every figure of a zone (``layers.assess.zone_figures``; a test keeps the two equal), in report order.
+FIGURES: tuple[str, ...] = (
+    "area_m2", "building_pct", "paved_pct", "green_pct", "water_pct", "canopy_pct",
+    "uhi_max_mean", "uhi_max_max", "shade_pct", "trees_count", "crown_area_m2",
+    "dwellings", "dwellings_meeting_3", "dwellings_meeting_30", "dwellings_meeting_300",
+    "nearest_park_m", "nearest_cool_place_m",
+)
 
 
 @dataclass(frozen=True)
@@ -55,18 +66,39 @@ NORMS: tuple[Threshold, ...] = (
 
 
 def region_norms(given: Sequence[Mapping[str, Any]], where: str = "assess.thresholds") -> tuple[Threshold, ...]:
-    """Norms from the region config: ``[{figure, zone, threshold, operator}]``; unknown keys are errors."""
+    """Norms of the region config (``assess.thresholds``, as published with the inputs).
+
+    Args:
+        given: rows ``{figure, zone, threshold, operator[, source]}``; ``source`` defaults to
+            :data:`REGION`.
+        where: where the rows come from, for messages.
+
+    Raises:
+        ConfigError: an unknown key, figure, zone or operator, or a threshold that is not a number.
+    """
     out = []
     for i, row in enumerate(given):
         path = f"{where}[{i}]"
         unknown = set(row) - {"figure", "zone", "threshold", "operator", "source"}
         if unknown:
             raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-        if row.get("operator") not in _OPERATORS or row.get("zone") not in ("site", "buffer"):
+        if row.get("figure") not in FIGURES:
+            raise ConfigError(f"{path}: unknown figure {row.get('figure')!r}; figures: {', '.join(FIGURES)}")
+        if row.get("operator") not in _OPERATORS or row.get("zone") not in ZONES:
             raise ConfigError(f"{path}: operator must be >= or <=, zone site or buffer")
-        out.append(Threshold(str(row["figure"]), row["zone"], float(row["threshold"]), row["operator"],
-                             str(row.get("source", REGION))))
+        try:
+            threshold = float(row["threshold"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{path}: threshold must be a number, got {row.get('threshold')!r}") from None
+        out.append(Threshold(str(row["figure"]), row["zone"], threshold, row["operator"],
+                             str(row.get("source") or REGION)))
     return tuple(out)
+
+
+def norm_rows(norms: Sequence[Threshold]) -> list[dict[str, Any]]:
+    """``norms`` as the rows :func:`region_norms` reads (to publish them with the inputs)."""
+    return [{"figure": n.figure, "zone": n.zone, "threshold": n.threshold, "operator": n.operator,
+             "source": n.source} for n in norms]
 
 
 def judge(figures: Mapping[str, Mapping[str, Any]], norms: Sequence[Threshold] = NORMS) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from layers.assess import (
     run_sites,
     snapshot,
 )
-from layers.assess_thresholds import judge
+from layers.assess_thresholds import NORMS, judge
 from layers.base import BuildContext, Extent, RegionContext
 from layers.inputs_store import PublishedInputs
 from layers.registry import get_layer
@@ -115,6 +115,7 @@ def assess_site(
         runs = run_sites(sets, inputs.providers, context, site.geometry, site.buffer, params, layer_ids=ids,
                          ctx=ctx, progress=step, threads=threads)
     before, after = runs[0], (runs[1] if len(runs) > 1 else None)
+    norms = (*NORMS, *inputs.norms)  # the national norms, then the region's own (each row names its source)
     answer: dict[str, Any] = {
         "version": {"inputs": inputs.version, "layers": {i: entries[i].version for i in ids}},
         "region": {"name": inputs.name, "crs": inputs.crs.to_string()},
@@ -122,7 +123,7 @@ def assess_site(
         "site": before.figures[SITE],
         "buffer": before.figures[BUFFER],
         "buffer_m": site.buffer_m,
-        "thresholds": judge(before.figures),
+        "thresholds": judge(before.figures, norms),
         "warnings": [*site.warnings, *crown_warnings(sources.get("trees"), site.geometry)],
         "edits": list(raw_edits),
         "before": None, "after": None, "delta": None,
@@ -133,7 +134,7 @@ def assess_site(
         answer["before"] = before.figures
         answer["after"] = after.figures
         answer["delta"] = delta(before.figures, after.figures)
-        answer["thresholds_after"] = judge(after.figures)
+        answer["thresholds_after"] = judge(after.figures, norms)
         answer["edit_summary"] = result.summary
         answer["recomputed"] = {"kernels_reused": memo.hits, "kernels_patched": memo.partial,
                                 "kernels_full": memo.full, "cells_patched": memo.recomputed_cells}

@@ -39,6 +39,10 @@ class Param:
         minimum: smallest allowed value for numbers.
         maximum: largest allowed value for numbers.
         choices: allowed values for strings.
+        default_factory: when set, the value the config is silent about is computed when the build
+            plans (e.g. the build date), so it enters the cache key and the catalog as a fixed value;
+            ``default`` is then what ``kaartlaag layers --params`` shows.
+        validate: further check of a value; raises ``ValueError`` with the reason.
     """
 
     name: str
@@ -49,6 +53,8 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
+    default_factory: Callable[[], Any] | None = None
+    validate: Callable[[Any], None] | None = None
 
     def check(self, value: Any, where: str) -> Any:
         """Coerce ``value`` to the default's type and check its bounds."""
@@ -78,7 +84,16 @@ class Param:
             raise ConfigError(f"{where}: {coerced} is above the maximum {self.maximum} {self.unit}".rstrip())
         if self.choices is not None and coerced not in self.choices:
             raise ConfigError(f"{where}: {coerced!r} is not one of {', '.join(map(repr, self.choices))}")
+        if self.validate is not None:
+            try:
+                self.validate(coerced)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
         return coerced
+
+    def default_value(self) -> Any:
+        """The value used when the config is silent: ``default_factory()`` when given, else ``default``."""
+        return self.default_factory() if self.default_factory is not None else self.default
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description for the catalog metadata."""
@@ -329,6 +344,9 @@ class LayerDef:
         code_version: bump when the method changes: cached builds are then redone.
         compute: the pure computation.
         access: default access (``public`` or ``internal``).
+        internal_only: the layer holds personal data: it is ``internal`` whatever the config says
+            (a config asking ``access: public`` is an error), so every route hides it from callers
+            without a key for it.
         references: literature / guidelines the method follows.
         minzoom: lowest zoom for vector tiles.
         maxzoom: highest zoom for vector tiles.
@@ -353,6 +371,7 @@ class LayerDef:
     optional_inputs: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
     access: Access = "public"
+    internal_only: bool = False
     references: tuple[str, ...] = ()
     minzoom: int = 10
     maxzoom: int = 16
@@ -378,7 +397,7 @@ class LayerDef:
                 hint = f"; known: {', '.join(sorted(known))}" if known else "; this layer has no parameters"
                 raise ConfigError(f"{where}.{key}: unknown parameter{hint}")
         return {
-            name: (p.check(given[name], f"{where}.{name}") if name in given else p.default)
+            name: (p.check(given[name], f"{where}.{name}") if name in given else p.default_value())
             for name, p in known.items()
         }
 
@@ -387,4 +406,6 @@ class LayerDef:
         value = given.get("access", self.access)
         if value not in ("public", "internal"):
             raise ConfigError(f"{where}.access: must be 'public' or 'internal', got {value!r}")
+        if self.internal_only and value != "internal":
+            raise ConfigError(f"{where}.access: layer {self.id} holds personal data and is always internal")
         return value  # type: ignore[no-any-return]

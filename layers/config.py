@@ -40,6 +40,7 @@ from geo.surface_proxy import (
     WOOD_SOURCE_CLASSES,
     ProxyHeights,
 )
+from layers.assess_thresholds import REGION, Threshold, region_norms
 from layers.green_inputs import DEFAULT_CROWN_DIAMETER_PARAM
 
 #: Registry adapters: each fills several canonical sources.
@@ -224,6 +225,47 @@ class SourcesSpec(_Strict):
     projects: SourceSpec | None = None
     dsm: SourceSpec | None = None
     dtm: SourceSpec | None = None
+    flood: SourceSpec | None = None
+
+
+class NormSpec(_Strict):
+    """One norm of ``assess.thresholds``: a site's figure judged against the region's own threshold.
+
+    Attributes:
+        figure: the assessment figure (``layers.assess_thresholds.FIGURES``).
+        zone: ``site`` or ``buffer``.
+        threshold: the norm's value, in the figure's unit.
+        operator: ``>=`` (at least) or ``<=`` (at most).
+        source: the policy that sets it (default: the region config).
+    """
+
+    figure: str
+    zone: str
+    threshold: float
+    operator: str
+    source: str = REGION
+
+    @model_validator(mode="after")
+    def _known(self) -> NormSpec:
+        try:
+            region_norms([self.model_dump()], "norm")
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("norm[0]: ")) from None
+        return self
+
+
+class AssessSpec(_Strict):
+    """``assess:``: what the site assessment (``POST /assess``) judges beyond the national norms.
+
+    Attributes:
+        thresholds: the region's own norms; each row of the answer names its source.
+    """
+
+    thresholds: list[NormSpec] = Field(default_factory=list)
+
+    def norms(self) -> tuple[Threshold, ...]:
+        """The norms as ``layers.assess_thresholds.judge`` takes them."""
+        return region_norms([n.model_dump() for n in self.thresholds])
 
 
 class RegionConfig(_Strict):
@@ -236,6 +278,7 @@ class RegionConfig(_Strict):
         layers: per-layer parameters (``layer-id: {param: value}``); the
             reserved key ``access`` sets ``public`` or ``internal``.
         keep_versions: how many versions per layer to keep (None: all).
+        assess: the region's own norms for the site assessment (published with the inputs).
         base_dir: folder relative paths are resolved against (set on load).
     """
 
@@ -244,6 +287,7 @@ class RegionConfig(_Strict):
     sources: SourcesSpec = Field(default_factory=SourcesSpec)
     layers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     keep_versions: int | None = Field(None, ge=1)
+    assess: AssessSpec = Field(default_factory=AssessSpec)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("sources", "layers", mode="before")
@@ -404,6 +448,10 @@ sources:
   # Canonical sources by name override what an adapter filled:
   # trees: {path: bomen.csv, columns: {crown_diameter_m: kroondiameter, x: X, y: Y}, crs: "EPSG:28992"}
   # streets: {path: streets.gpkg, layer: streets}
+
+# assess:                       # the site assessment's own norms, beside the national ones
+#   thresholds:
+#     - {figure: paved_pct, zone: site, threshold: 50, operator: "<=", source: "Omgevingsvisie 2040"}
 
 layers:
   # Per-layer parameters; `kaartlaag layers --params` lists them with units.

@@ -33,8 +33,9 @@ from pyproj import CRS
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import InputError, NotFoundError, PublishError
+from geo.errors import ConfigError, InputError, NotFoundError, PublishError
 from geo.raster import Raster
+from layers.assess_thresholds import Threshold, region_norms
 from layers.catalog import InputsEntry, read_catalog
 
 INPUTS_ID = "inputs"
@@ -90,6 +91,7 @@ class PublishedInputs:
         providers: canonical source -> what filled it (``ahn``, ``bgt``, a file source's own name).
         digests: canonical source -> content digest at publishing (``SourceSet.digest``).
         attribution: canonical source -> attribution line of its provider.
+        norms: the region config's own assessment norms (``assess.thresholds``), as published.
     """
 
     def __init__(self, catalog_dir: Path, version: str | None = None) -> None:
@@ -112,6 +114,10 @@ class PublishedInputs:
         self.crs: CRS = CRS.from_user_input(region["crs"])
         self.boundary: BaseGeometry = shapely.from_wkt(region["boundary_wkt"])
         self.bounds: Bounds = tuple(float(v) for v in region["bounds"])  # type: ignore[assignment]
+        try:
+            self.norms: tuple[Threshold, ...] = region_norms(region.get("norms", []), str(self.folder / REGION_FILE))
+        except ConfigError as exc:
+            raise PublishError(str(exc)) from None
         self._sources: dict[str, dict[str, Any]] = manifest["sources"]
         self.providers = {n: str(s["provider"]) for n, s in self._sources.items()}
         self.digests = {n: str(s["digest"]) for n, s in self._sources.items()}

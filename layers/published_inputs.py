@@ -45,6 +45,7 @@ from geo.grid import Grid
 from geo.knmi import WEATHER_SOURCE
 from geo.raster import Raster
 from layers import catalog as cat
+from layers.assess_thresholds import norm_rows
 from layers.config import RegionConfig
 from layers.inputs_store import (
     EDGE_TOLERANCE,
@@ -123,7 +124,8 @@ def publish_inputs(
     wanted = sources.available() if only is None else sources.available() & set(only)
     names = [n for n in (*RASTER_INPUTS, *VECTOR_INPUTS, *TABLE_INPUTS) if n in wanted]
     digests = {n: sources.digest(n) for n in names}
-    key = _inputs_key(digests, sources.region_digest())
+    norms = norm_rows(cfg.assess.norms())
+    key = _inputs_key(digests, sources.region_digest(), norms)
     current = cat.read_catalog(root).inputs
     _remove_unlisted(root, current)
     if current is not None and current.key == key and (root / current.path).is_dir():
@@ -155,6 +157,7 @@ def publish_inputs(
         cat.write_json(staged / REGION_FILE, {
             "name": cfg.region.name, "crs": cfg.region.crs, "crs_wkt": sources.crs.to_wkt(),
             "boundary_wkt": shapely.to_wkt(boundary, rounding_precision=-1), "bounds": list(bounds),
+            "norms": norms,
         })
         cat.write_json(staged / MANIFEST_FILE, {
             "id": INPUTS_ID, "format": FORMAT_VERSION, "version": version, "built_at": built_at, "key": key,
@@ -185,8 +188,10 @@ def _say(console: Console | None, line: str) -> None:
         console.print(line)
 
 
-def _inputs_key(digests: dict[str, str], region_digest: str) -> str:
-    payload = {"format": FORMAT_VERSION, "digests": digests, "region": region_digest}
+def _inputs_key(digests: dict[str, str], region_digest: str, norms: list[dict[str, Any]]) -> str:
+    payload: dict[str, Any] = {"format": FORMAT_VERSION, "digests": digests, "region": region_digest}
+    if norms:  # without norms the key is the one of earlier versions (no republishing for nothing)
+        payload["norms"] = norms
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -8,11 +8,24 @@ from types import MappingProxyType
 from typing import Any
 
 from geo.errors import ConfigError, NotFoundError
-from layers import basemap, cool_places, green_paved, heat_stress, landcover, tree_3_30_300
+from layers import (
+    basemap,
+    cool_places,
+    green_paved,
+    heat_stress,
+    housing_opportunities,
+    housing_sites,
+    landcover,
+    projects_map,
+    tree_3_30_300,
+    vacancy,
+)
 from layers.base import LayerDef
 
 _ALL: tuple[LayerDef, ...] = (
-    landcover.LAYER, basemap.LAYER, green_paved.LAYER, tree_3_30_300.LAYER, heat_stress.LAYER, cool_places.LAYER
+    landcover.LAYER, basemap.LAYER, green_paved.LAYER, tree_3_30_300.LAYER, heat_stress.LAYER, cool_places.LAYER,
+    housing_sites.LAYER, projects_map.LAYER, housing_opportunities.PLOTS_LAYER, housing_opportunities.VACANT_LAYER,
+    vacancy.ADDRESSES_LAYER, vacancy.LAYER,
 )
 
 

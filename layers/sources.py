@@ -23,7 +23,9 @@ from geo.ahn_vegetation import VEGETATION_SOURCE, grid_vegetation
 from geo.canonical import RASTER_SOURCES
 from geo.crs import parse_crs, to_region_crs
 from geo.errors import ConfigError, SourceError
+from geo.housing_sites import read_housing_sites
 from geo.io import read_raster_source, read_vector_source
+from geo.projects import read_projects
 from geo.raster import Raster
 from geo.report import AdapterResult, SourceReport
 from geo.surface_proxy import SURFACE_PROXY_INPUTS, SURFACE_PROXY_SOURCE, read_surface_proxy
@@ -95,6 +97,8 @@ class SourceSet:
                 h.update(code_digest(_ADAPTER_MODULES[provider]).encode())
             if name == VEGETATION_SOURCE:
                 h.update(code_digest("geo.ahn_vegetation").encode())
+            if provider == name and name in _VECTOR_READERS:  # their checks normalise what the layers read
+                h.update(code_digest(_VECTOR_READERS[name].__module__).encode())
             if provider == SURFACE_PROXY_SOURCE:  # the proxy is made of other sources: their content counts
                 for used in self._proxy_inputs():
                     h.update(f"{used}:{self.digest(used)}".encode())
@@ -155,7 +159,7 @@ class SourceSet:
                 self._loaded[name] = read_raster_source(path, self.crs, band_name=name, declared_crs=declared)
             else:
                 report = SourceReport(name)
-                self._loaded[name] = read_vector_source(
+                self._loaded[name] = _VECTOR_READERS.get(name, read_vector_source)(
                     name,
                     path,
                     self.crs,
@@ -301,6 +305,9 @@ class SourceSet:
             self._region = Extent(bounds, geom)  # type: ignore[arg-type]
         return self._region
 
+
+#: Sources whose files get checks beyond the canonical schema (same signature as read_vector_source).
+_VECTOR_READERS = {"housing_sites": read_housing_sites, "projects": read_projects}
 
 _ADAPTER_MODULES = {"bgt": "geo.bgt", "bag": "geo.bag", "cbs": "geo.cbs", "ahn": "geo.ahn",
                     "cbs_landuse": "geo.cbs_landuse", SURFACE_PROXY_SOURCE: "geo.surface_proxy",

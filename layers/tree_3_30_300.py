@@ -208,13 +208,14 @@ def _all_trees(
     free = patches_without(canopy, reg_xy)
     open_canopy = Raster(np.where(free, canopy.data[0], 0.0).astype(np.float32), canopy.crs, canopy.transform,
                          nodata=canopy.nodata, band_names=canopy.band_names, units=canopy.units)
-    tops, _ = tree_tops(open_canopy, min_height_m=params["canopy_min_height_m"])
+    tops, _ = tree_tops(open_canopy, min_height_m=params["canopy_min_height_m"], within=area.bounds)
     shapely.prepare(area)
     tops = tops[shapely.intersects(area, shapely.points(tops))] if len(tops) else tops
     counts["trees_from_ahn_tops"] = len(tops)
     # Crowns of the tops: their share of the patch, split with every tree (register trees are seeds too).
     seeds = np.vstack([reg_xy, tops])
-    top_crown = crown_diameters(canopy, seeds, search_radius_m=params["crown_search_radius_m"])[len(reg_xy):]
+    top_crown = crown_diameters(canopy, seeds, search_radius_m=params["crown_search_radius_m"],
+                                of=slice(len(reg_xy), None))
     return seeds, np.r_[reg_crown, np.nan_to_num(top_crown, nan=0.0)]
 
 

@@ -19,18 +19,13 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
+from pyproj.exceptions import ProjError
 from shapely.geometry import shape
 
-from geo.crs import WGS84, area_of_use_box
+from geo.crs import WGS84, in_area_of_use, positions_lonlat
 from services.errors import PayloadTooLargeError, RequestInputError
 from services.limits import RequestLimits
 
-#: Valid WGS84 coordinates (degrees): the default CRS of coordinates in TiTiler requests.
-MAX_LONGITUDE = 180.0
-MAX_LATITUDE = 90.0
-#: Tolerance of the round trip of a position through longitude/latitude (relative, and absolute in CRS units).
-ROUND_TRIP_RTOL = 1e-6
-ROUND_TRIP_ATOL = 1e-3
 #: Square metres per square kilometre.
 M2_PER_KM2 = 1e6
 
@@ -56,7 +51,7 @@ def check_positions(xy: np.ndarray, crs_param: str | None, what: str) -> None:
     """Positions (n, 2) in ``crs_param`` (None: WGS84 longitude, latitude) are finite and inside its area of use.
 
     The area of use is ``geo.crs.area_of_use_box`` (widened as for source files), tested on
-    the positions transformed to longitude/latitude.
+    the positions transformed to longitude/latitude (``geo.crs.positions_lonlat``).
 
     Raises:
         RequestInputError: naming the first position that fails and why.
@@ -65,23 +60,14 @@ def check_positions(xy: np.ndarray, crs_param: str | None, what: str) -> None:
     if not finite.all():
         x, y = xy[~finite][0]
         raise RequestInputError(f"{what} ({x}, {y}): not a finite number")
-    if crs_param is None:
-        lon, lat, name = xy[:, 0], xy[:, 1], "WGS84 longitude/latitude (-180..180, -90..90)"
-        box: tuple[float, float, float, float] | None = (-MAX_LONGITUDE, -MAX_LATITUDE, MAX_LONGITUDE, MAX_LATITUDE)
-    else:
-        crs, to_lonlat, from_lonlat = request_crs("coord_crs", crs_param)
-        with np.errstate(all="ignore"):
-            lon, lat = (np.asarray(v, dtype=float) for v in to_lonlat.transform(xy[:, 0], xy[:, 1], errcheck=False))
-            back = np.column_stack(from_lonlat.transform(lon, lat, errcheck=False))
-        name, box = crs.to_string(), area_of_use_box(crs)
-    inside = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= MAX_LONGITUDE) & (np.abs(lat) <= MAX_LATITUDE)
+    crs = WGS84 if crs_param is None else request_crs("coord_crs", crs_param)[0]
+    name = "WGS84 longitude/latitude (-180..180, -90..90)" if crs_param is None else crs.to_string()
+    try:
+        lon, lat, inside = positions_lonlat(xy, crs)
+    except ProjError:
+        raise RequestInputError(f"coord_crs={crs_param!r}: cannot be transformed to longitude/latitude") from None
     if crs_param is not None:
-        # PROJ clamps or wraps positions beyond a projection's domain (Web Mercator at -1e9 m gives
-        # latitude -90): such a position does not come back from longitude/latitude where it was.
-        inside &= np.isclose(back, xy, rtol=ROUND_TRIP_RTOL, atol=ROUND_TRIP_ATOL).all(axis=1)
-    if box is not None:
-        west, south, east, north = box
-        inside &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+        inside &= in_area_of_use(lon, lat, crs)
     if not inside.all():
         x, y = xy[~inside][0]
         raise RequestInputError(f"{what} ({x:g}, {y:g}): outside the area of use of {name}")

@@ -18,6 +18,7 @@ from services.store import CatalogStore
 from styles import cool as cool_styles
 from styles import green as green_styles
 from styles import heat as heat_styles
+from styles import vacancy as vacancy_styles
 from styles.legend import legend_png
 from styles.maplibre import layer_style
 from styles.preview import PREVIEW_SIZE, vector_preview
@@ -30,6 +31,7 @@ from tiles.tms import WEB_MERCATOR_QUAD
 green_styles.register()
 cool_styles.register()
 heat_styles.register_vector()
+vacancy_styles.register()
 
 #: Id of the catalog layer drawn under every other layer's style.
 BASEMAP_LAYER = "basemap"

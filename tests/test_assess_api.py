@@ -23,6 +23,7 @@ from PIL import Image
 
 from geo.demo import generate_demo
 from layers import catalog as cat
+from layers.assess_thresholds import FIGURES
 from layers.config import load_config
 from layers.engine import build
 from layers.publish import read_result
@@ -32,11 +33,16 @@ LAYERS = ["green-paved", "tree-3-30-300", "heat-stress", "cool-places"]
 #: Side of the demo region (m): the smallest the generator makes, to keep the build short.
 DEMO_M = 1000.0
 TIMEOUT_S = 300.0
+#: The region config's own norm (``assess.thresholds``).
+REGION_NORM = {"figure": "paved_pct", "zone": "site", "threshold": 40.0, "operator": "<=",
+               "source": "Omgevingsvisie Proefstad 2040"}
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config = generate_demo(tmp_path_factory.mktemp("assess") / "demo", size_m=DEMO_M)
+    with config.open("a", encoding="utf-8") as fh:  # a norm of the region's own, published with the inputs
+        fh.write(f"\nassess:\n  thresholds:\n    - {json.dumps(REGION_NORM)}\n")
     cfg = load_config(config)
     build(cfg, LAYERS)
     catalog = cat.read_catalog(cfg.catalog_dir)
@@ -87,6 +93,12 @@ def test_identity_a_published_buurt_assessed_as_a_site(built: dict[str, Any], se
         assert site["nearest_cool_place_m"] == pytest.approx(expected, abs=1.5)
     assert got["version"]["inputs"] == built["catalog"].inputs.version
     assert got["version"]["layers"]["heat-stress"] == built["catalog"].layers["heat-stress"].version
+    assert set(site) == set(FIGURES) and set(got["buffer"]) == set(FIGURES)
+    # The region's norm follows the national ones, judged and named by its source.
+    (own,) = [row for row in got["thresholds"] if row["source"] == REGION_NORM["source"]]
+    assert own["figure"] == "paved_pct" and own["threshold"] == 40.0 and own["operator"] == "<="
+    assert own["met"] is (site["paved_pct"] <= 40.0)
+    assert len(got["thresholds"]) > 1
 
 
 def _square(built: dict[str, Any], half: float = 50.0) -> shapely.Polygon:

@@ -7,6 +7,7 @@ against answers computed from the hand-built layout; the last test checks ``judg
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -210,3 +211,21 @@ def test_judge_gives_met_per_norm_and_leaves_out_dwelling_norms_without_dwelling
     assert rows["dwellings_meeting_3", SITE]["met"] is True and rows["dwellings_meeting_3", SITE]["threshold"] == 4
     assert rows["dwellings_meeting_30", SITE]["met"] is False
     assert rows["dwellings_meeting_300", SITE]["met"] is None
+
+
+def test_region_norms_are_checked_and_named_in_the_config(tmp_path: Path) -> None:
+    from geo.errors import ConfigError
+    from layers.config import parse_config
+
+    base = {"region": {"name": "Proefdorp"}}
+    good = {"figure": "uhi_max_mean", "zone": "site", "threshold": 1.5, "operator": "<="}
+    cfg = parse_config({**base, "assess": {"thresholds": [good]}}, tmp_path, "regio.yaml")
+    (norm,) = cfg.assess.norms()
+    assert (norm.figure, norm.threshold, norm.source) == ("uhi_max_mean", 1.5, "regioconfiguratie")
+    rows = judge({SITE: {"uhi_max_mean": 1.2}, BUFFER: {}}, (norm,))
+    assert rows == [{"figure": "uhi_max_mean", "zone": "site", "value": 1.2, "threshold": 1.5, "operator": "<=",
+                     "met": True, "source": "regioconfiguratie"}]
+    for bad, named in (({**good, "figure": "hitte"}, "hitte"), ({**good, "operator": "<"}, "operator"),
+                       ({**good, "zone": "wijk"}, "zone"), ({**good, "kleur": "rood"}, "kleur")):
+        with pytest.raises(ConfigError, match=named):
+            parse_config({**base, "assess": {"thresholds": [bad]}}, tmp_path, "regio.yaml")

@@ -214,6 +214,22 @@ def test_delft_canopy_share(delft: dict[str, Any]) -> None:
     assert 200 <= len(tops) <= 350
 
 
+def test_tree_tops_within_bounds_equal_those_of_the_whole_raster(delft: dict[str, Any]) -> None:
+    """The cropped search (``within``) finds exactly the whole raster's tops in the bounds, on real AHN3."""
+    canopy = canopy_raster(delft["dsm"], delft["dtm"], delft["buildings"], delft["water"], vegetation=delft["veg"])
+    every, h_every = tree_tops(canopy)
+    left, bottom, right, top = canopy.bounds
+    for frac in ((0.3, 0.3, 0.6, 0.7), (0.0, 0.0, 0.5, 0.5), (0.45, 0.2, 0.55, 0.9)):
+        box = (left + frac[0] * (right - left), bottom + frac[1] * (top - bottom),
+               left + frac[2] * (right - left), bottom + frac[3] * (top - bottom))
+        inside = ((every[:, 0] >= box[0]) & (every[:, 0] <= box[2]) & (every[:, 1] >= box[1])
+                  & (every[:, 1] <= box[3]))
+        xy, h = tree_tops(canopy, within=box)
+        assert inside.sum() > 5
+        np.testing.assert_array_equal(xy, every[inside])
+        np.testing.assert_allclose(h, h_every[inside], rtol=0, atol=1e-9)
+
+
 def test_grid_share_pct_equals_counting_every_cell_centre() -> None:
     from affine import Affine
 
@@ -237,3 +253,32 @@ def test_grid_share_pct_equals_counting_every_cell_centre() -> None:
         with np.errstate(invalid="ignore", divide="ignore"):
             expected = np.where(total > 0, part / total * 100.0, np.nan).reshape(grid.shape)
         np.testing.assert_allclose(grid_share_pct(under, fine, grid), expected, equal_nan=True)
+
+
+def test_crowns_of_some_trees_and_tree_patches_equal_the_whole_split(delft: dict[str, Any]) -> None:
+    """Diameters of a subset (``of``) equal those of the split of the whole canopy; patches equal a full search."""
+    from scipy.spatial import cKDTree
+
+    from geo.canopy import _tree_patches, cell_centres
+
+    canopy = canopy_raster(delft["dsm"], delft["dtm"], delft["buildings"], delft["water"], vegetation=delft["veg"])
+    tops, _ = tree_tops(canopy)
+    rng = np.random.default_rng(5)
+    left, bottom, right, top = canopy.bounds
+    # Trees on the canopy and trees just beside it (within and beyond the snap distance).
+    loose = np.column_stack([rng.uniform(left, right, 400), rng.uniform(bottom, top, 400)])
+    xy = np.vstack([tops, loose])
+    every = crown_diameters(canopy, xy)
+    some = np.flatnonzero(xy[:, 0] < left + 0.4 * (right - left))
+    np.testing.assert_array_equal(crown_diameters(canopy, xy, of=some), every[some])
+    np.testing.assert_array_equal(crown_diameters(canopy, xy, of=slice(len(tops), None)), every[len(tops):])
+
+    mask = canopy_mask(canopy)
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    rows, cols = np.nonzero(mask)
+    dist, k = cKDTree(cell_centres(canopy, rows, cols)).query(loose, distance_upper_bound=1.5)
+    k = np.minimum(k, len(rows) - 1)
+    expected = np.where(np.isfinite(dist), labels[rows[k], cols[k]], 0)
+    got = _tree_patches(canopy, labels, loose, 1.5)
+    assert (got > 0).sum() > 20  # some loose points do snap to a patch
+    np.testing.assert_array_equal(got, expected)

@@ -30,8 +30,8 @@ from geo.demo import ORIGIN, generate_demo
 SIZE = 3000.0
 SQUARE = shapely.box(ORIGIN[0], ORIGIN[1], ORIGIN[0] + SIZE, ORIGIN[1] + SIZE)
 VECTOR_SOURCES = ("landcover", "buildings", "addresses", "neighbourhoods", "streets", "parks", "amenities",
-                  "housing_sites")
-SITE_STATUSES = {"idee", "plan in voorbereiding", "vastgesteld", "in aanbouw"}
+                  "housing_sites", "projects")
+SITE_STATUSES = {"visie", "in voorbereiding", "vastgesteld", "onherroepelijk"}  # geo.housing_sites.STATUSES
 AMENITY_TYPES = {"supermarket", "primary_school", "gp", "pt_stop", "pharmacy", "library", "sports"}
 
 
@@ -123,8 +123,11 @@ def test_occupancy_vacancy_and_business(demo: dict) -> None:
     occupancy = pd.read_csv(folder / "occupancy.csv", dtype=str)
     in_use = addresses.status.str.startswith("Verblijfsobject in gebruik")
     homes = addresses[in_use & (addresses.use == "woonfunctie")]
-    vacant = ~homes.id.isin(occupancy.address_id)
+    vacant = ~homes.id.isin(occupancy.address_id[occupancy.until.isna()])  # no open registration
     assert 0.03 <= vacant.mean() <= 0.05
+    ended = occupancy.dropna(subset=["until"])
+    assert len(ended) and (ended.until > ended.since).all() and (ended.until <= "2025-12-31").all()
+    assert ended.address_id.isin(homes.id[vacant]).sum() > 0.7 * vacant.sum()  # most vacant homes have a past
     residents = occupancy[occupancy.registration == "resident"]
     assert residents.address_id.isin(homes.id).mean() > 0.95
     business = addresses[in_use & ~addresses.use.str.contains("woonfunctie")]
@@ -257,7 +260,7 @@ def test_same_seed_same_bytes_other_seed_other_region(tmp_path: Path) -> None:
     again = _hashes(generate_demo(tmp_path / "b", seed=11, size_m=small).parent)
     other = _hashes(generate_demo(tmp_path / "c", seed=12, size_m=small).parent)
     assert first == again
-    assert len(first) == 14
+    assert len(first) == 15  # 14 sources and files + projects.gpkg (geo.demo.housing)
     changed = {name for name in first if first[name] != other[name]}
     assert {"landcover.gpkg", "buildings.gpkg", "trees.csv", "dsm.tif", "dtm.tif"} <= changed
 

@@ -136,3 +136,27 @@ def test_tiles_with_a_halo_give_the_whole_array_result() -> None:
     for a, b in zip(tiled.shades, whole.shades, strict=True):
         np.testing.assert_array_equal(a, b)
     assert len(tiled.shades) == 2 and np.nanmax(tiled.shades[1]) > 0
+
+
+def test_buildings_behind_a_crown_still_close_the_sky_seen_through_it() -> None:
+    """A ring of buildings behind a low, close crown: with fully transparent crowns the sky is the buildings' own.
+
+    The search along a direction stops once no farther cell can raise the horizon; a crown raises the
+    horizon of crowns and buildings, not that of buildings alone, so the search must go on to the ring
+    (it used to stop at the crown and see an open sky through it).
+    """
+    dsm, dtm, buildings, _ = _flat()
+    ring = _disc(40, 40, 30) & ~_disc(40, 40, 26)  # 13-15 m away at 0.5 m cells
+    dsm[ring], buildings[ring] = 15.0, True
+    crown = _disc(40, 40, 5) & ~_disc(40, 40, 1)  # a crown 0.5-2.5 m around the observer, 6 m high
+    with_crown = dsm.copy()
+    with_crown[crown] = 6.0
+    kwargs = {"transmissivity": 1.0, "max_svf_distance_m": 20.0, "max_shadow_m": 20.0}
+    # The observer alone (a core of one cell): the search stops when that one cell is done.
+    observer = (slice(40, 41), slice(40, 41))
+    seen = ground_view(with_crown, dtm, buildings, crown, RES, [[SW_45]], core=observer, **kwargs).svf
+    bare = ground_view(dsm, dtm, buildings, np.zeros_like(crown), RES, [[SW_45]], **kwargs).svf
+    assert seen is not None and bare is not None
+    assert seen[0, 0] == pytest.approx(bare[40, 40], abs=1e-6)
+    # The ring (13.5 m above the eye at 13-15 m) leaves about cos^2(atan(13.5 / 13)) of the sky.
+    assert bare[40, 40] == pytest.approx(1 / (1 + (13.5 / 13.25) ** 2), abs=0.05)

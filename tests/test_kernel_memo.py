@@ -72,3 +72,15 @@ def test_outside_a_memo_block_nothing_is_kept() -> None:
     _view(*scene)
     assert memo.full == 0 and not memo.entries
 
+
+
+def test_a_core_equals_the_same_cells_of_a_whole_run() -> None:
+    dsm, dtm, buildings, canopy = _scene()
+    whole = ground_view(dsm, dtm, buildings, canopy, RES, GROUPS, **KWARGS)
+    core = (slice(13, 41), slice(5, N - 9))
+    part = ground_view(dsm, dtm, buildings, canopy, RES, GROUPS, core=core, **KWARGS)
+    assert part.svf is not None and whole.svf is not None
+    assert part.svf.shape == (28, N - 14)
+    for got, expected in zip([part.svf, *part.shades], [whole.svf, *whole.shades], strict=True):
+        np.testing.assert_array_equal(got, expected[core])
+    np.testing.assert_array_equal(part.roof, buildings[core])

@@ -3,7 +3,7 @@
 ``generate_demo`` lays out a village of about 3,000 homes and 5,000 trees on a
 3 x 3 km square in EPSG:28992 and writes every canonical source kaartlaag
 reads (land cover, buildings, addresses, trees, neighbourhoods, streets,
-parks, amenities, housing sites, occupancy, a boundary, DSM and DTM) plus a
+parks, amenities, housing sites, projects, occupancy, a boundary, DSM and DTM) plus a
 region config. Everything is drawn from ``numpy`` generators seeded by
 ``seed``, so a seed always gives the same, byte-identical files.
 See ``docs/demo-region.md``.
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import RD_NEW
-from geo.demo import rasters, registers, writer
+from geo.demo import housing, occupancy, rasters, registers, writer
 from geo.demo.base import Town
 from geo.demo.landcover import Cover, add_roads, finish_network, partition, road_functions
 from geo.demo.nature import build_parks, build_trees
@@ -99,6 +99,7 @@ def _frames(town: Town, cover: Cover, lines: np.ndarray, kinds: np.ndarray) -> d
     addresses = registers.addresses_frame(town, buildings)
     trees = town.trees
     n_cover = len(cover.geoms)
+    sites = housing.housing_sites_frame(registers.housing_sites_frame(town))
     return {
         "landcover": gpd.GeoDataFrame(
             {"class": cover.cls.astype(str), "source_class": cover.source_class.astype(str),
@@ -115,7 +116,8 @@ def _frames(town: Town, cover: Cover, lines: np.ndarray, kinds: np.ndarray) -> d
                                     geometry=lines, crs=RD_NEW),
         "parks": registers.parks_frame(town),
         "amenities": registers.amenities_frame(town, addresses),
-        "housing_sites": registers.housing_sites_frame(town),
-        "occupancy": registers.occupancy_frame(town, addresses, buildings),
+        "housing_sites": sites,
+        "projects": housing.projects_frame(sites, lines, kinds),
+        "occupancy": occupancy.with_history(town, registers.occupancy_frame(town, addresses, buildings), addresses),
         "boundary": gpd.GeoDataFrame({"name": ["Eschveld"]}, geometry=[town.square()], crs=RD_NEW),
     }

@@ -32,9 +32,13 @@ sources:
   parks: {{path: parks.gpkg}}
   amenities: {{path: amenities.gpkg}}
   housing_sites: {{path: housing_sites.gpkg}}
+  projects: {{path: projects.gpkg}}
   occupancy: {{path: occupancy.csv}}
   ahn: {{dsm: dsm.tif, dtm: dtm.tif}}
-layers: {{}}
+layers:
+  # The demo occupancy covers registrations from 1975 (geo.demo.registers.EARLIEST_SINCE): a dwelling that was
+  # never registered has then been vacant for more than three years.
+  housing-opportunities-vacant: {{history_start: "1975-01-01"}}
 # seed {seed}, {size:g} x {size:g} m, lower-left corner RD ({x0:g}, {y0:g})
 """
 
