@@ -43,6 +43,9 @@ DEMO_M = 1000.0
 #: Longest wait for one assessment in the browser (ms); one scenario takes ~10 s on this machine.
 ASSESS_MS = 90_000
 VIEWPORT = {"width": 1400, "height": 900}
+#: Layers built for the map tests: the base map, the land cover (two versions, for the swipe), the four the
+#: assessment runs, and one housing layer (the panel's third theme).
+MAP_LAYERS = ["basemap", "landcover", "green-paved", "tree-3-30-300", "heat-stress", "cool-places", "housing-sites"]
 #: Buffer (m) of the sites drawn here: smaller than the default 300 m to keep each assessment short.
 BUFFER_M = 100
 
@@ -59,7 +62,7 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # One internal layer, for the API key test.
     config.write_text(config.read_text().replace("layers: {}", "layers:\n  cool-places: {access: internal}"))
     cfg = load_config(config)
-    build(cfg)
+    build(cfg, MAP_LAYERS)
     # A second kept version of the land cover, for the swipe.
     build(cfg, ["landcover"], force=True)
     return cfg.catalog_dir
@@ -199,6 +202,8 @@ def test_loads_in_rd_new_then_web_mercator(session: dict[str, Any]) -> None:
     page, watch = session["page"], session["watch"]
     _open(page, session["server"] + "/map")
     assert page.title().startswith("Doe-het-zelf-kaart")
+    for theme, layer in (("Klimaat", "heat-stress"), ("Groen", "landcover"), ("Wonen", "housing-sites")):
+        assert page.locator(f"section.thema[aria-label={theme}] div.laag[data-layer={layer}]").count() == 1
     assert page.evaluate("window.kaart.map.getView().getProjection().getCode()") == "EPSG:28992"
     rd = watch.tiles("/NetherlandsRDNewQuad/")
     assert rd and set(rd) <= {200, 204} and 200 in rd

@@ -13,7 +13,8 @@ const EMPTY_PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC
 export const THEMES = [
   ['klimaat', 'Klimaat', ['heat-stress', 'cool-places']],
   ['groen', 'Groen', ['green-paved', 'tree-3-30-300', 'landcover']],
-  ['wonen', 'Wonen', ['housing-sites', 'vacancy', 'occupancy', 'amenities']],
+  ['wonen', 'Wonen', ['housing-sites', 'housing-opportunities', 'housing-opportunities-vacant', 'vacancy',
+    'vacancy-addresses', 'projects-map']],
 ];
 export const BASEMAP = 'basemap';
 
