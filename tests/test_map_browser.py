@@ -24,6 +24,7 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
+import yaml
 
 from layers import catalog as cat
 from layers.config import load_config
@@ -60,9 +61,12 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     config = generate_demo(tmp_path_factory.mktemp("map") / "demo", size_m=DEMO_M)
     # One internal layer, for the API key test.
-    config.write_text(config.read_text().replace("layers: {}", "layers:\n  cool-places: {access: internal}"))
+    doc = yaml.safe_load(config.read_text())
+    doc["layers"] = {**(doc.get("layers") or {}), "cool-places": {"access": "internal"}}
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
     cfg = load_config(config)
     build(cfg, MAP_LAYERS)
+    assert cat.read_catalog(cfg.catalog_dir).layers["cool-places"].access == "internal"
     # A second kept version of the land cover, for the swipe.
     build(cfg, ["landcover"], force=True)
     return cfg.catalog_dir
