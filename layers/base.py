@@ -338,6 +338,9 @@ class LayerDef:
         inputs: canonical sources that must be available.
         optional_inputs: canonical sources used when available.
         depends: ids of layers whose outputs this layer reads.
+        optional_depends: ids of layers whose outputs this layer reads when they can be built (a region
+            without their sources builds this layer without them, and its metadata says so); built before
+            it like ``depends``.
         params: declared parameters.
         outputs: declared outputs.
         style_id: id of the style in ``styles/``.
@@ -370,6 +373,7 @@ class LayerDef:
     compute: ComputeFn
     optional_inputs: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
+    optional_depends: tuple[str, ...] = ()
     access: Access = "public"
     internal_only: bool = False
     references: tuple[str, ...] = ()
@@ -377,6 +381,11 @@ class LayerDef:
     maxzoom: int = 16
     windowed: Windowed | None = None
     reach: tuple[Reach, ...] = ()
+
+    @property
+    def all_depends(self) -> tuple[str, ...]:
+        """The layers built before this one: ``depends`` then ``optional_depends``."""
+        return (*self.depends, *self.optional_depends)
 
     def reach_of(self, source: str) -> Reach:
         """The declared reach of ``source`` (``LayerError`` naming it when the layer declares none)."""

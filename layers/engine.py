@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,11 +113,16 @@ def plan_build(
             continue
         used = [s for s in (*layer.inputs, *layer.optional_inputs) if s in available]
         plan.inputs = {s: sources.digest(s) for s in used}
-        plan.key = _layer_key(plan, region_digest, {d: plans[d].key for d in layer.depends})
+        plan.key = _layer_key(plan, region_digest, {d: plans[d].key for d in _built_depends(layer, plans)})
         current = catalog.layers.get(layer_id)
         if not force and current is not None and current.key == plan.key:
             plan.action = "up-to-date"
     return [plans[i] for i in order]
+
+
+def _built_depends(layer: LayerDef, plans: Mapping[str, LayerPlan]) -> list[str]:
+    """The layers ``layer`` reads: its ``depends`` and the ``optional_depends`` that are not skipped."""
+    return [*layer.depends, *(d for d in layer.optional_depends if d in plans and plans[d].action != "skipped")]
 
 
 def _layer_key(plan: LayerPlan, region_digest: str, dep_keys: dict[str, str]) -> str:
@@ -184,6 +189,7 @@ def build(
         plans = plan_build(cfg, sources, selected, force)
         results: dict[str, LayerResult] = {}
         todo = [p for p in plans if p.action == "build"]
+        by_id = {p.layer.id: p for p in plans}
         for p in plans:
             if p.action == "skipped":
                 summary.skipped[p.layer.id] = p.reason
@@ -201,7 +207,7 @@ def build(
             for plan in todo:
                 layer = plan.layer
                 progress.update(overall, description=f"{layer.id}: reading sources")
-                deps = {d: _dependency(root, d, results) for d in layer.depends}
+                deps = {d: _dependency(root, d, results) for d in _built_depends(layer, by_id)}
                 if layer.windowed is not None:
                     version = _build_windowed(cfg, plan, sources, deps, ctx, progress, overall)
                 else:
@@ -335,7 +341,7 @@ def _publish(
         key=plan.key,
         code_version=layer.code_version,
         inputs=plan.inputs,
-        depends={d: catalog.layers[d].version for d in layer.depends if d in catalog.layers},
+        depends={d: catalog.layers[d].version for d in layer.all_depends if d in catalog.layers},
         parameters=plan.params,
         parameter_info={p.name: p.describe() for p in layer.params},
         bounds=bounds,

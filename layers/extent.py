@@ -272,13 +272,16 @@ def run_layer_sets(
     tasks = [(k, layer) for k in range(len(providers)) for layer in todo_layers]
     finished: set[tuple[int, str]] = {(k, d) for k in range(len(providers)) for d in (done or {})}
 
+    def reads(layer: LayerDef) -> list[str]:  # its depends, and the optional ones that run or are given
+        return [*layer.depends, *(d for d in layer.optional_depends if d in ids or d in (done or {}))]
+
     def ready(k: int, layer: LayerDef) -> bool:
-        return all((k, d) in finished for d in layer.depends) and (k == 0 or (k - 1, layer.id) in finished)
+        return all((k, d) in finished for d in reads(layer)) and (k == 0 or (k - 1, layer.id) in finished)
 
     def one(k: int, layer: LayerDef) -> LayerResult:
         if progress is not None:
             progress(k, layer.id)
-        deps = {d: results[k][d] for d in layer.depends}
+        deps = {d: results[k][d] for d in reads(layer)}
         return run_layer(layer, params[layer.id], providers[k], extent, context, zones=zones, dependencies=deps,
                          ctx=ctx)
 

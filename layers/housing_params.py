@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from geo.disclosure import BASE, MIN_COUNT
 from geo.errors import LayerError
 from geo.parks import PUBLIC_PROXY, PUBLIC_UNKNOWN_CHOICES, PUBLIC_UNKNOWN_SOURCE
 from layers.base import Param
@@ -157,15 +156,9 @@ PARAMS: tuple[Param, ...] = (
           "destination", minimum=100.0, maximum=20000.0),
     _tree_param("network_tolerance_m"),
     _tree_param("network_node_crossings"),
-    Param("vacancy_radius_m", 500.0, "m", "vacant dwellings are counted within this distance of the site",
+    Param("vacancy_radius_m", 500.0, "m", "vacant dwellings (layer vacancy's 100 m squares, by their centre) are "
+          "counted within this distance of the site",
           "issue 13", minimum=0.0, maximum=5000.0),
-    Param("vacancy_reference_date", "", "date", "day vacancy is measured on (YYYY-MM-DD); empty: the build date, "
-          "fixed when the build plans", "CBS administrative vacancy on a reference date (as layer vacancy)",
-          default_factory=lambda: dt.datetime.now(dt.UTC).date().isoformat(), validate=_iso_date_or_empty),
-    Param("vacancy_min_count", MIN_COUNT, "dwellings", "a count below this is suppressed (null)",
-          "CBS disclosure control of neighbourhood figures", minimum=1),
-    Param("vacancy_rounding", BASE, "dwellings", "published counts are rounded to a multiple of this",
-          "CBS: rounded to multiples of 5", minimum=1),
     Param("flood_nodata_is_dry", True, "", "flood raster cells without a value inside its extent are dry (0 m)",
           LIWO + ": the maps leave dry cells empty"),
     *(p for c in CRITERIA for p in _criterion_params(c)),

@@ -19,11 +19,14 @@ Method (docs/method-housing.md gives the sources, choices and limitations):
   ``amenity_access_m`` of it) to the nearest supermarket, primary school, GP
   and public-transport stop of the ``amenities`` source (``geo.amenities``),
   null beyond ``amenity_max_distance_m``.
-* ``vacant_dwellings_500m``: vacant dwellings (``geo.vacancy``: administrative
-  vacancy on ``vacancy_reference_date``, use group woonfunctie) within
-  ``vacancy_radius_m`` of the site, published under the disclosure rules of the
-  ``vacancy`` layer (``geo.disclosure.safe_count``: null below the minimum,
-  rounded to a multiple of 5).
+* ``vacant_dwellings_500m``: vacant dwellings within ``vacancy_radius_m`` of the
+  site, read off layer ``vacancy`` (when it is built): the sum of its published
+  ``vacant_woonfunctie`` counts of the CBS 100 m squares whose centre lies
+  within the radius. It is made only of figures that layer already publishes
+  under its disclosure control, so it discloses nothing they do not: a count of
+  the addresses themselves, over discs that overlap from site to site, could be
+  differenced to locate a vacant address. Suppressed squares, and squares too
+  small to publish, count 0, so it is a lower bound (``docs/method-housing.md``).
 * ``flood_depth_mean_m`` / ``flood_depth_max_m`` / ``flood_share_pct``: the
   optional ``flood`` raster over the site's cells.
 * ``suitability`` (0-100): a weighted linear combination of the criteria, each
@@ -33,7 +36,6 @@ Method (docs/method-housing.md gives the sources, choices and limitations):
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -44,14 +46,11 @@ import pandas as pd
 import shapely
 
 from geo.amenities import amenity_kind, distances_from_areas
-from geo.disclosure import safe_count
-from geo.errors import LayerError
 from geo.fractions import zone_surface_areas
 from geo.housing_sites import SITE_COLUMNS
 from geo.network import StreetNetwork
 from geo.parks import PARK_CLASSES, derive_parks, select_parks
 from geo.raster import Raster, crop
-from geo.vacancy import vacancy_status
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, fixed
 from layers.green_inputs import log_metadata, percent
 from layers.housing_params import (
@@ -68,6 +67,11 @@ from layers.walking import nearest_by_walking
 
 LAYER_ID = "housing-sites"
 HEAT_LAYER = "heat-stress"
+#: The vacancy layer, its output of CBS 100 m squares and the count of vacant dwellings there
+#: (``layers.vacancy_tables.USE_COLUMNS``; tests/test_housing_sites.py checks the name).
+VACANCY_LAYER = "vacancy"
+VACANCY_GRID = "grid"
+VACANT_DWELLINGS = "vacant_woonfunctie"
 HEAT_RASTER = "uhi_max"
 #: Decimals of distances (m), shares (%), kelvins and scores.
 DECIMALS = 1
@@ -85,8 +89,8 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
 
     Args:
         inputs: ``housing_sites`` and ``landcover`` (required); ``streets``, ``parks``, ``amenities``,
-            ``addresses`` + ``occupancy`` (vacancy) and ``flood`` (optional); layer ``heat-stress``
-            (its ``uhi_max`` raster) when given; all in the region CRS (metres).
+            ``flood`` (optional); layer ``heat-stress`` (its ``uhi_max`` raster) and, when built, layer
+            ``vacancy`` (its 100 m squares); all in the region CRS (metres).
         params: see ``layers.housing_params.PARAMS``.
         ctx: unused (the work is per site).
 
@@ -121,11 +125,12 @@ def compute(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildContext) -
             table[f"dist_{t}_m"] = np.nan
         notes.append("no amenities source: the distances to facilities are null and left out of the score")
     table["vacant_dwellings_500m"] = pd.array([None] * len(sites), dtype="Int64")
-    if "addresses" in inputs.sources and "occupancy" in inputs.sources:
-        table["vacant_dwellings_500m"] = _vacant_near(inputs, geoms, params, counts)
+    if VACANCY_LAYER in inputs.layers:
+        table["vacant_dwellings_500m"] = _vacant_near(inputs.layers[VACANCY_LAYER], geoms, params, counts)
         available.add("vacancy")
     else:
-        notes.append("no addresses and occupancy: vacant_dwellings_500m is null and left out of the score")
+        notes.append(f"layer {VACANCY_LAYER} is not built (no occupancy source): vacant_dwellings_500m is null "
+                     "and left out of the score")
     if "flood" in inputs.sources:
         _flood(inputs.raster("flood"), geoms, params, table)
         available.add("flood")
@@ -264,33 +269,26 @@ def _amenities(inputs: LayerInputs, geoms: np.ndarray, params: Mapping[str, Any]
         table[f"dist_{t}_m"] = np.round(dist, DECIMALS)
 
 
-def reference_date(text: str) -> dt.date:
-    """``vacancy_reference_date`` (checked by its parameter): an ISO date, or today (UTC) when empty."""
-    if not str(text).strip():
-        return dt.datetime.now(dt.UTC).date()
-    try:
-        return dt.date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise LayerError(
-            f"layers.{LAYER_ID}.vacancy_reference_date: {text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _vacant_near(inputs: LayerInputs, geoms: np.ndarray, params: Mapping[str, Any],
+def _vacant_near(vacancy: LayerResult, geoms: np.ndarray, params: Mapping[str, Any],
                  counts: Counter[str]) -> pd.arrays.IntegerArray:
-    """Vacant dwellings within ``vacancy_radius_m`` of each site, disclosure-controlled (null below the minimum)."""
-    status = vacancy_status(inputs.vector("addresses"), inputs.sources["occupancy"],
-                            reference_date(params["vacancy_reference_date"]))
-    vacant = status[status["vacant"].to_numpy(dtype=bool) & (status["use_group"] == "woonfunctie").to_numpy()]
-    points = shapely.point_on_surface(vacant.geometry.values)
-    counts["vacant_dwellings_read"] = len(points)
-    zones = shapely.buffer(geoms, params["vacancy_radius_m"]) if len(geoms) else geoms
-    raw = np.zeros(len(geoms), dtype=np.int64)
-    if len(points) and len(geoms):
-        zi, _ = shapely.STRtree(points).query(zones, predicate="intersects")
-        raw = np.bincount(zi, minlength=len(geoms))
-    safe = [safe_count(int(n), min_count=params["vacancy_min_count"], base=params["vacancy_rounding"]) for n in raw]
-    counts["vacancy_counts_suppressed"] = sum(v is None for v in safe)
-    return pd.array(safe, dtype="Int64")
+    """Vacant dwellings within ``vacancy_radius_m`` of each site, from layer ``vacancy``'s published squares.
+
+    The sum of the published (rounded) ``vacant_woonfunctie`` counts of the 100 m squares whose centre lies
+    within the radius; null (suppressed) squares count 0. Only published figures go in, so nothing is
+    disclosed that the vacancy layer does not publish already.
+    """
+    grid = vacancy.vectors[VACANCY_GRID]
+    values = pd.to_numeric(grid[VACANT_DWELLINGS], errors="coerce").to_numpy(dtype=float)
+    counts["vacancy_squares_read"] = len(grid)
+    counts["vacancy_squares_suppressed"] = int(np.isnan(values).sum())
+    centres = shapely.centroid(np.asarray(grid.geometry.values, dtype=object))
+    out = np.zeros(len(geoms), dtype=np.int64)
+    if len(centres) and len(geoms):
+        discs = shapely.buffer(geoms, params["vacancy_radius_m"])
+        site_i, square_i = shapely.STRtree(centres).query(discs, predicate="intersects")
+        out = np.bincount(site_i, weights=np.nan_to_num(values[square_i]), minlength=len(geoms)).round().astype(
+            np.int64)
+    return pd.array(out, dtype="Int64")
 
 
 def _flood(flood: Raster, geoms: np.ndarray, params: Mapping[str, Any], table: pd.DataFrame) -> None:
@@ -345,10 +343,6 @@ def _amenity_reach(params: Mapping[str, Any]) -> float:
     return float(params["amenity_max_distance_m"]) + _margin(params)
 
 
-def _vacancy_reach(params: Mapping[str, Any]) -> float:
-    return float(params["vacancy_radius_m"]) + _margin(params)
-
-
 METHOD = (__doc__ or "").split("\n\n", 1)[1].strip()
 
 LAYER = LayerDef(
@@ -366,8 +360,9 @@ LAYER = LayerDef(
     },
     kind="vector",
     inputs=("housing_sites", "landcover"),
-    optional_inputs=("streets", "parks", "amenities", "addresses", "occupancy", "flood"),
+    optional_inputs=("streets", "parks", "amenities", "flood"),
     depends=(HEAT_LAYER,),
+    optional_depends=(VACANCY_LAYER,),
     params=PARAMS,
     outputs=(
         Output(LAYER_ID, "vector", "one polygon per site: monitor fields, " + ", ".join(ENRICHMENT_COLUMNS)
@@ -385,8 +380,6 @@ LAYER = LayerDef(
         Reach("streets", _street_reach, "the walk to a park or a facility (plus site_margin_m)", "network"),
         Reach("parks", _park_reach, "parks within the walk (plus site_margin_m)", "network"),
         Reach("amenities", _amenity_reach, "facilities within the longest walk (plus site_margin_m)", "network"),
-        Reach("addresses", _vacancy_reach, "vacant dwellings within the radius of a site (plus site_margin_m)"),
-        Reach("occupancy", _vacancy_reach, "registrations of those addresses (a table: read whole)"),
         Reach("flood", _margin, "flood depth on the site's cells (plus site_margin_m)"),
     ),
     minzoom=11,

@@ -75,7 +75,7 @@ def build_order(selected: Iterable[str] | None = None) -> list[str]:
         layer_id = stack.pop()
         if layer_id in graph:
             continue
-        deps = set(get_layer(layer_id).depends)
+        deps = set(get_layer(layer_id).all_depends)
         graph[layer_id] = deps
         stack.extend(deps)
     try:
@@ -89,7 +89,7 @@ def dependents(layer_id: str) -> set[str]:
     out: set[str] = set()
     frontier = {layer_id}
     while frontier:
-        nxt = {d.id for d in LAYERS.values() if set(d.depends) & frontier} - out
+        nxt = {d.id for d in LAYERS.values() if set(d.all_depends) & frontier} - out
         out |= nxt
         frontier = nxt
     return out

@@ -29,7 +29,7 @@ def _quiet_build(config: Path, *layers: str, **kw):
 
 def test_build_publishes_landcover_and_basemap(small_region: Path) -> None:
     summary = _quiet_build(small_region)
-    assert sorted(summary.built) == ["basemap", "landcover"]
+    assert sorted(summary.built) == ["basemap", "housing-opportunities", "landcover"]
     root = small_region.parent / "catalog"
     catalog = json.loads((root / "catalog.json").read_text())
     entry = catalog["layers"]["landcover"]
@@ -75,12 +75,12 @@ def test_build_publishes_landcover_and_basemap(small_region: Path) -> None:
 def test_second_build_builds_nothing_and_param_change_rebuilds_only_that_layer(small_region: Path) -> None:
     first = _quiet_build(small_region)
     again = _quiet_build(small_region)
-    assert again.built == [] and sorted(again.up_to_date) == ["basemap", "landcover"]
+    assert again.built == [] and sorted(again.up_to_date) == ["basemap", "housing-opportunities", "landcover"]
     small_region.write_text(
         small_region.read_text().replace("raster_resolution_m: 1.0", "raster_resolution_m: 2.0")
     )
     third = _quiet_build(small_region)
-    assert third.built == ["landcover"] and third.up_to_date == ["basemap"]
+    assert third.built == ["landcover"] and sorted(third.up_to_date) == ["basemap", "housing-opportunities"]
     catalog = cat.read_catalog(small_region.parent / "catalog")
     versions = [v.version for v in catalog.layers["landcover"].versions]
     assert versions == [first.versions["landcover"], third.versions["landcover"]]
@@ -95,8 +95,8 @@ def test_changed_source_bytes_rebuild(small_region: Path) -> None:
     buildings["status"] = "Pand gesloopt"
     buildings.to_file(small_region.parent / "buildings.gpkg", driver="GPKG")
     summary = _quiet_build(small_region)
-    # Only basemap reads buildings.
-    assert summary.built == ["basemap"] and summary.up_to_date == ["landcover"]
+    # Only basemap and housing-opportunities (plots without a building) read buildings.
+    assert sorted(summary.built) == ["basemap", "housing-opportunities"] and summary.up_to_date == ["landcover"]
 
 
 def _area_stats(inputs, params, ctx) -> LayerResult:
@@ -130,13 +130,14 @@ def with_dependent_layer(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dependents_follow_their_inputs(small_region: Path, with_dependent_layer: None) -> None:
     first = _quiet_build(small_region)
     assert registry.build_order(["landcover-stats"]) == ["landcover", "landcover-stats"]
-    assert sorted(first.built) == ["basemap", "landcover", "landcover-stats"]
+    assert sorted(first.built) == ["basemap", "housing-opportunities", "landcover", "landcover-stats"]
     # Changing the dependency rebuilds it and its dependent, not the unrelated basemap.
     small_region.write_text(
         small_region.read_text().replace("raster_resolution_m: 1.0", "raster_resolution_m: 2.0")
     )
     second = _quiet_build(small_region)
-    assert second.built == ["landcover", "landcover-stats"] and second.up_to_date == ["basemap"]
+    assert second.built == ["landcover", "landcover-stats"]
+    assert sorted(second.up_to_date) == ["basemap", "housing-opportunities"]
     # Changing only the dependent's parameter leaves landcover alone; its outputs are read back from the catalog.
     small_region.write_text(small_region.read_text() + "  landcover-stats: {scale: 1.0}\n")
     third = _quiet_build(small_region)

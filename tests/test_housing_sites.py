@@ -276,19 +276,21 @@ def test_sample_points_lattice() -> None:
     assert len(sample_points(tiny, 10.0)) == 1
 
 
-# --- vacant dwellings within 500 m, under the disclosure rules -----------------------------------
+# --- vacant dwellings within 500 m, read off the vacancy layer's published squares -------------------------
 
 IN_USE = "Verblijfsobject in gebruik"
 
 
-def vacancy_sources(n_vacant_near: int) -> dict[str, object]:
-    """``n_vacant_near`` vacant dwellings 50 m east of the site, 3 occupied ones beside them, a vacant shop
-    there, and 4 vacant dwellings 600 m east of the site (beyond 500 m)."""
+def vacancy_sources(n_near: int, n_far: int = 6) -> dict[str, object]:
+    """``n_near`` vacant dwellings 50 m east of the site and 6 occupied ones beside them (one 100 m square), and
+    ``n_far`` vacant plus 6 occupied dwellings 600 m east of the site (another square); one buurt over the region.
+    (A vacant shop beside the near dwellings would make the vacancy layer suppress their square's dwelling
+    count: with the shop's count suppressed, it would follow from the square's total.)"""
     rows: list[tuple[str, str, Point]] = []
-    rows += [(f"near-vacant-{i}", "woonfunctie", pt(550, 402 + 10 * i)) for i in range(n_vacant_near)]
-    rows += [(f"near-occupied-{i}", "woonfunctie", pt(560, 402 + 10 * i)) for i in range(3)]
-    rows += [("near-shop", "winkelfunctie", pt(570, 450))]
-    rows += [(f"far-vacant-{i}", "woonfunctie", pt(1100, 402 + 10 * i)) for i in range(4)]
+    rows += [(f"near-vacant-{i}", "woonfunctie", pt(550, 402 + 10 * i)) for i in range(n_near)]
+    rows += [(f"near-occupied-{i}", "woonfunctie", pt(560, 402 + 10 * i)) for i in range(6)]
+    rows += [(f"far-vacant-{i}", "woonfunctie", pt(1150, 402 + 10 * i)) for i in range(n_far)]
+    rows += [(f"far-occupied-{i}", "woonfunctie", pt(1160, 402 + 10 * i)) for i in range(6)]
     addresses = gpd.GeoDataFrame(
         {"id": [r[0] for r in rows], "building_id": [f"b-{r[0]}" for r in rows], "use": [r[1] for r in rows],
          "status": IN_USE, "floor_area_m2": 80.0}, geometry=[r[2] for r in rows], crs=RD)
@@ -300,24 +302,49 @@ def vacancy_sources(n_vacant_near: int) -> dict[str, object]:
         "until": [None] * len(occupied) + ["2024-06-30"],
     })
     src = sources()
-    src.update(addresses=addresses, occupancy=occupancy)
+    buurt = gpd.GeoDataFrame({"code": ["BU00000001"], "name": ["Proefbuurt"]}, geometry=[rect(0, 0, W, H)], crs=RD)
+    src.update(addresses=addresses, occupancy=occupancy, neighbourhoods=buurt)
     return src
 
 
-def run_vacancy(n_vacant_near: int, **params: object) -> gpd.GeoDataFrame:
-    result = run_in_memory(LAYER, vacancy_sources(n_vacant_near), (X0, Y0, X0 + W, Y0 + H), crs=RD,
-                           params={"vacancy_reference_date": "2026-01-01", **params},
-                           dependencies={"heat-stress": heat_result()})
+def vacancy_layer(src: dict[str, object]) -> LayerResult:
+    from layers.vacancy import LAYER as VACANCY
+
+    return run_in_memory(VACANCY, src, (X0, Y0, X0 + W, Y0 + H), crs=RD, params={"reference_date": "2026-01-01"})
+
+
+def run_vacancy(n_near: int, n_far: int = 6, **params: object) -> gpd.GeoDataFrame:
+    src = vacancy_sources(n_near, n_far)
+    result = run_in_memory(LAYER, src, (X0, Y0, X0 + W, Y0 + H), crs=RD, params=params,
+                           dependencies={"heat-stress": heat_result(), "vacancy": vacancy_layer(src)})
     return result.vectors["housing-sites"]
 
 
-def test_vacant_dwellings_within_500m_are_counted_rounded_and_suppressed() -> None:
-    assert run_vacancy(7).iloc[0]["vacant_dwellings_500m"] == 5  # 7 rounded to a multiple of 5
-    assert run_vacancy(8).iloc[0]["vacant_dwellings_500m"] == 10
-    assert gpd.pd.isna(run_vacancy(4).iloc[0]["vacant_dwellings_500m"])  # below 5: suppressed
-    # The far ones count once the radius reaches them (600 m from the site's edge).
-    assert run_vacancy(4, vacancy_radius_m=650.0).iloc[0]["vacant_dwellings_500m"] == 10
-    assert run_vacancy(7, vacancy_rounding=1).iloc[0]["vacant_dwellings_500m"] == 7
+def test_vacant_dwellings_within_500m_are_the_published_squares_of_the_vacancy_layer() -> None:
+    from layers.housing_sites import VACANCY_GRID, VACANT_DWELLINGS
+
+    grid = vacancy_layer(vacancy_sources(7)).vectors[VACANCY_GRID]
+    assert VACANT_DWELLINGS in grid.columns
+    # 7 vacant dwellings in the near square publish as 5 (rounded), the 6 of the far one as 5.
+    assert sorted(grid[VACANT_DWELLINGS].dropna().astype(int)) == [5, 5]
+    assert run_vacancy(7).iloc[0]["vacant_dwellings_500m"] == 5
+    assert run_vacancy(8).iloc[0]["vacant_dwellings_500m"] == 10  # 8 publish as 10
+    # The far square's centre (650 m from the site's edge) counts once the radius reaches it.
+    assert run_vacancy(7, vacancy_radius_m=700.0).iloc[0]["vacant_dwellings_500m"] == 10
+
+
+def test_a_difference_of_sites_tells_nothing_the_published_squares_do_not() -> None:
+    """One vacant dwelling more or less, or moved inside its square, changes the site figure only through
+    the published squares: 7 and 6 vacant near the site both publish 5, and so give the same site value."""
+    assert run_vacancy(7).iloc[0]["vacant_dwellings_500m"] == run_vacancy(6).iloc[0]["vacant_dwellings_500m"]
+    assert run_vacancy(4, n_far=6).iloc[0]["vacant_dwellings_500m"] == 0  # 4: suppressed in the square
+
+
+def test_without_the_vacancy_layer_the_figure_is_null_and_left_out_of_the_score() -> None:
+    result = run_in_memory(LAYER, vacancy_sources(7), (X0, Y0, X0 + W, Y0 + H), crs=RD,
+                           dependencies={"heat-stress": heat_result()})
+    row = result.vectors["housing-sites"].iloc[0]
+    assert gpd.pd.isna(row["vacant_dwellings_500m"]) and "vacancy" not in row["criteria_used"]
 
 
 def test_public_site_table_carries_no_address_ids() -> None:

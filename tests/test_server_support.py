@@ -45,7 +45,7 @@ def built_catalog(base: Path) -> Path:
     """
     if "catalog" not in _BUILT:
         config = write_small_region(base / "region")
-        build(load_config(config), console=Console(quiet=True))
+        build(load_config(config), ["landcover", "basemap"], console=Console(quiet=True))
         root = config.parent / "catalog"
         add_raster_layer(root, "hoogte", height_raster(), title="Hoogte")
         _BUILT["catalog"] = root
