@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo
 STAMP := $(VENV)/.installed
+# The map's JavaScript bundle (web/, OpenLayers from npm, bundled with esbuild; served at /map).
+WEB_STAMP := services/static/map/.built
 
-.PHONY: demo demo-data demo-build serve test lint typecheck clean
+.PHONY: demo demo-data demo-build serve test lint typecheck clean web
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +18,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt rvt-py
 	touch $(STAMP)
 
+## web: install the map's npm packages (exact versions from web/package-lock.json) and bundle them
+$(WEB_STAMP): web/package.json web/package-lock.json $(wildcard web/src/*)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+
 ## demo: create .venv, generate the demo region, build every layer, serve on http://127.0.0.1:8000
-demo: demo-build
+demo: demo-build $(WEB_STAMP)
 	$(BIN)/kaartlaag serve --catalog $(DEMO_DIR)/catalog --host 127.0.0.1 --port 8000
 
 $(DEMO_DIR)/kaartlaag.yaml: $(STAMP)
@@ -29,7 +38,7 @@ demo-build: demo-data
 	$(BIN)/kaartlaag build --config $(DEMO_DIR)/kaartlaag.yaml
 
 ## test: install what the tests need and run them
-test: $(STAMP)
+test: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -39,4 +48,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy geo layers tiles services styles
 
 clean:
-	rm -rf $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache services/static/map web/node_modules test-artifacts

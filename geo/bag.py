@@ -25,8 +25,8 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as _ProjCRSError
 
-from geo.bag_xml import WANTED_TYPES, BagObject, BagXmlReader
-from geo.canonical import validate_canonical
+from geo.bag_xml import WANTED_TYPES, BagName, BagObject, BagXmlReader
+from geo.canonical import ADDRESS_PARTS, validate_canonical
 from geo.crs import RD_NEW, to_region_crs
 from geo.errors import CRSError, SourceError
 from geo.report import AdapterResult, SourceReport
@@ -48,12 +48,18 @@ GPKG_ADDRESS_COLUMNS = {
     "gebruiksdoel": "use",
     "status": "status",
     "oppervlakte": "floor_area_m2",
+    # The main address (PDOK's verblijfsobject layer carries it; older extracts may not).
+    "postcode": "postcode",
+    "huisnummer": "house_number",
+    "huisletter": "house_letter",
+    "toevoeging": "house_number_addition",
+    "openbare_ruimte_naam": "street",
 }
-GPKG_ADDRESS_OPTIONAL = ("oppervlakte",)
+GPKG_ADDRESS_OPTIONAL = ("oppervlakte", "postcode", "huisnummer", "huisletter", "toevoeging", "openbare_ruimte_naam")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _AREAL_TYPES = [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON]
 _BUILDING_ORDER = ["id", "status", "year", "height_m"]
-_ADDRESS_ORDER = ["id", "building_id", "use", "status", "floor_area_m2"]
+_ADDRESS_ORDER = ["id", "building_id", "use", "status", "floor_area_m2", *ADDRESS_PARTS]
 
 
 def read_bag(
@@ -79,7 +85,9 @@ def read_bag(
     Returns:
         ``AdapterResult`` with ``buildings`` (Polygon: id, status, year, height_m
         null) when the input has panden and ``addresses`` (Point: id, building_id,
-        use, status, floor_area_m2 in m²) when it has verblijfsobjecten. Rows are
+        use, status, floor_area_m2 in m², and the main address: postcode, house_number,
+        house_letter, house_number_addition, street; null where the delivery lacks the
+        nummeraanduiding or openbare ruimte) when it has verblijfsobjecten. Rows are
         sorted by id; every status is kept (layers filter on it) and counted.
 
     Raises:
@@ -145,7 +153,7 @@ def _read_xml(path: Path, report: SourceReport) -> dict[str, gpd.GeoDataFrame]:
     if reader.seen["PND"]:
         frames["buildings"] = _buildings_from_xml(list(panden.values()), crs)
     if reader.seen["VBO"]:
-        frames["addresses"] = _addresses_from_xml(list(vbos.values()), crs, report)
+        frames["addresses"] = _addresses_from_xml(list(vbos.values()), crs, report, reader.names)
     return frames
 
 
@@ -182,12 +190,22 @@ def _buildings_from_xml(objs: list[BagObject], crs: CRS | None) -> gpd.GeoDataFr
     )
 
 
-def _addresses_from_xml(objs: list[BagObject], crs: CRS | None, report: SourceReport) -> gpd.GeoDataFrame:
+def _addresses_from_xml(
+    objs: list[BagObject], crs: CRS | None, report: SourceReport, names: dict[str, dict[str, BagName]]
+) -> gpd.GeoDataFrame:
     multi = sum(len(o.pand_refs) > 1 for o in objs)
     if multi:
         report.count("multiple_buildings", multi)
         report.note(f"{multi} verblijfsobject(en) lie in several panden; building_id is the first")
     geoms = [o.geometry for o in objs]
+    numbers, streets = names["NUM"], names["OPR"]
+    mains = [numbers.get(o.main_address) if o.main_address else None for o in objs]
+    if numbers:
+        lacking = sum(m is None for m in mains)
+        if lacking:
+            report.count("address_without_nummeraanduiding", lacking)
+            report.note(f"{lacking} verblijfsobject(en) without a current hoofdadres in the delivery: no postcode")
+    street = [streets.get(m.street_ref) if m is not None and m.street_ref else None for m in mains]
     return gpd.GeoDataFrame(
         {
             "id": pd.Series([o.id for o in objs], dtype=object),
@@ -195,6 +213,11 @@ def _addresses_from_xml(objs: list[BagObject], crs: CRS | None, report: SourceRe
             "use": pd.Series([_join_uses(o.uses) for o in objs], dtype=object),
             "status": pd.Series([o.status for o in objs], dtype=object),
             "floor_area_m2": np.array([np.nan if o.area is None else o.area for o in objs], dtype=float),
+            "postcode": pd.Series([m.postcode if m else None for m in mains], dtype=object),
+            "house_number": pd.array([m.house_number if m else None for m in mains], dtype="Int64"),
+            "house_letter": pd.Series([m.house_letter if m else None for m in mains], dtype=object),
+            "house_number_addition": pd.Series([m.addition if m else None for m in mains], dtype=object),
+            "street": pd.Series([r.name if r else None for r in street], dtype=object),
         },
         geometry=geoms,
         crs=crs,
@@ -242,6 +265,9 @@ def _read_gpkg(
         raw["building_id"] = _ids(raw["building_id"], path, allow_null=True)
         raw["use"] = pd.Series([_join_uses(u) for u in raw["use"]], index=raw.index, dtype=object)
         raw["floor_area_m2"] = _numbers(raw["floor_area_m2"], f"{path}!{name_a}", "oppervlakte")
+        raw["house_number"] = _numbers(raw["house_number"], f"{path}!{name_a}", "huisnummer").round().astype("Int64")
+        for column in ("postcode", "house_letter", "house_number_addition", "street"):
+            raw[column] = raw[column].astype(object).where(raw[column].notna(), None)
         frames["addresses"] = _dedupe(raw, report, "addresses")
     return frames
 

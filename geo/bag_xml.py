@@ -49,6 +49,9 @@ OBJECT_TYPES: dict[str, str] = {
 }
 #: Object types this reader turns into canonical sources.
 WANTED_TYPES = ("PND", "VBO")
+#: Object types read for the names of addresses: nummeraanduiding (postcode, house number) and openbare
+#: ruimte (street name), joined to a verblijfsobject through its ``heeftAlsHoofdadres``.
+NAMING_TYPES = ("NUM", "OPR")
 #: Members that hold no current BAG objects: inactive voorkomens (IA), "niet-BAG"
 #: objects (NB), in-research markers (IO) and the municipality/woonplaats table.
 #: Matched on the member's own name, e.g. ``9999Inactief15092020.zip`` or
@@ -87,6 +90,7 @@ class BagObject:
         uses: gebruiksdoel values (verblijfsobjecten).
         pand_refs: maaktDeelUitVan pand identificaties (verblijfsobjecten).
         area: oppervlakte in m² (verblijfsobjecten).
+        main_address: heeftAlsHoofdadres nummeraanduiding identificatie (verblijfsobjecten).
         where: file (and zip members) the voorkomen came from.
     """
 
@@ -100,7 +104,35 @@ class BagObject:
     uses: list[str] = field(default_factory=list)
     pand_refs: list[str] = field(default_factory=list)
     area: float | None = None
+    main_address: str | None = None
     where: str = ""
+
+
+@dataclass
+class BagName:
+    """The current voorkomen of a nummeraanduiding (``NUM``) or openbare ruimte (``OPR``).
+
+    Attributes:
+        kind: ``NUM`` or ``OPR``.
+        id: 16-digit identificatie.
+        voorkomen: voorkomenidentificatie, to break ties.
+        postcode: postcode (``6981AB``; NUM).
+        house_number: huisnummer (NUM).
+        house_letter: huisletter (NUM).
+        addition: huisnummertoevoeging (NUM).
+        street_ref: ligtAan openbare ruimte identificatie (NUM).
+        name: naam (OPR).
+    """
+
+    kind: str
+    id: str
+    voorkomen: int
+    postcode: str | None = None
+    house_number: int | None = None
+    house_letter: str | None = None
+    addition: str | None = None
+    street_ref: str | None = None
+    name: str | None = None
 
 
 class BagXmlReader:
@@ -112,12 +144,16 @@ class BagXmlReader:
     current), ``not_yet_valid`` (voorkomens starting after the extract date),
     ``duplicate_current`` (several current voorkomens of one object; the highest
     voorkomenidentificatie wins), ``other_objects`` (other BAG object types).
+    Nummeraanduidingen and openbare ruimten go to :attr:`names` (kind -> id ->
+    :class:`BagName`, current voorkomens only), counted apart as ``names_read``
+    and ``names_not_current``.
     """
 
     def __init__(self, report: SourceReport) -> None:
         self.report = report
         self.current: dict[str, dict[str, BagObject]] = {k: {} for k in WANTED_TYPES}
         self.seen: dict[str, set[str]] = {k: set() for k in WANTED_TYPES}
+        self.names: dict[str, dict[str, BagName]] = {k: {} for k in NAMING_TYPES}
         self.xml_files = 0
 
     # -- walking files, folders and zips ---------------------------------------------------------
@@ -205,7 +241,7 @@ class BagXmlReader:
                     continue
                 if name == "objectTypen":
                     declared = {(c.text or "").strip().upper() for c in el}
-                    if declared and not declared & set(WANTED_TYPES):
+                    if declared and not declared & {*WANTED_TYPES, *NAMING_TYPES}:
                         # The header says this file holds only other object types: skip the rest.
                         self.report.count("other_object_files")
                         return
@@ -215,6 +251,8 @@ class BagXmlReader:
                 kind = OBJECT_TYPES[name]
                 if kind in WANTED_TYPES:
                     self._take(el, kind, ref_date, where)
+                elif kind in NAMING_TYPES:
+                    self._take_name(el, kind, ref_date, where)
                 else:
                     self.report.count("other_objects")
                 _release(el)
@@ -237,6 +275,8 @@ class BagXmlReader:
                 fields["uses"].append((child.text or "").strip())
             elif name == "maaktDeelUitVan":
                 fields["pand_refs"].extend((r.text or "").strip() for r in child if isinstance(r.tag, str))
+            elif name == "heeftAlsHoofdadres":
+                fields["main_address"] = next(((r.text or "").strip() for r in child if isinstance(r.tag, str)), None)
             elif name in ("identificatie", "status", "oorspronkelijkBouwjaar", "oppervlakte"):
                 fields[name] = (child.text or "").strip()
         ident = fields.get("identificatie")
@@ -260,6 +300,7 @@ class BagXmlReader:
             uses=[u for u in fields["uses"] if u],
             pand_refs=[r for r in fields["pand_refs"] if r],
             area=_to_float(fields.get("oppervlakte"), where, ident),
+            main_address=fields.get("main_address") or None,
             where=where,
         )
         known = self.current[kind].get(ident)
@@ -268,6 +309,41 @@ class BagXmlReader:
             if known.voorkomen > obj.voorkomen:
                 return
         self.current[kind][ident] = obj
+
+
+    def _take_name(self, el: Any, kind: str, ref_date: str | None, where: str) -> None:
+        fields: dict[str, str] = {}
+        hist: dict[str, str] = {}
+        for child in el:
+            name = _local(child.tag)
+            if name == "voorkomen":
+                for item in child.iter():
+                    hist[_local(item.tag)] = (item.text or "").strip()
+            elif name == "ligtAan":
+                fields["ligtAan"] = next(((r.text or "").strip() for r in child if isinstance(r.tag, str)), "")
+            elif name in ("identificatie", "postcode", "huisnummer", "huisletter", "huisnummertoevoeging", "naam"):
+                fields[name] = (child.text or "").strip()
+        ident = fields.get("identificatie")
+        if not ident:
+            raise SourceError(where, f"a {_type_name(kind)} without identificatie")
+        self.report.count("names_read")
+        if _voorkomen_state(hist, ref_date) != "current":
+            self.report.count("names_not_current")
+            return
+        obj = BagName(
+            kind=kind,
+            id=ident,
+            voorkomen=_to_int(hist.get(_VOORKOMEN_ID), where, ident, _VOORKOMEN_ID) or 0,
+            postcode=fields.get("postcode") or None,
+            house_number=_to_int(fields.get("huisnummer"), where, ident, "huisnummer"),
+            house_letter=fields.get("huisletter") or None,
+            addition=fields.get("huisnummertoevoeging") or None,
+            street_ref=fields.get("ligtAan") or None,
+            name=fields.get("naam") or None,
+        )
+        known = self.names[kind].get(ident)
+        if known is None or known.voorkomen <= obj.voorkomen:
+            self.names[kind][ident] = obj
 
 
 def _voorkomen_state(hist: dict[str, str], ref_date: str | None) -> str:

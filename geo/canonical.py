@@ -34,6 +34,10 @@ LANDCOVER_CLASSES: tuple[str, ...] = (
     "water",
 )
 
+#: Optional ``addresses`` columns of the main address (BAG nummeraanduiding and its openbare ruimte):
+#: postcode (``7001AB``), house_number (int), house_letter, house_number_addition, street (naam).
+ADDRESS_PARTS: tuple[str, ...] = ("postcode", "house_number", "house_letter", "house_number_addition", "street")
+
 GeomKind = Literal["Polygon", "Point", "LineString", "any", "raster", "table"]
 
 
@@ -86,7 +90,7 @@ CANONICAL: dict[str, CanonicalSpec] = {
             "addresses",
             "Point",
             ("id", "building_id", "use", "status"),
-            ("floor_area_m2",),
+            ("floor_area_m2", *ADDRESS_PARTS),
             "address units (BAG verblijfsobject)",
         ),
         CanonicalSpec(

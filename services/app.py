@@ -24,6 +24,8 @@ from services.fastpath import FastTilePath
 from services.guard import RequestGuard, limit_worker_memory
 from services.history_routes import history_router
 from services.index_page import index_router
+from services.map_api import map_api_router
+from services.map_page import map_router
 from services.settings import ServerSettings
 from services.store import CatalogStore
 from services.style_routes import style_router
@@ -81,6 +83,8 @@ def create_app(settings: ServerSettings | None = None) -> FastTilePath:
     app.include_router(assess_router(settings.catalog, settings.limits))
     app.include_router(benchmark_router(settings.max_age))
     app.include_router(history_router(settings.max_age))
+    app.include_router(map_router())
+    app.include_router(map_api_router(settings.catalog, settings.max_age))
     mount_titiler(app, store, settings.limits)
     app.add_middleware(
         CORSMiddleware,

@@ -14,6 +14,9 @@ from services.catalog_routes import layer_summary
 from services.http import CallerDep, StoreDep, base_url, conditional
 from services.store import CatalogStore
 
+#: The base map under every layer the overview opens in the map, and the layer's opacity there (%).
+BASEMAP_LAYER = "basemap"
+MAP_OPACITY_PCT = 80
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
@@ -56,7 +59,15 @@ def render_index(store: CatalogStore, entries: list[cat.LayerEntry], base: str, 
         summary["oldest_source"] = oldest(summary["source_ages"])
         layers.append(summary)
     region = str(store.catalog().region.get("name", ""))
-    return _ENV.get_template("index.html").render(layers=layers, region=region, base=base, licence=licence)
+    map_links = {e.id: map_link(base, e.id) for e in entries}
+    return _ENV.get_template("index.html").render(layers=layers, region=region, base=base, licence=licence,
+                                                  map_links=map_links)
+
+
+def map_link(base: str, layer_id: str) -> str:
+    """The DIY map (``/map``) with the base map and ``layer_id`` on (the map's URL state, ``web/src/main.js``)."""
+    on = [BASEMAP_LAYER] if layer_id == BASEMAP_LAYER else [BASEMAP_LAYER, layer_id]
+    return f"{base}/map#l=" + "|".join(f"{i}~{100 if i == BASEMAP_LAYER else MAP_OPACITY_PCT}" for i in on)
 
 
 def index_router(max_age: int, licence: str) -> APIRouter:

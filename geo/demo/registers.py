@@ -38,6 +38,17 @@ EARLIEST_SINCE = date(1975, 1, 1)
 LATEST_SINCE = date(2025, 12, 31)
 #: Bus stops: spacing (m) along the main roads and the ring road.
 BUS_STOP_SPACING_M = 450.0
+#: Street names of the demo (the main address of each verblijfsobject lies on the nearest named street).
+STREET_NAMES = ("Kerkstraat", "Beekstraat", "Dorpsstraat", "Molenweg", "Schoolstraat", "Veldweg", "Esweg",
+                "Kampweg", "Brinkweg", "Lindelaan", "Eikenlaan", "Berkenlaan", "Wilgenstraat", "Populierenstraat",
+                "Kastanjelaan", "Iepenstraat", "Esdoornstraat", "Beukenlaan", "Hazelaarstraat", "Vlierstraat",
+                "Meidoornstraat", "Lijsterbesstraat", "Rozenstraat", "Tulpstraat", "Kievitstraat", "Merelstraat")
+#: Street kinds that carry house numbers (footpaths and park paths do not).
+ADDRESSED_KINDS = ("centre", "ring", "main", "lane", "access", "rural")
+#: House numbers per postcode, and the first postcode number of the (fictional) town.
+NUMBERS_PER_POSTCODE = 20
+FIRST_POSTCODE = 7001
+_LETTERS = 26
 STOP_NAMES = ("Ringweg", "Kerkstraat", "Beekstraat", "Dorpsstraat", "Molenweg", "Schoolstraat", "Veldweg",
               "Esweg", "Kampweg", "Zutphenseweg", "Lochemseweg", "Borculoseweg", "Hengelosestraat", "Brinkweg")
 #: New districts planned outside the ring road: name, status, dwellings, start year; depth (m).
@@ -86,11 +97,53 @@ def addresses_frame(town: Town, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame
         hit = (status == "Verblijfsobject in gebruik") & (draw >= edge) & (draw < edge + share)
         status = np.where(hit, name, status)
         edge += share
+    parts = main_addresses(town, buildings, owner, rank, n_units)
     return gpd.GeoDataFrame(
         {"id": _ids("01", len(rows)), "building_id": buildings["id"].to_numpy()[owner],
-         "use": [r[0] for r in rows], "status": status, "floor_area_m2": np.round([r[1] for r in rows]).astype(int)},
+         "use": [r[0] for r in rows], "status": status, "floor_area_m2": np.round([r[1] for r in rows]).astype(int),
+         **parts},
         geometry=points, crs=RD_NEW,
     )
+
+
+def main_addresses(town: Town, buildings: gpd.GeoDataFrame, owner: np.ndarray, rank: np.ndarray,
+                   n_units: np.ndarray) -> dict[str, Any]:
+    """Street, house number, letter and postcode of every address unit (BAG nummeraanduiding-like).
+
+    A building's street is the nearest segment (between two junctions) of the street network of
+    ``ADDRESSED_KINDS``; names repeat over the town (``STREET_NAMES`` in turn). Buildings get house
+    numbers 1, 2, ... per street in the order of their position along the street; several units in one
+    building share the number with letters A, B, ... (and an addition 1, 2, ... beyond 26 units).
+    Postcodes: one per ``NUMBERS_PER_POSTCODE`` numbers of one street, so none spans two streets.
+    """
+    lines, kinds = town.zones["network"]
+    segments = list(lines[np.isin(kinds, ADDRESSED_KINDS)])
+    n = len(owner)
+    if not segments or not len(buildings):
+        return {"postcode": [None] * n, "house_number": pd.array([None] * n, dtype="Int64"),
+                "house_letter": [None] * n, "house_number_addition": [None] * n, "street": [None] * n}
+    tree = shapely.STRtree(segments)
+    centres = shapely.point_on_surface(buildings.geometry.to_numpy())
+    nearest = tree.nearest(centres)
+    street_of = nearest
+    along = np.array([segments[s].project(c) for s, c in zip(nearest, centres, strict=True)]) + nearest * 1e5
+    number = np.zeros(len(buildings), dtype=int)
+    postcode = np.empty(len(buildings), dtype=object)
+    for street in np.unique(street_of):
+        members = np.flatnonzero(street_of == street)
+        ordered = members[np.argsort(along[members], kind="stable")]
+        number[ordered] = np.arange(1, len(ordered) + 1)
+        for i, b in enumerate(ordered):
+            chunk = i // NUMBERS_PER_POSTCODE
+            postcode[b] = (f"{FIRST_POSTCODE + int(street) // _LETTERS:04d}"
+                           f"{chr(65 + int(street) % _LETTERS)}{chr(65 + chunk % _LETTERS)}")
+    names = np.array([STREET_NAMES[int(s) % len(STREET_NAMES)] for s in street_of], dtype=object)
+    many = n_units[owner] > 1
+    letters = [chr(65 + int(r) % _LETTERS) if m else None for r, m in zip(rank, many, strict=True)]
+    additions = [str(int(r) // _LETTERS + 1) if n_units[o] > _LETTERS else None
+                 for o, r in zip(owner, rank, strict=True)]
+    return {"postcode": postcode[owner], "house_number": pd.array(number[owner], dtype="Int64"),
+            "house_letter": letters, "house_number_addition": additions, "street": names[owner]}
 
 
 def _unit_points(geoms: np.ndarray, owner: np.ndarray, rank: np.ndarray, n_units: np.ndarray) -> np.ndarray:
