@@ -28,10 +28,10 @@ from layers.assessment import Assessment, assess_site
 from layers.inputs_store import PublishedInputs
 from services.errors import BudgetExceededError, RetryLaterError
 from services.report import render_report_html, render_report_pdf
-from services.report_maps import report_maps
+from services.report_maps import report_maps, scenario_overlays
 
 #: Keys of a JSON assessment request.
-REQUEST_KEYS = frozenset({"geometry", "bag_id", "crs", "buffer_m", "edits", "format"})
+REQUEST_KEYS = frozenset({"geometry", "bag_id", "crs", "buffer_m", "edits", "format", "maps"})
 #: Answer formats of ``POST /assess`` (``format``).
 FORMATS = ("json", "html", "pdf")
 _PDF = "application/pdf"
@@ -56,11 +56,14 @@ def assess_router(catalog_dir: Path, limits: Any) -> APIRouter:
     router = APIRouter(tags=["assessment"])
     gate = _OneAtATime()
 
-    async def _run(request: Request, forced: str | None) -> tuple[Assessment, str]:
+    async def _run(request: Request, forced: str | None) -> tuple[Assessment, str, bool]:
         body, upload = await _read(request, limits.assess_max_upload_bytes)
         fmt = forced or str(body.get("format", "json"))
         if fmt not in FORMATS:
             raise InputError(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        maps = body.get("maps", False)
+        if maps not in (True, False, "true", "false"):
+            raise InputError(f"maps: must be true or false, got {maps!r}")
         inputs = PublishedInputs(catalog_dir)
         site = _site(body, upload, inputs, limits)
         raw = body.get("edits") or []
@@ -75,12 +78,15 @@ def assess_router(catalog_dir: Path, limits: Any) -> APIRouter:
             with gate:
                 return assess_site(catalog_dir, site, edits, raw_edits=raw, progress=check)
 
-        return await run_in_threadpool(work), fmt
+        return await run_in_threadpool(work), fmt, maps in (True, "true")
 
     async def _answer(request: Request, forced: str | None) -> Response:
-        assessment, fmt = await _run(request, forced)
+        assessment, fmt, with_maps = await _run(request, forced)
         if fmt == "json":
-            return JSONResponse(assessment.answer)
+            answer = assessment.answer
+            if with_maps:  # what a scenario changes, as images for a web map (services.report_maps)
+                answer = {**answer, "maps": await run_in_threadpool(scenario_overlays, assessment)}
+            return JSONResponse(answer)
         maps = await run_in_threadpool(report_maps, assessment)
         if fmt == "html":
             return HTMLResponse(render_report_html(assessment.answer, maps))
@@ -94,6 +100,7 @@ def assess_router(catalog_dir: Path, limits: Any) -> APIRouter:
 
         JSON: ``{"geometry": GeoJSON, "crs": "EPSG:28992", "buffer_m": 300, "edits": [...], "format": "json"}``
         or ``{"bag_id": "..."}``; multipart: a GeoPackage or zipped shapefile in ``file`` plus the same fields.
+        ``"maps": true`` adds ``maps``: what a scenario changes in ``uhi_max`` and the shade, as PNG overlays.
         """
         return await _answer(request, None)
 

@@ -155,3 +155,11 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     changed.to_file(folder / "landcover.gpkg", layer="landcover", driver="GPKG")
     build(load_config(config), ["green-paved"], console=quiet)
     return config
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Config path of the 1 km demo built once per session for the assessment and map tests (``tests.demo_catalog``)."""
+    from tests.demo_catalog import build_demo_catalog
+
+    return build_demo_catalog(tmp_path_factory.mktemp("demo-catalog"))

@@ -6,6 +6,7 @@ buurt as a site gives the published layers' own figures for that buurt.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -21,45 +22,23 @@ import pytest
 import shapely
 from PIL import Image
 
-from geo.demo import generate_demo
 from layers import catalog as cat
 from layers.assess_thresholds import FIGURES
 from layers.config import load_config
-from layers.engine import build
 from layers.publish import read_result
+from tests.demo_catalog import ASSESSED, REGION_NORM
 from tests.test_server_support import running_server
 
-LAYERS = ["green-paved", "tree-3-30-300", "heat-stress", "cool-places"]
-#: Layers whose published figures the assessment reads as they are (``layers.assess_published``).
-READ_LAYERS = ["vacancy", "housing-sites"]
-#: Side of the demo region (m): the smallest the generator makes, to keep the build short.
-DEMO_M = 1000.0
+LAYERS = ASSESSED
 TIMEOUT_S = 300.0
-#: The region config's own norm (``assess.thresholds``).
-REGION_NORM = {"figure": "paved_pct", "zone": "site", "threshold": 40.0, "operator": "<=",
-               "source": "Omgevingsvisie Proefstad 2040"}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    config = generate_demo(tmp_path_factory.mktemp("assess") / "demo", size_m=DEMO_M)
-    _one_housing_site(config.parent / "housing_sites.gpkg")  # the 1 km demo has none of its own
-    with config.open("a", encoding="utf-8") as fh:  # a norm of the region's own, published with the inputs
-        fh.write(f"\nassess:\n  thresholds:\n    - {json.dumps(REGION_NORM)}\n")
-    cfg = load_config(config)
-    build(cfg, [*LAYERS, *READ_LAYERS])
+def built(demo_catalog: Path) -> dict[str, Any]:
+    cfg = load_config(demo_catalog)
     catalog = cat.read_catalog(cfg.catalog_dir)
     published = {i: read_result(cfg.catalog_dir, catalog.layers[i].files) for i in LAYERS}
-    return {"root": cfg.catalog_dir, "config": config, "published": published, "catalog": catalog}
-
-
-def _one_housing_site(path: Path) -> None:
-    """One planned site of 80 x 60 m in the middle of the demo region, as a plan-capacity monitor lists it."""
-    bounds = gpd.read_file(path.parent / "boundary.gpkg").total_bounds
-    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    gpd.GeoDataFrame({"id": ["WL99"], "name": ["Proeflocatie"], "municipality": ["Proefstad"],
-                      "status": ["vastgesteld"], "hard": [True], "planned_dwellings": [40]},
-                     geometry=[shapely.box(cx - 40, cy - 30, cx + 40, cy + 30)], crs="EPSG:28992").to_file(path)
+    return {"root": cfg.catalog_dir, "config": demo_catalog, "published": published, "catalog": catalog}
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +100,24 @@ def _square(built: dict[str, Any], half: float = 50.0) -> shapely.Polygon:
 
 def test_unpave_all_takes_paving_to_zero_and_lowers_the_heat(built: dict[str, Any], server: str) -> None:
     site = _square(built)
-    r = post(server, {"geometry": shapely.geometry.mapping(site), "buffer_m": 100, "edits": [{"op": "unpave"}]})
+    r = post(server, {"geometry": shapely.geometry.mapping(site), "buffer_m": 100, "edits": [{"op": "unpave"}],
+                      "maps": True})
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["before"]["site"]["paved_pct"] > 0
     assert got["after"]["site"]["paved_pct"] == 0
     assert got["delta"]["site"]["uhi_max_mean"] < 0
     assert got["edit_summary"]["unpaved_m2"] > 0
+    # The change overlays for a web map: uhi_max lower where the paving went, over the site and its buffer.
+    uhi, shade = got["maps"]
+    assert (uhi["output"], shade["output"], uhi["crs"]) == ("uhi_max", "shade_pct_1500", "EPSG:28992")
+    ring = site.buffer(100, join_style="mitre")
+    assert uhi["bounds"] == pytest.approx(list(ring.bounds), abs=0.5)
+    image = Image.open(io.BytesIO(base64.b64decode(uhi["image"].split(",", 1)[1])))
+    assert image.mode == "RGBA" and np.asarray(image)[..., 3].astype(bool).sum() == uhi["changed_cells"] > 0
+    decrease = {c["colour"] for c in uhi["legend"][:3]}  # the three classes of a decrease
+    colours = {"#{:02x}{:02x}{:02x}".format(*px[:3]) for px in np.asarray(image).reshape(-1, 4) if px[3]}
+    assert colours and colours <= decrease | {uhi["legend"][3]["colour"]}
 
 
 @pytest.mark.parametrize(("body", "status", "needle"), [

@@ -24,11 +24,9 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
-import yaml
 
 from layers import catalog as cat
 from layers.config import load_config
-from layers.engine import build
 from layers.inputs_store import PublishedInputs
 from services.map_page import BUNDLE, STATIC
 from tests.test_server_support import running_server
@@ -39,37 +37,19 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "map"
-#: Side of the demo region (m): the smallest the generator makes.
-DEMO_M = 1000.0
 #: Longest wait for one assessment in the browser (ms); one scenario takes ~10 s on this machine.
 ASSESS_MS = 90_000
 VIEWPORT = {"width": 1400, "height": 900}
-#: Layers built for the map tests: the base map, the land cover (two versions, for the swipe), the four the
-#: assessment runs, and one housing layer (the panel's third theme).
-MAP_LAYERS = ["basemap", "landcover", "green-paved", "tree-3-30-300", "heat-stress", "cool-places", "housing-sites"]
 #: Buffer (m) of the sites drawn here: smaller than the default 300 m to keep each assessment short.
 BUFFER_M = 100
 
 
 @pytest.fixture(scope="module")
-def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def catalog_dir(demo_catalog: Path) -> Path:
+    """The shared 1 km demo (``tests.demo_catalog``: cool-places internal, two land-cover versions)."""
     assert (STATIC / BUNDLE).is_file(), "the map bundle is missing: run `make web` (npm ci and esbuild in web/)"
     given = os.environ.get("KAARTLAAG_MAP_TEST_CATALOG")
-    if given:
-        return Path(given)
-    from geo.demo import generate_demo
-
-    config = generate_demo(tmp_path_factory.mktemp("map") / "demo", size_m=DEMO_M)
-    # One internal layer, for the API key test.
-    doc = yaml.safe_load(config.read_text())
-    doc["layers"] = {**(doc.get("layers") or {}), "cool-places": {"access": "internal"}}
-    config.write_text(yaml.safe_dump(doc, sort_keys=False))
-    cfg = load_config(config)
-    build(cfg, MAP_LAYERS)
-    assert cat.read_catalog(cfg.catalog_dir).layers["cool-places"].access == "internal"
-    # A second kept version of the land cover, for the swipe.
-    build(cfg, ["landcover"], force=True)
-    return cfg.catalog_dir
+    return Path(given) if given else load_config(demo_catalog).catalog_dir
 
 
 @pytest.fixture(scope="module")
@@ -393,6 +373,18 @@ def test_unpave_half_and_plant_five_trees(session: dict[str, Any]) -> None:
     assert _figure(page, "site", "canopy_pct", ".na") > _figure(page, "site", "canopy_pct")
     assert _figure(page, "site", "shade_pct", ".na") >= _figure(page, "site", "shade_pct")
     assert _drawn(page, "crowns") == 5
+    # The change of the heat island and the shade on the map: one overlay each, the first shown, with its legend.
+    page.wait_for_selector("#verandering ul.legenda[data-output='shade_pct_1500'] li")
+    overlays = page.evaluate("""() => window.kaart.map.getLayers().getArray()
+        .filter((l) => String(l.get('kaartlaag') || '').startsWith('verandering-'))
+        .map((l) => [l.get('kaartlaag'), l.getVisible(), l.getSource().getState()])""")
+    assert [o[0] for o in overlays] == ["verandering-uhi_max", "verandering-shade_pct_1500"]
+    assert [o[1] for o in overlays] == [True, False]
+    changed = page.locator("#verandering label").all_inner_texts()
+    assert len(changed) == 2 and all("cellen veranderd" in t for t in changed)
+    page.check("#verandering-shade_pct_1500")
+    assert page.evaluate("""() => window.kaart.map.getLayers().getArray()
+        .filter((l) => l.get('kaartlaag') === 'verandering-shade_pct_1500')[0].getVisible()""")
     assert "sc=" in page.url
     _shot(page, "09-scenario")
     # Undo takes the trees away again (the earlier answer, without a new request).

@@ -1,7 +1,9 @@
 // Assess and play: a site (drawn, uploaded, or a clicked building), POST /assess, the panel with figures
 // against their norms, scenarios (unpave, plant trees, add/remove a building), undo, PDF report, link.
 
+import ImageLayer from 'ol/layer/Image.js';
 import VectorLayer from 'ol/layer/Vector.js';
+import Static from 'ol/source/ImageStatic.js';
 import VectorSource from 'ol/source/Vector.js';
 import Draw from 'ol/interaction/Draw.js';
 import GeoJSON from 'ol/format/GeoJSON.js';
@@ -250,8 +252,37 @@ export class Assessment {
 
   body(extra = {}) {
     const body = { geometry: this.site, crs: RD, buffer_m: Number($('buffer').value) || 0, ...extra };
-    if (this.edits.length) body.edits = this.edits;
+    if (this.edits.length) {
+      body.edits = this.edits;
+      body.maps = true; // what the scenario changes in uhi_max and the shade, as overlays
+    }
     return body;
+  }
+
+  /** The scenario's change overlays of the answer (uhi_max, shade) on the map, replacing earlier ones. */
+  showOverlays(maps) {
+    for (const layer of this.overlays || []) this.map.removeLayer(layer);
+    this.overlays = (maps || []).map((m, i) => {
+      const layer = new ImageLayer({
+        source: new Static({ url: m.image, imageExtent: m.bounds, projection: m.crs }),
+        opacity: 0.85, zIndex: 850 + i, visible: i === 0,
+      });
+      layer.set('kaartlaag', `verandering-${m.output}`);
+      this.map.addLayer(layer);
+      return layer;
+    });
+    if (!maps || !maps.length) return null;
+    const box = el('div', { class: 'verandering', id: 'verandering' }, el('h3', {}, 'Verandering op de kaart'));
+    maps.forEach((m, i) => {
+      const input = el('input', { type: 'radio', name: 'verandering', id: `verandering-${m.output}`, value: m.output });
+      input.checked = i === 0;
+      input.addEventListener('change', () => this.overlays.forEach((l, k) => l.setVisible(k === i)));
+      box.append(el('p', {}, input, el('label', { for: `verandering-${m.output}` },
+        `${m.title} (${nl(m.changed_cells, 0)} cellen veranderd)`)));
+      box.append(el('ul', { class: 'legenda', 'data-output': m.output },
+        m.legend.map((c) => el('li', {}, el('span', { class: 'kleur', style: `background:${c.colour}` }), c.label))));
+    });
+    return box;
   }
 
   async busy(work, isSite = false) {
@@ -350,9 +381,9 @@ export class Assessment {
       scenario ? this.normTable(answer.thresholds, 'Normen nu') : null,
       answer.edit_summary ? this.summary(answer.edit_summary) : null,
       answer.warnings && answer.warnings.length ? el('ul', { class: 'waarschuwingen' }, answer.warnings.map((w) => el('li', {}, w))) : null,
-      scenario ? el('p', { class: 'hint' }, 'Op de kaart: nieuwe kronen, onthard terrein en gebouwen van het scenario. '
-        + 'De hitte- en schaduwkaart na het scenario geeft de server niet als kaartlaag; de tabel geeft de '
-        + 'uitkomst voor het plangebied en de omgeving.') : null,
+      scenario ? el('p', { class: 'hint' }, 'Op de kaart: nieuwe kronen, onthard terrein en gebouwen van het scenario, '
+        + 'en wat het scenario verandert aan het hitte-eiland en de schaduw (kies hieronder).') : null,
+      this.showOverlays(scenario ? answer.maps : null),
     );
     out.dataset.scenario = scenario ? '1' : '0';
     this.redraw();
