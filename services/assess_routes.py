@@ -10,7 +10,6 @@ shapefile in the field ``file``.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from geo.site import Site, site_from_bag, site_from_file, site_from_geojson
 from layers.assessment import Assessment, assess_site
 from layers.inputs_store import PublishedInputs
 from services.errors import BudgetExceededError, RetryLaterError
+from services.http import json_body, parse_json
 from services.report import render_report_html, render_report_pdf
 from services.report_maps import report_maps, scenario_overlays
 
@@ -131,26 +131,16 @@ async def _read(request: Request, max_bytes: int) -> tuple[dict[str, Any], tuple
                     raise InputTooLargeError(f"file: larger than {max_bytes} bytes")
                 upload = (str(value.filename or "upload"), data)
             elif key in ("edits",):
-                body[key] = _json(str(value), key)
+                body[key] = parse_json(str(value), key)
             else:
                 body[key] = str(value)
         _check_keys(body, allowed=REQUEST_KEYS | {"file"})
         return body, upload
-    raw = await request.body()
-    if len(raw) > max_bytes:
-        raise InputTooLargeError(f"body: larger than {max_bytes} bytes")
-    body = _json(raw.decode("utf-8", errors="replace"), "body")
+    body = await json_body(request, max_bytes)
     if not isinstance(body, dict):
         raise InputError("body: expected a JSON object with geometry or bag_id")
     _check_keys(body, allowed=REQUEST_KEYS)
     return body, None
-
-
-def _json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 
 
 def _check_keys(body: dict[str, Any], allowed: frozenset[str]) -> None:

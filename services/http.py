@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from geo.errors import InputError, InputTooLargeError
 from layers import catalog as cat
 from services.access import Caller
 from services.settings import LOOPBACK_HOSTS
@@ -171,3 +172,19 @@ def add_layer_route(
         methods=["GET"],
         **kwargs,
     )
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``text`` parsed as JSON; an ``InputError`` (400) naming ``where`` and the position when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+async def json_body(request: Request, max_bytes: int) -> Any:
+    """The request body parsed as JSON (400 when it is not, 413 beyond ``max_bytes``)."""
+    raw = await request.body()
+    if len(raw) > max_bytes:
+        raise InputTooLargeError(f"body: larger than {max_bytes} bytes")
+    return parse_json(raw.decode("utf-8", errors="replace"), "body")

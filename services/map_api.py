@@ -44,7 +44,16 @@ from geo.site import site_from_bag, site_from_file, site_from_geojson
 from layers import catalog as cat
 from layers.inputs_store import PublishedInputs
 from services.access import Caller
-from services.http import LAYER_ID_PATTERN, CallerDep, LayerId, StoreDep, Version, conditional, json_bytes
+from services.http import (
+    LAYER_ID_PATTERN,
+    CallerDep,
+    LayerId,
+    StoreDep,
+    Version,
+    conditional,
+    json_body,
+    json_bytes,
+)
 from services.map_labels import attribute_label, format_value, output_label
 from services.store import CatalogStore
 from services.tiles import cache_headers, content_etag, etag_matches
@@ -376,7 +385,7 @@ def map_api_router(catalog_dir: Path, max_age: int) -> APIRouter:
             else:
                 checked = site_from_file(data, name, inputs.crs, limits.site_limits(), None, **common)
         else:
-            body = await request.json()
+            body = await json_body(request, limits.assess_max_upload_bytes)
             if not isinstance(body, dict) or not body.get("bag_id"):
                 raise InputError("body: expected {\"bag_id\": \"...\"} or a multipart upload in file")
             if "buildings" not in inputs.available():
@@ -397,10 +406,10 @@ def map_api_router(catalog_dir: Path, max_age: int) -> APIRouter:
         ``crowns``, ``buildings_added``, ``buildings_removed`` and ``trees_removed``, each a FeatureCollection.
         The edits are applied to the published inputs of the site window, as the assessment applies them.
         """
-        body = await request.json()
+        limits = request.app.state.settings.limits
+        body = await json_body(request, limits.assess_max_upload_bytes)
         if not isinstance(body, dict):
             raise InputError("body: expected a JSON object with geometry and edits")
-        limits = request.app.state.settings.limits
         inputs = PublishedInputs(catalog_dir)
         checked = site_from_geojson(body.get("geometry"), body.get("crs"), inputs.crs, limits.site_limits(), None,
                                     region_boundary=inputs.boundary, region_name=inputs.name)
