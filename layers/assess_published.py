@@ -28,9 +28,10 @@ import pandas as pd
 import shapely
 
 from layers import catalog as cat
+from layers.vacancy_tables import GRID_OUTPUT, VACANT_DWELLINGS, published_vacant_dwellings
 
 #: The layers read, their outputs and the columns summed.
-VACANCY_LAYER, VACANCY_OUTPUT, VACANT_DWELLINGS = "vacancy", "grid", "vacant_woonfunctie"
+VACANCY_LAYER = "vacancy"
 HOUSING_LAYER, HOUSING_OUTPUT, PLANNED = "housing-sites", "housing-sites", "planned_dwellings"
 #: The figures this module adds to each zone (``layers.assess_thresholds.FIGURES`` lists them too).
 PUBLISHED_FIGURES: tuple[str, ...] = ("vacant_dwellings", "housing_sites", "planned_dwellings")
@@ -59,13 +60,12 @@ def published_figures(catalog_dir: Path, zones: Mapping[str, shapely.Geometry]
     catalog = cat.read_catalog(catalog_dir)
     out: dict[str, dict[str, Any]] = {z: dict.fromkeys(PUBLISHED_FIGURES) for z in zones}
     versions: dict[str, str] = {}
-    squares = _frame(catalog_dir, catalog, VACANCY_LAYER, VACANCY_OUTPUT)
+    squares = _frame(catalog_dir, catalog, VACANCY_LAYER, GRID_OUTPUT)
     if squares is not None and VACANT_DWELLINGS in squares.columns:
         versions[VACANCY_LAYER] = catalog.layers[VACANCY_LAYER].version
-        centres = shapely.centroid(np.asarray(squares.geometry.values, dtype=object))
-        counts = np.nan_to_num(pd.to_numeric(squares[VACANT_DWELLINGS], errors="coerce").to_numpy(dtype=float))
-        for zone, geom in zones.items():
-            out[zone]["vacant_dwellings"] = int(np.rint(counts[shapely.contains_xy(geom, *_xy(centres))].sum()))
+        vacant = published_vacant_dwellings(squares, np.array(list(zones.values()), dtype=object))
+        for zone, n in zip(zones, vacant, strict=True):
+            out[zone]["vacant_dwellings"] = int(n)
     sites = _frame(catalog_dir, catalog, HOUSING_LAYER, HOUSING_OUTPUT)
     if sites is not None:
         versions[HOUSING_LAYER] = catalog.layers[HOUSING_LAYER].version
@@ -76,8 +76,3 @@ def published_figures(catalog_dir: Path, zones: Mapping[str, shapely.Geometry]
             out[zone]["housing_sites"] = int(hit.sum())
             out[zone]["planned_dwellings"] = int(np.nan_to_num(planned.to_numpy(dtype=float)[hit]).sum())
     return out, versions
-
-
-def _xy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xy = shapely.get_coordinates(points)
-    return xy[:, 0], xy[:, 1]

@@ -63,15 +63,13 @@ from layers.housing_params import (
     criterion_scores,
     suitability,
 )
+from layers.vacancy_tables import GRID_OUTPUT, VACANT_DWELLINGS, published_vacant_dwellings
 from layers.walking import nearest_by_walking
 
 LAYER_ID = "housing-sites"
 HEAT_LAYER = "heat-stress"
-#: The vacancy layer, its output of CBS 100 m squares and the count of vacant dwellings there
-#: (``layers.vacancy_tables.USE_COLUMNS``; tests/test_housing_sites.py checks the name).
+#: The vacancy layer (its squares: ``layers.vacancy_tables.GRID_OUTPUT``).
 VACANCY_LAYER = "vacancy"
-VACANCY_GRID = "grid"
-VACANT_DWELLINGS = "vacant_woonfunctie"
 HEAT_RASTER = "uhi_max"
 #: Decimals of distances (m), shares (%), kelvins and scores.
 DECIMALS = 1
@@ -271,24 +269,13 @@ def _amenities(inputs: LayerInputs, geoms: np.ndarray, params: Mapping[str, Any]
 
 def _vacant_near(vacancy: LayerResult, geoms: np.ndarray, params: Mapping[str, Any],
                  counts: Counter[str]) -> pd.arrays.IntegerArray:
-    """Vacant dwellings within ``vacancy_radius_m`` of each site, from layer ``vacancy``'s published squares.
-
-    The sum of the published (rounded) ``vacant_woonfunctie`` counts of the 100 m squares whose centre lies
-    within the radius; null (suppressed) squares count 0. Only published figures go in, so nothing is
-    disclosed that the vacancy layer does not publish already.
-    """
-    grid = vacancy.vectors[VACANCY_GRID]
-    values = pd.to_numeric(grid[VACANT_DWELLINGS], errors="coerce").to_numpy(dtype=float)
+    """Vacant dwellings within ``vacancy_radius_m`` of each site, from layer ``vacancy``'s published squares
+    (``layers.vacancy_tables.published_vacant_dwellings``)."""
+    grid = vacancy.vectors[GRID_OUTPUT]
     counts["vacancy_squares_read"] = len(grid)
-    counts["vacancy_squares_suppressed"] = int(np.isnan(values).sum())
-    centres = shapely.centroid(np.asarray(grid.geometry.values, dtype=object))
-    out = np.zeros(len(geoms), dtype=np.int64)
-    if len(centres) and len(geoms):
-        discs = shapely.buffer(geoms, params["vacancy_radius_m"])
-        site_i, square_i = shapely.STRtree(centres).query(discs, predicate="intersects")
-        out = np.bincount(site_i, weights=np.nan_to_num(values[square_i]), minlength=len(geoms)).round().astype(
-            np.int64)
-    return pd.array(out, dtype="Int64")
+    counts["vacancy_squares_suppressed"] = int(pd.to_numeric(grid[VACANT_DWELLINGS], errors="coerce").isna().sum())
+    discs = shapely.buffer(geoms, params["vacancy_radius_m"]) if len(geoms) else geoms
+    return pd.array(published_vacant_dwellings(grid, discs), dtype="Int64")
 
 
 def _flood(flood: Raster, geoms: np.ndarray, params: Mapping[str, Any], table: pd.DataFrame) -> None:

@@ -36,7 +36,7 @@ from geo.errors import LayerError
 from geo.vacancy import DURATION_CLASSES, vacancy_status
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Param, Reach, fixed
 from layers.dwellings import zone_index
-from layers.vacancy_tables import COUNT_COLUMNS, vacancy_tables
+from layers.vacancy_tables import COUNT_COLUMNS, GRID_OUTPUT, vacancy_tables
 
 VACANCY_ID = "vacancy"
 ADDRESSES_ID = "vacancy-addresses"
@@ -184,7 +184,7 @@ def compute_vacancy(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCo
         "cells_suppressed": sum(out.counts[k] for k in ("cells_primary", "cells_complement", "cells_secondary")),
     }
     return LayerResult(
-        vectors={"gemeenten": out.tables["gemeente"], "buurten": out.tables["buurt"], "grid": out.tables["grid"]},
+        vectors={"gemeenten": out.tables["gemeente"], "buurten": out.tables["buurt"], GRID_OUTPUT: out.tables["grid"]},
         metadata={"method": METHOD, "disclosure_control": DISCLOSURE, "reference_date": _reference(params),
                   "columns": list(COUNT_COLUMNS), "counts": {k: int(v) for k, v in shown.items()}},
     )
@@ -236,7 +236,7 @@ LAYER = LayerDef(
     outputs=(
         Output("gemeenten", "vector", "per municipality: counts and shares by use group and duration class"),
         Output("buurten", "vector", "per CBS buurt: the same"),
-        Output("grid", "vector", "per CBS 100 m square (code E....N....): the same"),
+        Output(GRID_OUTPUT, "vector", "per CBS 100 m square (code E....N....): the same"),
     ),
     style_id=VACANCY_ID,
     code_version="1",

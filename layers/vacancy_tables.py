@@ -43,6 +43,9 @@ DURATION_KEYS = {SHORT: "lt1y", MEDIUM: "1_3y", LONG: "gt3y", UNKNOWN: "unknown"
 USE_COLUMNS = tuple(f"vacant_{g}" for g in ALL_USE_GROUPS)
 DURATION_COLUMNS = tuple(f"vacant_{DURATION_KEYS[d]}" for d in DURATION_CLASSES)
 COUNT_COLUMNS: tuple[str, ...] = ("vacant", *USE_COLUMNS, *DURATION_COLUMNS)
+#: The output of layer ``vacancy`` with the CBS 100 m squares, and its count of vacant dwellings.
+GRID_OUTPUT = "grid"
+VACANT_DWELLINGS = "vacant_woonfunctie"
 #: Levels of the tables, with the priority of their cells in secondary suppression (lowest first).
 LEVELS = {"grid": 0, "buurt": 1, "gemeente": 2}
 #: A part is suppressed before the total of its zone (priority offset within a level).
@@ -348,3 +351,23 @@ def _table(level: _Level, values: np.ndarray, in_use: np.ndarray, frame: pd.Data
         else np.zeros(len(zones), dtype=np.int64)
     out["out_of_use"] = pd.array([safe_count(int(n), min_count, base) for n in n_out], dtype="Int64")
     return gpd.GeoDataFrame(out, geometry=list(level.geometry[zones]), crs=crs)
+
+
+def published_vacant_dwellings(squares: gpd.GeoDataFrame, zones: np.ndarray) -> np.ndarray:
+    """Vacant dwellings per zone, from the published squares of layer ``vacancy`` only.
+
+    The sum of the published (rounded) :data:`VACANT_DWELLINGS` counts of the squares whose centre lies
+    inside each zone (polygons, the squares' CRS); suppressed (null) squares count 0, so it is a lower
+    bound. Made of published figures only, it discloses nothing they do not: a count of the addresses over
+    zones that overlap (sites' discs, a site and its buffer) could be differenced to locate a vacant address.
+
+    Returns:
+        int64 per zone.
+    """
+    counts = np.nan_to_num(pd.to_numeric(squares[VACANT_DWELLINGS], errors="coerce").to_numpy(dtype=float))
+    centres = shapely.centroid(np.asarray(squares.geometry.values, dtype=object))
+    out: np.ndarray = np.zeros(len(zones))
+    if len(centres) and len(zones):
+        zone_i, square_i = shapely.STRtree(centres).query(np.asarray(zones, dtype=object), predicate="contains")
+        out = np.bincount(zone_i, weights=counts[square_i], minlength=len(zones))
+    return np.rint(out).astype(np.int64)

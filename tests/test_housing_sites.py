@@ -322,7 +322,8 @@ def run_vacancy(n_near: int, n_far: int = 6, **params: object) -> gpd.GeoDataFra
 
 
 def test_vacant_dwellings_within_500m_are_the_published_squares_of_the_vacancy_layer() -> None:
-    from layers.housing_sites import VACANCY_GRID, VACANT_DWELLINGS
+    from layers.vacancy_tables import GRID_OUTPUT as VACANCY_GRID
+    from layers.vacancy_tables import VACANT_DWELLINGS
 
     grid = vacancy_layer(vacancy_sources(7)).vectors[VACANCY_GRID]
     assert VACANT_DWELLINGS in grid.columns
