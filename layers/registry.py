@@ -16,6 +16,7 @@ from layers import (
     housing_opportunities,
     housing_sites,
     landcover,
+    pet,
     projects_map,
     tree_3_30_300,
     vacancy,
@@ -25,7 +26,7 @@ from layers.base import LayerDef
 _ALL: tuple[LayerDef, ...] = (
     landcover.LAYER, basemap.LAYER, green_paved.LAYER, tree_3_30_300.LAYER, heat_stress.LAYER, cool_places.LAYER,
     housing_sites.LAYER, projects_map.LAYER, housing_opportunities.PLOTS_LAYER, housing_opportunities.VACANT_LAYER,
-    vacancy.ADDRESSES_LAYER, vacancy.LAYER,
+    vacancy.ADDRESSES_LAYER, vacancy.LAYER, pet.LAYER,
 )
 
 
