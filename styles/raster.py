@@ -211,9 +211,10 @@ def _load_builtin() -> None:
     """Register the styles of the layer-specific style modules, once (they import this module)."""
     if not _BUILTIN_LOADED:
         _BUILTIN_LOADED.append(True)
-        from styles import heat
+        from styles import heat, pet
 
         heat.register()
+        pet.register()
 
 
 def registered_style(style_id: str, output: str) -> RasterStyle | None:

@@ -1,0 +1,1 @@
+"""The test suite (a package, so ``tests.*`` imports find it before any installed ``tests`` package)."""
