@@ -60,8 +60,8 @@ from geo.weather_day import KOOPMANS_2020, ReferenceDay, WeatherHour, reference_
 from layers import pet_stats as ps
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, Windowed, fixed
 from layers.green_inputs import CANOPY_SOURCES
-from layers.pet_params import PARAMS, WIND_PROFILE
 from layers.person_view import BUILDING_CLASS, grid_canopy
+from layers.pet_params import PARAMS, WIND_PROFILE
 from layers.sun import region_centre_lat_lon
 from layers.walking import walking_space
 
