@@ -24,6 +24,7 @@ to reproduce the national map's forcing exactly; docs/method-pet.md says so.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -103,7 +104,7 @@ class ReferenceDay:
         if not hours or when < hours[0].when or when > hours[-1].when:
             span = f"{hours[0].when.isoformat()} to {hours[-1].when.isoformat()}" if hours else "no hours"
             raise ConfigError(f"weather of {self.day.isoformat()}: no value at {when.isoformat()} (it holds {span})")
-        for before, after in zip(hours, hours[1:], strict=False):
+        for before, after in itertools.pairwise(hours):
             if before.when <= when <= after.when:
                 span_s = (after.when - before.when).total_seconds()
                 w = 0.0 if span_s == 0 else (when - before.when).total_seconds() / span_s
