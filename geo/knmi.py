@@ -35,6 +35,9 @@ over rho * c_p, DTR as the daily temperature range and U as the daily mean
 (W/m2, the 24 h mean of the daily sum), DTR = ``(TX - TN) / 10`` K and
 U = ``FG / 10`` m/s.
 
+The hourly files ("uurgegevens", ``geo.knmi_hourly``) have the same layout and
+share the reader :func:`read_knmi_columns`.
+
 The module is the ``knmi`` adapter (``sources.knmi: {path: etmgeg_283.txt}``):
 it fills the source ``weather`` with the table of every station-day in the file.
 """
@@ -112,6 +115,64 @@ def _header(line: str) -> list[str] | None:
     return names if len(names) > 1 and names[0] == "STN" and names[1] == "YYYYMMDD" else None
 
 
+def read_knmi_columns(
+    path: Path, columns: tuple[str, ...], *, kind: str, optional: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The ``columns`` of a KNMI station-data file (daily or hourly; the layout of the module docstring).
+
+    Args:
+        path: the file.
+        columns: the columns needed, starting with ``STN`` and ``YYYYMMDD``.
+        kind: ``daily`` or ``hourly``, for the messages.
+        optional: further columns read when the file has them (all NaN when it has not).
+
+    Returns:
+        one row per data line: ``STN`` (int), ``YYYYMMDD`` (int) and the other columns
+        as floats in the file's units (NaN where the file leaves the field empty);
+        ``attrs["path"]`` is the file.
+
+    Raises:
+        SourceError: the file is missing or unreadable, has no column line, lacks
+            one of ``columns``, or a data line does not fit the columns.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="latin-1").splitlines()
+    except OSError as exc:
+        raise SourceError(path, f"cannot read the KNMI {kind} data ({exc.strerror})") from None
+    names: list[str] | None = None
+    wanted = (*columns, *optional)
+    index: list[int | None] = []
+    rows: list[list[float]] = []
+    for number, line in enumerate(lines, start=1):
+        if names is None:
+            names = _header(line)
+            if names is not None:
+                missing = [c for c in columns if c not in names]
+                if missing:
+                    raise SourceError(path, f"KNMI {kind} data without column(s) {', '.join(missing)} (line "
+                                            f"{number} has {', '.join(names)}); download them with the station")
+                index = [names.index(c) if c in names else None for c in wanted]
+            continue
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split(",")
+        if len(fields) < len(names):
+            raise SourceError(path, f"line {number}: {len(fields)} fields where the column line has {len(names)}")
+        try:
+            rows.append([math.nan if i is None or not fields[i].strip() else float(fields[i]) for i in index])
+        except ValueError:
+            raise SourceError(path, f"line {number}: not a number in {line.strip()[:60]!r}") from None
+    if names is None:
+        raise SourceError(path, f"no KNMI column line ('# STN,YYYYMMDD,...'): not a KNMI {kind}-data file")
+    table = pd.DataFrame(rows, columns=list(wanted))
+    if table[["STN", "YYYYMMDD"]].isna().any().any():
+        raise SourceError(path, "a data line without station number or date")
+    table = table.astype({"STN": "int64", "YYYYMMDD": "int64"})
+    table.attrs["path"] = str(path)
+    return table
+
+
 def read_knmi_daily(path: Path) -> pd.DataFrame:
     """Every station-day of a KNMI daily-data file, in the file's units (see the module docstring).
 
@@ -124,41 +185,31 @@ def read_knmi_daily(path: Path) -> pd.DataFrame:
         SourceError: the file is missing or unreadable, has no column line, lacks
             one of :data:`KNMI_COLUMNS`, or a data line does not fit the columns.
     """
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="latin-1").splitlines()
-    except OSError as exc:
-        raise SourceError(path, f"cannot read the KNMI daily data ({exc.strerror})") from None
-    names: list[str] | None = None
-    index: list[int] = []
-    rows: list[list[float]] = []
-    for number, line in enumerate(lines, start=1):
-        if names is None:
-            names = _header(line)
-            if names is not None:
-                missing = [c for c in KNMI_COLUMNS if c not in names]
-                if missing:
-                    raise SourceError(path, f"KNMI daily data without column(s) {', '.join(missing)} (line "
-                                            f"{number} has {', '.join(names)}); download them with the station")
-                index = [names.index(c) for c in KNMI_COLUMNS]
-            continue
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        fields = line.split(",")
-        if len(fields) < len(names):
-            raise SourceError(path, f"line {number}: {len(fields)} fields where the column line has {len(names)}")
-        try:
-            rows.append([float(fields[i]) if fields[i].strip() else math.nan for i in index])
-        except ValueError:
-            raise SourceError(path, f"line {number}: not a number in {line.strip()[:60]!r}") from None
-    if names is None:
-        raise SourceError(path, "no KNMI column line ('# STN,YYYYMMDD,...'): not a KNMI daily-data file")
-    table = pd.DataFrame(rows, columns=list(KNMI_COLUMNS))
-    if table[["STN", "YYYYMMDD"]].isna().any().any():
-        raise SourceError(path, "a data line without station number or date")
-    table = table.astype({"STN": "int64", "YYYYMMDD": "int64"})
-    table.attrs["path"] = str(path)
-    return table
+    return read_knmi_columns(path, KNMI_COLUMNS, kind="daily")
+
+
+def date_key(day: date) -> int:
+    """``day`` as KNMI's YYYYMMDD integer."""
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def station_date_rows(table: pd.DataFrame, station: int, day: date, where: str) -> pd.DataFrame:
+    """The rows of ``station`` on ``day`` in a table of :func:`read_knmi_columns`.
+
+    Raises:
+        SourceError: naming the file and ``where``: the station is not in the file (listing
+            those it holds), or the date is not (giving the station's first and last date).
+    """
+    path = table.attrs.get("path", "KNMI data")
+    at_station = table[table["STN"] == station]
+    if at_station.empty:
+        held = ", ".join(str(s) for s in sorted(table["STN"].unique())) or "none"
+        raise SourceError(path, f"{where}: station {station} is not in the file (it holds station(s) {held})")
+    rows = at_station[at_station["YYYYMMDD"] == date_key(day)]
+    if rows.empty:
+        first, last = int(at_station["YYYYMMDD"].min()), int(at_station["YYYYMMDD"].max())
+        raise SourceError(path, f"{where}: the date is not in the file (station {station} runs {first} to {last})")
+    return rows
 
 
 def station_day(table: pd.DataFrame, station: int, day: date) -> StationDay:
@@ -170,16 +221,7 @@ def station_day(table: pd.DataFrame, station: int, day: date) -> StationDay:
     """
     path = table.attrs.get("path", "KNMI daily data")
     where = f"station {station} on {day.isoformat()}"
-    at_station = table[table["STN"] == station]
-    if at_station.empty:
-        held = ", ".join(str(s) for s in sorted(table["STN"].unique())) or "none"
-        raise SourceError(path, f"{where}: station {station} is not in the file (it holds station(s) {held})")
-    key = day.year * 10_000 + day.month * 100 + day.day
-    row = at_station[at_station["YYYYMMDD"] == key]
-    if row.empty:
-        first, last = int(at_station["YYYYMMDD"].min()), int(at_station["YYYYMMDD"].max())
-        raise SourceError(path, f"{where}: the date is not in the file (station {station} runs {first} to {last})")
-    values = row.iloc[0]
+    values = station_date_rows(table, station, day, where).iloc[0]
     empty = [c for c in ("FG", "TN", "TX", "Q") if not math.isfinite(float(values[c]))]
     if empty:
         raise SourceError(path, f"{where}: no value for {', '.join(empty)} (empty in the file)")

@@ -29,6 +29,7 @@ from geo.cbs_landuse import DEFAULT_PARK_CODES
 from geo.crs import parse_crs
 from geo.errors import ConfigError
 from geo.knmi import WEATHER_SOURCE
+from geo.knmi_hourly import WEATHER_HOURLY_SOURCE
 from geo.surface_proxy import (
     DEFAULT_BUILDING_HEIGHT_M,
     DEFAULT_PROXY_RESOLUTION_M,
@@ -52,6 +53,7 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "cbs": ("neighbourhoods",),
     "cbs_landuse": ("parks",),
     "knmi": (WEATHER_SOURCE,),  # a table of station-days, no geometry (geo.knmi)
+    "knmi_hourly": (WEATHER_HOURLY_SOURCE,),  # a table of station-hours, no geometry (geo.knmi_hourly)
     # Only when no ahn and no dsm/dtm file is given: a real surface always wins, the two never mix.
     SURFACE_PROXY_SOURCE: SURFACE_PROXY_PROVIDES,
 }
@@ -161,6 +163,12 @@ class KnmiSpec(_Strict):
     path: Path
 
 
+class KnmiHourlySpec(_Strict):
+    """``sources.knmi_hourly``: a KNMI hourly-data file (``uurgeg_<STN>_<period>.txt``) -> ``weather_hourly``."""
+
+    path: Path
+
+
 class AhnSpec(_Strict):
     """``sources.ahn``: AHN GeoTIFFs (``dsm``/``dtm``) or LAZ point clouds (``laz``)."""
 
@@ -226,6 +234,7 @@ class SourcesSpec(_Strict):
     cbs: CbsSpec | None = None
     cbs_landuse: CbsLanduseSpec | None = None
     knmi: KnmiSpec | None = None
+    knmi_hourly: KnmiHourlySpec | None = None
     surface_proxy: SurfaceProxySpec | None = None
     landcover: SourceSpec | None = None
     buildings: SourceSpec | None = None
@@ -490,6 +499,7 @@ sources:
   # cbs: {path: wijkenbuurten.gpkg}      # neighbourhoods (buurten)
   # cbs_landuse: {path: BBG2017.gpkg}    # parks: CBS Bestand Bodemgebruik classes 40 and 43 (codes: [...])
   # knmi: {path: etmgeg_283.txt}         # KNMI daily data, for layers.heat-stress.weather: {station, date}
+  # knmi_hourly: {path: uurgeg_283_2011-2020.txt}   # KNMI hourly data (weather_hourly): a reference day
   # surface_proxy: {building_height_m: 8, tree_height_m: 10, wood_height_m: 15}
   #                                      # dsm/dtm from the registers while no AHN is given (named as a proxy)
 

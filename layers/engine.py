@@ -53,6 +53,7 @@ ATTRIBUTION = {
     "cbs": "Wijk- en buurtkaart: CBS (CC BY 4.0)",
     "cbs_landuse": "Bestand Bodemgebruik: CBS (CC BY 4.0)",
     "knmi": "Daggegevens van het weer: KNMI (CC BY 4.0)",
+    "knmi_hourly": "Uurgegevens van het weer: KNMI (CC BY 4.0)",
     SURFACE_PROXY_SOURCE: "DSM/DTM: kaartlaag surface_proxy uit BGT/BAG, geen AHN (aangenomen hoogtes)",
 }
 

@@ -229,6 +229,10 @@ class SourceSet:
             )
         if provider == "knmi":
             return module.read_knmi(self.cfg.resolve(spec.path), self.crs, report)  # type: ignore[no-any-return]
+        if provider == "knmi_hourly":
+            return module.read_knmi_hourly_source(  # type: ignore[no-any-return]
+                self.cfg.resolve(spec.path), self.crs, report
+            )
         if provider == "cbs_landuse":
             return module.read_cbs_landuse(  # type: ignore[no-any-return]
                 self.cfg.resolve(spec.path), self.crs, report, layer=spec.layer, codes=spec.codes,
@@ -320,4 +324,4 @@ class SourceSet:
 
 _ADAPTER_MODULES = {"bgt": "geo.bgt", "bag": "geo.bag", "cbs": "geo.cbs", "ahn": "geo.ahn",
                     "cbs_landuse": "geo.cbs_landuse", SURFACE_PROXY_SOURCE: "geo.surface_proxy",
-                    "knmi": "geo.knmi"}
+                    "knmi": "geo.knmi", "knmi_hourly": "geo.knmi_hourly"}
