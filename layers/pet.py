@@ -43,6 +43,7 @@ from geo.ahn_vegetation import VEGETATION_SOURCE
 from geo.errors import ConfigError, LayerError
 from geo.grid import Grid
 from geo.heat import dsm_on_grid
+from geo.knmi_hourly import WEATHER_HOURLY_SOURCE, station_hours
 from geo.pet import (
     MATZARAKIS_1996,
     PET_CLASSES,
@@ -65,8 +66,6 @@ from layers.pet_params import PARAMS, WIND_PROFILE
 from layers.sun import region_centre_lat_lon
 from layers.walking import walking_space
 
-#: Source of KNMI hourly data (``geo.knmi_hourly``), when the config gives one.
-WEATHER_HOURLY_SOURCE = "weather_hourly"
 #: The rasters of the layer.
 AFTERNOON, MOMENT = "pet_afternoon", "pet_1500"
 _PARTIAL = "pet"
@@ -97,8 +96,6 @@ def weather_day(inputs: LayerInputs, params: Mapping[str, Any]) -> ReferenceDay:
         if WEATHER_HOURLY_SOURCE not in inputs.sources:
             raise ConfigError(f"{_WHERE}.weather: a KNMI station-day needs the hourly data as a source: "
                               "sources.knmi_hourly: {path: uurgeg_<STN>_<period>.txt}")
-        from geo.knmi_hourly import station_hours
-
         return station_hours(inputs.sources[WEATHER_HOURLY_SOURCE], int(request["station"]),
                              _date(str(request["date"]), f"{_WHERE}.weather.date"))
     day = _date(params["weather_date"], f"{_WHERE}.weather_date")

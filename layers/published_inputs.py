@@ -43,6 +43,7 @@ from geo.ahn_vegetation import VEGETATION_SOURCE
 from geo.errors import PublishError, SourceError
 from geo.grid import Grid
 from geo.knmi import WEATHER_SOURCE
+from geo.knmi_hourly import WEATHER_HOURLY_SOURCE
 from geo.raster import Raster
 from layers import catalog as cat
 from layers.assess_thresholds import norm_rows
@@ -69,8 +70,8 @@ __all__ = ["INPUTS_ID", "PublishedInputs", "publish_inputs"]
 RASTER_INPUTS = ("dsm", "dtm", VEGETATION_SOURCE)
 #: Vector sources published as GeoParquet.
 VECTOR_INPUTS = ("landcover", "buildings", "trees", "addresses", "streets", "parks", "neighbourhoods")
-#: Tables (no geometry) published as Parquet: the weather heat-stress reads.
-TABLE_INPUTS = (WEATHER_SOURCE,)
+#: Tables (no geometry) published as Parquet: the weather heat-stress and pet read.
+TABLE_INPUTS = (WEATHER_SOURCE, WEATHER_HOURLY_SOURCE)
 #: Default block edge (cells) in which rasters are read and written: 2048 x 2048 float32 is 16 MB a source.
 DEFAULT_BLOCK_CELLS = 2048
 #: Internal tile edge (cells) of the intermediate GeoTIFF and of the COG.
