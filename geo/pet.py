@@ -30,7 +30,6 @@ stress, 23-29 slight, 29-35 moderate, 35-41 strong, 41 and above extreme.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,15 +187,36 @@ class PetTable:
                    np.asarray(data["values"], dtype=np.float64))
 
 
-@functools.lru_cache(maxsize=64)
+#: Tables solved or handed in (:func:`remember_table`) in this process, by (ta, rh, person).
+_TABLES: dict[tuple[float, float, Person], PetTable] = {}
+#: Tables kept at most (a build needs one per afternoon hour; the oldest go first).
+_MAX_TABLES = 64
+
+
+def remember_table(table: PetTable, person: Person = STANDARD_PERSON) -> None:
+    """Keep ``table`` (e.g. one published with the layer) so :func:`pet_table` of its hour need not solve it."""
+    if len(_TABLES) >= _MAX_TABLES:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[(table.ta_c, table.rh_pct, person)] = table
+
+
 def pet_table(ta_c: float, rh_pct: float, person: Person = STANDARD_PERSON) -> PetTable:
-    """Solve PET for one hour on the (Tmrt, wind) grid of the module docstring (about a second; cached).
+    """Solve PET for one hour on the (Tmrt, wind) grid of the module docstring (about a second; kept).
 
     Args:
         ta_c: air temperature (degC).
         rh_pct: relative humidity (%).
         person: the person.
     """
+    known = _TABLES.get((float(ta_c), float(rh_pct), person))
+    if known is not None:
+        return known
+    table = _solve_table(float(ta_c), float(rh_pct), person)
+    remember_table(table, person)
+    return table
+
+
+def _solve_table(ta_c: float, rh_pct: float, person: Person) -> PetTable:
     tmrt = np.arange(ta_c - TMRT_BELOW_TA_C, ta_c + TMRT_ABOVE_TA_C + TMRT_STEP_C / 2, TMRT_STEP_C)
     sqrt_wind = np.linspace(np.sqrt(WIND_MIN_M_S), np.sqrt(WIND_MAX_M_S), WIND_NODES)
     grid_t, grid_s = np.meshgrid(tmrt, sqrt_wind, indexing="ij")

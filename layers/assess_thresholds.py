@@ -30,6 +30,7 @@ FIGURES: tuple[str, ...] = (
     "dwellings", "dwellings_meeting_3", "dwellings_meeting_30", "dwellings_meeting_300",
     "nearest_park_m", "nearest_cool_place_m",
     "vacant_dwellings", "housing_sites", "planned_dwellings",  # read off layers vacancy and housing-sites
+    "pet_afternoon_mean", "pet_1500_mean", "pet_strong_pct",  # layer pet: published, recomputed near edits
 )
 
 

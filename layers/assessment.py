@@ -24,6 +24,7 @@ from geo.edits_model import Edit
 from geo.errors import NotFoundError
 from geo.fractions import Crowns
 from geo.kernel_memo import kernel_memo
+from geo.knmi_hourly import WEATHER_HOURLY_SOURCE
 from geo.site import Site
 from layers import catalog as cat
 from layers.assess import (
@@ -38,6 +39,7 @@ from layers.assess import (
     run_sites,
     snapshot,
 )
+from layers.assess_pet import pet_figures
 from layers.assess_published import published_figures
 from layers.assess_thresholds import NORMS, judge
 from layers.base import BuildContext, Extent, RegionContext
@@ -121,6 +123,19 @@ def assess_site(
     for run in (r for r in (before, after) if r is not None):
         for zone, figures in read.items():
             run.figures[zone].update(figures)
+    # PET: the published layer's values; with edits recomputed near the site by the layer's own code.
+    scenario = None
+    if len(sets) > 1:
+        scenario = dict(sets[1])
+        if WEATHER_HOURLY_SOURCE in inputs.available() and WEATHER_HOURLY_SOURCE not in scenario:
+            scenario[WEATHER_HOURLY_SOURCE] = inputs.load(WEATHER_HOURLY_SOURCE, area.bounds)
+    pet_before, pet_after, pet_version = pet_figures(
+        catalog_dir, site.geometry, site.buffer, scenario, inputs.providers, context, ctx or BuildContext(), progress)
+    if pet_version is not None:
+        read_versions["pet"] = pet_version
+    before.figures = _merged(before.figures, pet_before)
+    if after is not None:
+        after.figures = _merged(after.figures, pet_after)
     norms = (*NORMS, *inputs.norms)  # the national norms, then the region's own (each row names its source)
     answer: dict[str, Any] = {
         "version": {"inputs": inputs.version, "layers": {**{i: entries[i].version for i in ids}, **read_versions}},
@@ -146,6 +161,11 @@ def assess_site(
                                 "kernels_full": memo.full, "cells_patched": memo.recomputed_cells}
         answer["warnings"] += list(result.warnings)
     return Assessment(plain(answer), before, after, result)
+
+
+def _merged(figures: dict[str, dict[str, Any]], more: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``figures`` with the figures of ``more`` added per zone."""
+    return {zone: {**values, **more.get(zone, {})} for zone, values in figures.items()}
 
 
 def plain(value: Any) -> Any:

@@ -63,6 +63,9 @@ FIGURES: dict[str, Figure] = {
     "vacant_dwellings": Figure("Leegstaande woningen (openbare 100 m-vakken)", "", 0),
     "housing_sites": Figure("Woningbouwlocaties", "", 0),
     "planned_dwellings": Figure("Geplande woningen op die locaties", "", 0),
+    "pet_afternoon_mean": Figure("Gevoelstemperatuur 12-18 uur, gemiddeld", "°C", 1, higher_is_better=False),
+    "pet_1500_mean": Figure("Gevoelstemperatuur om 15 uur, gemiddeld", "°C", 1, higher_is_better=False),
+    "pet_strong_pct": Figure("Sterke of extreme hittestress (PET vanaf 35 °C)", "%", 1, higher_is_better=False),
 }
 
 #: Threshold operators as printed.
