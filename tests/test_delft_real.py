@@ -48,7 +48,8 @@ def delft(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     ).to_file(folder / "adressen.gpkg", driver="GPKG")
     config = write_delft_config(folder, shared_data, "  neighbourhoods: {path: buurt.gpkg}\n"
                                                       "  addresses: {path: adressen.gpkg}\n")
-    build(load_config(config), ["landcover", "green-paved", "heat-stress", "cool-places"], console=Console(quiet=True))
+    build(load_config(config), ["landcover", "green-paved", "heat-stress", "cool-places", "pet"],
+          console=Console(quiet=True))
     return config.parent / "catalog"
 
 
@@ -132,3 +133,37 @@ def test_assessment_identity_on_the_real_delft_data(delft: Path) -> None:
     assert got["shade_pct"] == pytest.approx(float(heat["walk_shade_pct_1500"]), abs=0.5)
     places = read_result(delft, _entry(delft, "cool-places").files).vectors["cool-places"]
     assert len(places) > 0 and got["nearest_cool_place_m"] == 0.0  # the campus holds cool places
+
+
+#: Koopmans et al. (2020): on the reference day the afternoon PET of Dutch towns runs from about 30 degC in deep
+#: shade to about 45 degC on open paving; most urban ground lies in the moderate to extreme classes (29-41+).
+KOOPMANS_PET_RANGE_C = (28.0, 47.0)
+
+
+def test_pet_on_the_real_campus_lies_in_the_published_range_and_trees_cool(delft: Path) -> None:
+    pet, profile = _band(delft, "pet", "pet_1500")
+    afternoon, _ = _band(delft, "pet", "pet_afternoon")
+    shade, shade_profile = _band(delft, "heat-stress", "shade_pct_1500")
+    assert shade_profile["transform"] == profile["transform"] and shade.shape == pet.shape
+    known = np.isfinite(afternoon)
+    low, high = np.percentile(afternoon[known], [1, 99])
+    assert KOOPMANS_PET_RANGE_C[0] <= low < high <= KOOPMANS_PET_RANGE_C[1], (low, high)
+    # Roofs have no PET, as they have no shade figure.
+    assert np.array_equal(np.isnan(pet), np.isnan(shade))
+    # Paving under a real tall crown against paving in full sun at 15:00 (same land cover, same hour).
+    canopy, canopy_profile = _band(delft, "green-paved", "canopy")
+    classes, class_profile = _band(delft, "landcover", "landcover")
+    paved = _onto(np.isin(classes, [LANDCOVER_CODES[c] for c in PAVED]).astype(np.float32), class_profile, profile,
+                  Resampling.average) >= 1.0
+    with np.errstate(invalid="ignore"):
+        tall = np.where(np.isfinite(canopy), (canopy >= TREE_HEIGHT_M).astype(np.float32), np.nan)
+    crown = _onto(tall, canopy_profile, profile, Resampling.average)
+    under = paved & (crown >= 1.0) & np.isfinite(pet)
+    sunny = paved & (np.nan_to_num(crown) == 0) & (shade == 0) & np.isfinite(pet)
+    assert under.sum() > 50 and sunny.sum() > 500
+    cooling = float(pet[sunny].mean() - pet[under].mean())
+    assert 4.0 <= cooling <= 15.0, cooling
+    table = gpd.read_parquet(delft / _entry(delft, "pet").file("neighbourhoods", "vector").path).iloc[0]
+    shares = [table[f"walk_pct_{k}"] for k in ("geen", "licht", "matig", "sterk", "extreem")]
+    assert sum(shares) == pytest.approx(100.0, abs=0.05)
+    assert table["walk_pet_afternoon_p95"] > table["walk_pet_afternoon_mean"] > 30.0
