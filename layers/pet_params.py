@@ -50,7 +50,8 @@ PARAMS: tuple[Param, ...] = (
           "15:00, the moment of the shade targets (layers.sun, Kluck et al. 2020)", minimum=0, maximum=23),
     Param("spinup_hours", 3, "h", "hours SOLWEIG runs before the afternoon to warm the ground and walls",
           "SOLWEIG carries ground and wall temperatures from step to step (Lindberg et al. 2016); three hours "
-          "change the 12:00 Tmrt by less than 0.3 degC against a run from sunrise (docs/method-pet.md)",
+          "give a 12:00 Tmrt within 0.03 degC of a run from 07:00, one hour within 0.6 degC (measured on a street "
+          "with a 15 m block, docs/method-pet.md)",
           minimum=0, maximum=12),
     Param("shadow_max_distance_m", 80.0, "m", "longest shadow SOLWEIG follows, and the halo read around a window",
           "a 30 m building casts 40 m at 18:00 on 1 July (sun 37 degrees); the sky view of a street sees "

@@ -68,6 +68,19 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "main_route_shade_pct_afternoon": ("Schaduw op hoofdroutes 12-18 uur", "%"),
     "neighbourhood_shade_pct_afternoon": ("Schaduw op buurtstraten 12-18 uur", "%"),
     "source_classes": ("Bronklassen", ""),
+    "pet_afternoon_mean": ("Gevoelstemperatuur 12-18 uur buiten, gemiddeld", "°C"),
+    "walk_pet_afternoon_mean": ("Gevoelstemperatuur 12-18 uur op looproutes, gemiddeld", "°C"),
+    "walk_pet_afternoon_p95": ("Gevoelstemperatuur 12-18 uur op looproutes, 95e percentiel", "°C"),
+    "walk_pet_1500_mean": ("Gevoelstemperatuur om 15 uur op looproutes, gemiddeld", "°C"),
+    "walk_cells": ("Cellen looproute", ""),
+    "outdoor_cells": ("Cellen buiten (geen dak)", ""),
+    "walk_pct_geen": ("Looproute zonder hittestress (PET onder 23 °C)", "%"),
+    "walk_pct_licht": ("Looproute met lichte hittestress (23-29 °C)", "%"),
+    "walk_pct_matig": ("Looproute met matige hittestress (29-35 °C)", "%"),
+    "walk_pct_sterk": ("Looproute met sterke hittestress (35-41 °C)", "%"),
+    "walk_pct_extreem": ("Looproute met extreme hittestress (vanaf 41 °C)", "%"),
+    "pet_afternoon": ("Gevoelstemperatuur 12-18 uur", "°C"),
+    "pet_1500": ("Gevoelstemperatuur om 15 uur", "°C"),
 }
 #: Output (published vector file) -> Dutch name of one of its features, as the identify panel heads it.
 OUTPUTS: dict[str, str] = {

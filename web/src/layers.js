@@ -11,7 +11,7 @@ const EMPTY_PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC
 
 // Theme of each layer (the panel's groups); layers not listed go under "Overig".
 export const THEMES = [
-  ['klimaat', 'Klimaat', ['heat-stress', 'cool-places']],
+  ['klimaat', 'Klimaat', ['pet', 'heat-stress', 'cool-places']],
   ['groen', 'Groen', ['green-paved', 'tree-3-30-300', 'landcover']],
   ['wonen', 'Wonen', ['housing-sites', 'housing-opportunities', 'housing-opportunities-vacant', 'vacancy',
     'vacancy-addresses', 'projects-map']],
