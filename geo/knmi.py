@@ -239,9 +239,22 @@ def read_knmi(path: Path, region_crs: CRS | None, report: SourceReport) -> Adapt
     Raises:
         SourceError: see :func:`read_knmi_daily`.
     """
-    table = read_knmi_daily(path)
-    report.count("station_days", len(table))
-    report.note(f"KNMI daily data: station(s) {', '.join(str(s) for s in sorted(table['STN'].unique()))}, "
+    return station_table_result(read_knmi_daily(path), WEATHER_SOURCE, "daily", "station_days", report)
+
+
+def station_table_result(table: pd.DataFrame, source: str, kind: str, counted: str,
+                         report: SourceReport) -> AdapterResult:
+    """The adapter result of a KNMI station table: ``source`` filled, its rows counted, stations and dates noted.
+
+    Args:
+        table: the rows (``STN`` and ``YYYYMMDD`` columns).
+        source: the source it fills (``weather``, ``weather_hourly``).
+        kind: ``daily`` or ``hourly``, for the note.
+        counted: the report's count name (``station_days``, ``station_hours``).
+        report: the adapter's report.
+    """
+    report.count(counted, len(table))
+    report.note(f"KNMI {kind} data: station(s) {', '.join(str(s) for s in sorted(table['STN'].unique()))}, "
                 f"{int(table['YYYYMMDD'].min()) if len(table) else '-'} to "
                 f"{int(table['YYYYMMDD'].max()) if len(table) else '-'}")
-    return AdapterResult(sources={WEATHER_SOURCE: table}, report=report)
+    return AdapterResult(sources={source: table}, report=report)

@@ -57,7 +57,7 @@ import pandas as pd
 from pyproj import CRS
 
 from geo.errors import ConfigError, SourceError
-from geo.knmi import TENTHS, read_knmi_columns, station_date_rows
+from geo.knmi import TENTHS, read_knmi_columns, station_date_rows, station_table_result
 from geo.report import AdapterResult, SourceReport
 from geo.solar import DUTCH_TIME_ZONE
 from geo.weather_day import ReferenceDay, WeatherHour
@@ -177,9 +177,4 @@ def read_knmi_hourly_source(path: Path, region_crs: CRS | None, report: SourceRe
     Raises:
         SourceError: see :func:`read_knmi_hourly`.
     """
-    table = read_knmi_hourly(path)
-    report.count("station_hours", len(table))
-    report.note(f"KNMI hourly data: station(s) {', '.join(str(s) for s in sorted(table['STN'].unique()))}, "
-                f"{int(table['YYYYMMDD'].min()) if len(table) else '-'} to "
-                f"{int(table['YYYYMMDD'].max()) if len(table) else '-'}")
-    return AdapterResult(sources={WEATHER_HOURLY_SOURCE: table}, report=report)
+    return station_table_result(read_knmi_hourly(path), WEATHER_HOURLY_SOURCE, "hourly", "station_hours", report)
