@@ -229,6 +229,48 @@ def tmrt_hours(
     return TmrtHours(tmrt=tmrt, sky_view=np.clip(sky, 0.0, 1.0), shadow=shadow, fluxes=flux)
 
 
+def _tile_kernel(
+    dsm: np.ndarray, dtm: np.ndarray, canopy: np.ndarray, land_cover: np.ndarray, *,
+    pixel_size_m: float, steps: Sequence[tuple[WeatherHour, SunPosition]], keep: Sequence[datetime],
+    latitude_deg: float, longitude_deg: float, max_shadow_m: float,
+) -> list[np.ndarray]:
+    """One tile of :func:`tmrt_tiled`: Tmrt at every kept instant, then the sky view."""
+    tile = TmrtSurface(dsm, dtm, canopy, land_cover.astype(np.uint8), pixel_size_m)
+    if not np.isfinite(tile.dtm_m).any():
+        return [np.full(dsm.shape, np.nan, dtype=np.float32) for _ in range(len(keep) + 1)]
+    run = tmrt_hours(tile, steps, keep, latitude_deg, longitude_deg, max_shadow_m)
+    return [*(run.tmrt[t] for t in keep), run.sky_view]
+
+
+def tmrt_tiled(
+    surface: TmrtSurface,
+    steps: Sequence[tuple[WeatherHour, SunPosition]],
+    keep: Sequence[datetime],
+    latitude_deg: float,
+    longitude_deg: float,
+    max_shadow_m: float,
+    chunk_size: int,
+) -> tuple[dict[datetime, np.ndarray], np.ndarray]:
+    """:func:`tmrt_hours` in tiles of ``chunk_size`` cells read with a halo of ``max_shadow_m``, under the
+    active Dask scheduler (``geo.chunked.run_tiled``): the local threads of a build, or a cluster's workers.
+
+    A surface of at most one tile runs in one call. SOLWEIG sees no further than the halo, so the tiles give
+    the pixels of one run (to within SOLWEIG's own edge effects; tests/test_pet_layer.py holds two windows
+    to 0.05 degC).
+
+    Returns:
+        instant -> Tmrt (degC, float32) for each kept instant, and the sky view factor (0-1, float32).
+    """
+    from geo.chunked import halo_cells, run_tiled
+
+    kernel = functools.partial(_tile_kernel, pixel_size_m=surface.pixel_size_m, steps=tuple(steps),
+                               keep=tuple(keep), latitude_deg=latitude_deg, longitude_deg=longitude_deg,
+                               max_shadow_m=max_shadow_m)
+    outputs = run_tiled(kernel, [surface.dsm_m, surface.dtm_m, surface.canopy_m, surface.land_cover],
+                        halo=halo_cells(max_shadow_m, surface.pixel_size_m), chunk_size=chunk_size)
+    return dict(zip(keep, outputs[:-1], strict=True)), outputs[-1]
+
+
 def _read_step(directory: Path, name: str, when: datetime) -> np.ndarray:
     """The per-step GeoTIFF ``<name>/<name>_YYYYMMDD_HHMM.tif`` SOLWEIG wrote for ``when`` (local time)."""
     path = directory / name / f"{name}_{when.strftime('%Y%m%d_%H%M')}.tif"

@@ -56,7 +56,7 @@ from geo.pet import (
 from geo.raster import Raster
 from geo.rasterize import polygon_index
 from geo.solar import sun_position
-from geo.tmrt import LINDBERG_2008, LINDBERG_2011, SOLWEIG_PACKAGE, TmrtSurface, tmrt_hours, umep_land_cover
+from geo.tmrt import LINDBERG_2008, LINDBERG_2011, SOLWEIG_PACKAGE, TmrtSurface, tmrt_tiled, umep_land_cover
 from geo.weather_day import KOOPMANS_2020, ReferenceDay, WeatherHour, reference_day
 from layers import pet_stats as ps
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, Windowed, fixed
@@ -213,12 +213,13 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         empty = np.full(core.shape, np.nan, dtype=np.float32)
         pets, clamped = {t: empty for t in afternoon}, 0
     else:
-        run = tmrt_hours(surface, weather, afternoon, lat, lon, params["shadow_max_distance_m"])
+        tmrt, sky_view = tmrt_tiled(surface, weather, afternoon, lat, lon, params["shadow_max_distance_m"],
+                                    ctx.chunk_size)
         pets, clamped = {}, 0
-        sky = run.sky_view[inner]
+        sky = sky_view[inner]
         for t in afternoon:
             wind = wind_at_person(day.at(t).wind_m_s, sky, params)
-            value, outside = pet_grid(tables[t], run.tmrt[t][inner], wind)
+            value, outside = pet_grid(tables[t], tmrt[t][inner], wind)
             pets[t] = np.where(no_value, np.float32(np.nan), value).astype(np.float32)
             clamped += outside
     mean = np.mean(np.stack([pets[t] for t in afternoon]), axis=0).astype(np.float32)

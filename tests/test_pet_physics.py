@@ -139,3 +139,26 @@ def test_solweig_refuses_uneven_steps_and_unknown_fluxes(flat_open: dict) -> Non
         tmrt_hours(surface, steps, [hours[0].when], LAT, LON, 10.0)
     with pytest.raises(LayerError, match="unknown SOLWEIG flux"):
         tmrt_hours(surface, steps[:1], [hours[0].when], LAT, LON, 10.0, fluxes=("albedo",))
+
+
+def test_tiles_with_a_halo_give_the_tmrt_of_one_run() -> None:
+    """SOLWEIG per tile (geo.tmrt.tmrt_tiled, under the Dask scheduler) against one call on the whole surface:
+    a 10 m block near the tiles' corner, tiles of 60 cells read with a 20 m halo (its longest shadow at 12:00)."""
+    from geo.tmrt import tmrt_tiled
+
+    n = 120
+    ground = np.full((n, n), 5.0, dtype=np.float32)
+    dsm = ground.copy()
+    dsm[50:70, 50:70] = 15.0
+    land = np.full((n, n), 1, np.uint8)
+    land[50:70, 50:70] = 2
+    surface = TmrtSurface(dsm, ground, np.zeros((n, n), np.float32), land, 1.0)
+    day = reference_day()
+    steps = [(h, sun_position(h.when, LAT, LON)) for h in day.hours if 11 <= h.when.hour <= 12]
+    keep = [steps[-1][0].when]
+    whole = tmrt_hours(surface, steps, keep, LAT, LON, 20.0)
+    tiled, sky = tmrt_tiled(surface, steps, keep, LAT, LON, 20.0, chunk_size=60)
+    # Away from the outer edge (where neither run sees beyond the surface) the tiles agree with the one run.
+    inner = (slice(20, -20), slice(20, -20))
+    np.testing.assert_allclose(tiled[keep[0]][inner], whole.tmrt[keep[0]][inner], atol=0.1)
+    np.testing.assert_allclose(sky[inner], whole.sky_view[inner], atol=0.01)
