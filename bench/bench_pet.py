@@ -41,6 +41,7 @@ import argparse
 import glob
 import json
 import math
+import os
 import resource
 import sys
 import tempfile
@@ -201,8 +202,9 @@ def profile(config: Path) -> dict[str, Any]:
     if published:
         with rasterio.open(published[-1]) as src:
             built = src.read(1)
-        keep = np.isfinite(built) & ~roof[inner]
-        out["max_diff_c"] = float(np.abs(built[keep] - pets[moment][keep]).max()) if keep.any() else None
+        if built.shape == pets[moment].shape:
+            keep = np.isfinite(built) & ~roof[inner]
+            out["max_diff_c"] = float(np.abs(built[keep] - pets[moment][keep]).max()) if keep.any() else None
     return out
 
 
@@ -282,7 +284,9 @@ def main() -> None:
     window = args.window or BuildContext().window_cells
     params = LAYER.resolve_params({}, f"layers.{LAYER_ID}")
     res, halo = float(params["resolution_m"]), halo_m(params)
-    console = Console()
+    console = Console(width=120)
+    console.print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+                  f"on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         console.print(f"region: {args.size_m:g} m square of the demo, pet at {res:g} m, window {window} cells, "
@@ -334,7 +338,8 @@ def main() -> None:
     for name, seconds in steps:
         over.add_row(name, f"{seconds:.1f}")
     rest = build.seconds - solweig_s - sum(s for _, s in steps)
-    over.add_row("rest: shadow GeoTIFFs, statistics, COG/catalog, publishing the inputs", f"{rest:.1f}")
+    over.add_row("rest: shadow GeoTIFFs, statistics, COG/catalog, publishing the inputs (the parts are timed in "
+                 "other processes: on a loaded machine this can come out negative)", f"{rest:.1f}")
     over.add_row("overhead in all (build - plain SOLWEIG)", f"{build.seconds - solweig_s:.1f} "
                  f"({(build.seconds - solweig_s) / build.seconds:.0%})")
     console.print(over)
@@ -344,6 +349,8 @@ def main() -> None:
     per_cell = (build.seconds - imports.seconds) / cells
     serial_s = per_cell * p_cells + imports.seconds
     largest_measured = max(peer["solweig_cells"], cells // n_win)
+    solweig_mib = peer["mib_after_steps"] - peer["mib_before_solweig"]
+    window_gib = (build.peak_mib - solweig_mib + solweig_mib * p_largest / largest_measured) / 1024
     proj = Table(title=f"projection: {PROJECT_KM2:g} km2 ({p_side:,} x {p_side:,} cells at {res:g} m), "
                  f"{p_win} windows of <= {window} cells + {halo:g} m halo")
     proj.add_column("where")
@@ -358,12 +365,13 @@ def main() -> None:
                      "under an hour" if hours <= CLUSTER_H else "over an hour")
     console.print(proj)
     need = math.ceil(serial_s / 3600 / CLUSTER_H)
-    console.print(f"per window of {p_largest:,} cells a peak of about "
-                  f"{build.peak_mib * p_largest / largest_measured / 1024:.1f} GiB (measured peak scaled by cells). "
+    console.print(f"per window of {p_largest:,} cells a peak of about {window_gib:.1f} GiB (the build's peak with "
+                  f"SOLWEIG's part of it scaled by cells). "
                   f"Assumes: seconds per cell SOLWEIG runs on as measured here (build minus imports), relief like "
                   f"the demo's; the cluster scales linearly with one window per worker at a time (at most "
                   f"{p_win} busy), which the engine does not do yet (it runs the windows one after another); "
                   f"under {CLUSTER_H:g} h takes about {need} workers.")
+    console.print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if scen is not None:
         figures, m = scen
         s = Table(title=f"scenario: run_in_memory(pet) of a {SITE_M:g} m x {SITE_M:g} m site on in-memory sources "
@@ -373,6 +381,8 @@ def main() -> None:
         s.add_row("reading the sources (snapshot, not part of a scenario)", f"{figures['read_s']:.1f}")
         s.add_row("cold: first run in the process (PET tables solved)", f"{figures['cold_s']:.1f}")
         s.add_row("warm: PET tables cached", f"{figures['warm_s']:.1f}")
+        s.add_row("  of which SVF, at the peer's seconds per cell (estimate)",
+                  f"{peer['svf_s'] / peer['solweig_cells'] * figures['solweig_cells']:.1f}")
         s.add_row("the child process in all (imports included), peak MiB", f"{m.seconds:.1f}, {m.peak_mib:.0f}")
         console.print(s)
 
