@@ -381,8 +381,6 @@ def main() -> None:
         s.add_row("reading the sources (snapshot, not part of a scenario)", f"{figures['read_s']:.1f}")
         s.add_row("cold: first run in the process (PET tables solved)", f"{figures['cold_s']:.1f}")
         s.add_row("warm: PET tables cached", f"{figures['warm_s']:.1f}")
-        s.add_row("  of which SVF, at the peer's seconds per cell (estimate)",
-                  f"{peer['svf_s'] / peer['solweig_cells'] * figures['solweig_cells']:.1f}")
         s.add_row("the child process in all (imports included), peak MiB", f"{m.seconds:.1f}, {m.peak_mib:.0f}")
         console.print(s)
 
