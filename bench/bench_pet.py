@@ -31,8 +31,9 @@ What it measures, each part in a fresh child process:
    plus the 80 m halo), cold (first run in a process: PET tables solved) and warm (tables cached): the
    figure for the site assessment's 10 s budget.
 
-SOLWEIG's SVF walks rays as far as the window's relief (highest DSM minus lowest), so hilly terrain costs
-more per cell than the flat demo; the relief of the measured window is printed beside the figures.
+SOLWEIG's SVF walks rays as far as the window's relief (highest DSM minus lowest), so a window with more
+relief (hills, tall buildings) costs more per cell; the relief of the measured window is printed beside the
+figures, and the projection assumes windows of the same relief.
 """
 
 from __future__ import annotations
