@@ -88,10 +88,12 @@ def test_planting_trees_lowers_pet_and_the_local_run_matches_the_full_computatio
     assert result.after is not None
     crs = region["crs"]
     site = region["site"].geometry
-    window = recompute_window(site, 1.0, crs)
+    entry = cat.read_catalog(region["catalog"]).layers["pet"]
+    params = LAYER.resolve_params(entry.parameters, "layers.pet")  # the demo builds pet at 2 m
+    assert params["resolution_m"] == 2.0
+    window = recompute_window(site, params["resolution_m"], crs)
     inputs = PublishedInputs(region["catalog"])
     context = RegionContext(inputs.name, inputs.crs, inputs.boundary)
-    params = LAYER.resolve_params({}, "layers.pet")
     full = run_layer(LAYER, params, MemoryInputs(result.after.sources, crs, inputs.providers), Extent(window.bounds),
                      context,
                      zones=None, dependencies={}, ctx=BuildContext())
@@ -101,3 +103,25 @@ def test_planting_trees_lowers_pet_and_the_local_run_matches_the_full_computatio
         assert after[key] == pytest.approx(want[key], abs=0.2), key
     assert after["pet_strong_pct"] == pytest.approx(want["pet_strong_pct"], abs=3.0)
     assert 20.0 / np.tan(np.radians(37.0)) <= EDIT_REACH_M  # a 20 m object's shadow at 18:00
+
+
+def test_a_scenario_solves_no_pet_table_the_published_version_holds(region: dict[str, Any],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold server takes the PET tables from the published metadata (``seed_tables``): solving them would
+    cost about 10 s, the whole scenario budget."""
+    import geo.pet
+    from layers.assess_pet import seed_tables
+    from layers.pet import _instants, person, pet_tables, weather_day
+
+    entry = cat.read_catalog(region["catalog"]).layers["pet"]
+    params = LAYER.resolve_params(entry.parameters, "layers.pet")
+    monkeypatch.setattr(geo.pet, "_TABLES", {})
+
+    def refuse(*_args: Any) -> None:
+        raise AssertionError("a PET table was solved")
+
+    monkeypatch.setattr(geo.pet, "_solve_table", refuse)
+    assert seed_tables(entry, params) == 7
+    day = weather_day(MemoryInputs({}, region["crs"]), params)  # type: ignore[arg-type]
+    _, afternoon, _ = _instants(day, params)
+    assert len(pet_tables(day, afternoon, person(params))) == 7

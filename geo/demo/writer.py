@@ -39,6 +39,9 @@ layers:
   # The demo occupancy covers registrations from 1975 (geo.demo.registers.EARLIEST_SINCE): a dwelling that was
   # never registered has then been vacant for more than three years.
   housing-opportunities-vacant: {{history_start: "1975-01-01"}}
+  # PET at 2 m keeps `make demo` to minutes: at the layer's 1 m, SOLWEIG needs about 2-4 minutes per km2 on
+  # two cores (bench/bench_pet.py), half an hour for the 9 km2 demo.
+  pet: {{resolution_m: 2.0}}
 # seed {seed}, {size:g} x {size:g} m, lower-left corner RD ({x0:g}, {y0:g})
 """
 
