@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import socket
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +29,6 @@ from layers.engine import build
 from layers.heat_stress import SHADE_RASTERS
 from tests.conftest import ORIGIN, SIZE_M, small_landcover
 
-DASK = Path(sys.executable).parent / "dask"
 DSM_RES = 0.5
 TOWER_M = 30.0
 NODATA = -9999.0
@@ -179,12 +175,6 @@ def test_dsm_in_another_crs_is_refused(tmp_path: Path) -> None:
         build(load_config(config), ["heat-stress"], console=Console(quiet=True))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _pixels(config: Path) -> bytes:
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
@@ -195,31 +185,13 @@ def _pixels(config: Path) -> bytes:
     return digest.digest()
 
 
-def test_build_on_a_dask_cluster_is_pixel_identical_to_a_local_build(tmp_path: Path) -> None:
+def test_build_on_a_dask_cluster_is_pixel_identical_to_a_local_build(tmp_path: Path, dask_scheduler: str) -> None:
     local_cfg, remote_cfg = _write_region(tmp_path / "local"), _write_region(tmp_path / "remote")
     # Small chunks so the kernels really run in pieces with halos on both workers.
     build(load_config(local_cfg), ["heat-stress"], ctx=BuildContext(workers=2, chunk_size=64),
           console=Console(quiet=True))
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], **quiet)]  # type: ignore[call-overload]
-    try:
-        for _ in range(2):
-            procs.append(subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
-                                           "--local-directory", str(tmp_path / "dask")], **quiet))  # type: ignore[call-overload]
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
-        build(load_config(remote_cfg), ["heat-stress"],
-              ctx=BuildContext(workers=2, chunk_size=64, scheduler=address), console=Console(quiet=True))
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
+    build(load_config(remote_cfg), ["heat-stress"],
+          ctx=BuildContext(workers=2, chunk_size=64, scheduler=dask_scheduler), console=Console(quiet=True))
     assert _pixels(local_cfg) == _pixels(remote_cfg)
 
 
