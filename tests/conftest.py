@@ -216,6 +216,30 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
+#: How the hand-built heat-stress region is built locally: two worker threads, 64-cell chunks (one window).
+HEAT_REGION_CTX = {"workers": 2, "chunk_size": 64}
+
+
+@pytest.fixture(scope="session")
+def heat_region(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The hand-built heat-stress region of ``tests.test_heat_stress`` built once, locally (``HEAT_REGION_CTX``).
+
+    Returns its config path and the layers the build reported built. Read by the hand-built heat
+    test, the dask-cluster identity and the one-window side of the windowed build; tests only read it.
+    """
+    from rich.console import Console
+
+    from layers.base import BuildContext
+    from layers.config import load_config
+    from layers.engine import build
+    from tests.test_heat_stress import _write_region
+
+    config = _write_region(tmp_path_factory.mktemp("heat") / "region")
+    summary = build(load_config(config), ["heat-stress"], ctx=BuildContext(**HEAT_REGION_CTX),
+                    console=Console(quiet=True))
+    return config, list(summary.built)
+
+
 def _free_port() -> int:
     import socket
 
@@ -254,6 +278,8 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(DASK_WORKERS, timeout=60)
         yield address
+        with Client(address, timeout="30s") as client:
+            client.shutdown()  # scheduler and workers close at once (SIGTERM alone: about 8 s of graceful closing)
     finally:
         for proc in reversed(procs):
             proc.terminate()
