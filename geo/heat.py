@@ -20,7 +20,6 @@ import math
 
 import numpy as np
 from rasterio.warp import Resampling, reproject
-from scipy.signal import fftconvolve
 
 from geo.errors import CRSError
 from geo.grid import Grid
@@ -149,6 +148,10 @@ def focal_fraction(
     mapped = np.isfinite(blocks)
     counts = mapped.sum(axis=(1, 3)).astype(np.float64)
     sums = np.where(mapped, blocks, 0.0).sum(axis=(1, 3))
+    # Imported here: scipy.signal (with scipy.stats under it) costs every process that imports the layer
+    # registry a second or more at start (CLI, server), and only this function needs it.
+    from scipy.signal import fftconvolve
+
     disc = disc_kernel(radius_m / (factor * resolution_m))
     num = fftconvolve(sums, disc, mode="same")
     den = fftconvolve(counts, disc, mode="same")

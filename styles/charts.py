@@ -11,9 +11,10 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Bar colour (a dark teal that reads on paper and screen) and the colour of the regional line.
 BAR_COLOUR = "#2b7a78"
@@ -33,6 +34,14 @@ def dutch_number(value: float | None, decimals: int = 1) -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return f"{value:.{decimals}f}".replace(".", ",")
+
+
+def _figure(size: tuple[float, float]) -> Figure:
+    """A new figure of ``size`` inches at ``DPI``. matplotlib is imported on the first chart, not with this
+    module: it costs every process that imports the build engine or the server about a second at start."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, dpi=DPI)
 
 
 def _svg(fig: Figure) -> str:
@@ -63,7 +72,7 @@ def bar_chart(
         reference_label: legend text of the reference line.
         fmt: ``svg`` (text) or ``png`` (bytes).
     """
-    fig = Figure(figsize=(BAR_SIZE[0], max(1.4, 0.45 * len(labels) + 0.9)), dpi=DPI)
+    fig = _figure((BAR_SIZE[0], max(1.4, 0.45 * len(labels) + 0.9)))
     ax = fig.add_subplot()
     clean = [v if v is not None and math.isfinite(v) else 0.0 for v in values]
     ys = list(range(len(labels)))[::-1]
@@ -90,7 +99,7 @@ def line_chart(
     fmt: str = "svg",
 ) -> str | bytes:
     """One line per series over ``labels`` (versions, oldest first), points marked."""
-    fig = Figure(figsize=LINE_SIZE, dpi=DPI)
+    fig = _figure(LINE_SIZE)
     ax = fig.add_subplot()
     xs = list(range(len(labels)))
     for name, values in series.items():
@@ -108,7 +117,7 @@ def line_chart(
 
 def histogram(values: Sequence[float], *, title: str, unit: str = "", fmt: str = "png") -> str | bytes:
     """A histogram of ``values`` (NaN left out) in :data:`HIST_BINS` bins."""
-    fig = Figure(figsize=HIST_SIZE, dpi=DPI)
+    fig = _figure(HIST_SIZE)
     ax = fig.add_subplot()
     finite = [float(v) for v in values if v is not None and math.isfinite(v)]
     if finite:
@@ -132,7 +141,7 @@ MAP_MAX_CELLS = 800
 
 def zone_map(frame: Any, column: str, *, title: str, unit: str = "", fmt: str = "png") -> str | bytes:
     """A choropleth of ``column`` over the polygons of ``frame`` (a GeoDataFrame), zones without a value grey."""
-    fig = Figure(figsize=MAP_SIZE, dpi=DPI)
+    fig = _figure(MAP_SIZE)
     ax = fig.add_subplot()
     frame.plot(ax=ax, column=column, cmap=MAP_CMAP, legend=True, edgecolor="#333333", linewidth=0.4,
                missing_kwds={"color": "#dddddd", "label": "geen waarde"},
@@ -150,7 +159,7 @@ def raster_map(data: Any, bounds: Sequence[float], *, title: str, unit: str = ""
     arr = np.asarray(data, dtype=np.float64)
     step = max(1, math.ceil(max(arr.shape) / MAP_MAX_CELLS))
     arr = arr[::step, ::step]
-    fig = Figure(figsize=MAP_SIZE, dpi=DPI)
+    fig = _figure(MAP_SIZE)
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(arr), cmap=MAP_CMAP,
                       extent=(bounds[0], bounds[2], bounds[1], bounds[3]), interpolation="nearest")

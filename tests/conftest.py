@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
+if TYPE_CHECKING:
+    from geo.report import AdapterResult
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+#: The real BGT extract of Otterlo (PDOK, 2020-08), read by several modules.
+OTTERLO_BGT = SHARED_DATA / "bgt-otterlo" / "otterlo.zip"
 
 #: Hand-built region: 200 x 200 m at RD (200000, 450000), four land-cover quadrants.
 ORIGIN = (200_000.0, 450_000.0)
@@ -80,6 +87,25 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def otterlo_bgt_read() -> AdapterResult:
+    """The Otterlo BGT read once per session with ``geo.bgt.read_bgt`` (RD New; about 4 s a read).
+
+    Shared by the modules that only need the adapter's answer; take copies (``otterlo_bgt``) when a
+    test might change a frame. ``tests/test_bgt.py`` reads it itself, because it times the read.
+    """
+    from geo.bgt import read_bgt
+
+    if not OTTERLO_BGT.is_file():
+        pytest.skip(f"{OTTERLO_BGT} is not present")
+    return read_bgt(OTTERLO_BGT)
+
+
+def otterlo_copy(result: AdapterResult, source: str) -> gpd.GeoDataFrame:
+    """A private copy of one source (``landcover``, ``buildings``, ``trees``) of the Otterlo BGT read."""
+    return result.sources[source].copy()
+
+
 def write_delft_config(folder: Path, shared_data: Path, extra_sources: str = "") -> Path:
     """A region config of the real Delft samples (BGT database + both AHN3 LAZ tiles) in ``folder``.
 
@@ -96,6 +122,39 @@ def write_delft_config(folder: Path, shared_data: Path, extra_sources: str = "")
         f'  ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "EPSG:28992"}}\n' + extra_sources
     )
     return config
+
+
+#: The part of the Delft AHN3 tiles the Delft BGT database maps (TU campus; x 84,808-85,072, y 447,422-447,641, RD m).
+DELFT_CAMPUS = (84_808.0, 447_422.0, 85_072.0, 447_641.0)
+#: Four dwellings on the campus (made up: the sample has no BAG), RD m.
+DELFT_HOMES = [(84_850.0, 447_450.0), (84_950.0, 447_520.0), (85_040.0, 447_600.0), (84_900.0, 447_620.0)]
+#: The layers of the session's Delft catalog.
+DELFT_LAYERS = ["landcover", "green-paved", "heat-stress", "cool-places", "pet"]
+
+
+@pytest.fixture(scope="session")
+def delft_catalog(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """Catalog of ``DELFT_LAYERS`` built once per session on the real Delft samples (BGT database, both
+    AHN3 LAZ tiles), one buurt over ``DELFT_CAMPUS`` and the dwellings ``DELFT_HOMES``. Tests only read it."""
+    from rich.console import Console
+    from shapely.geometry import Point
+
+    from layers.config import load_config
+    from layers.engine import build
+
+    folder = tmp_path_factory.mktemp("delft")
+    gpd.GeoDataFrame({"code": ["BU05030000"], "name": ["TU-wijk (proef)"]}, geometry=[box(*DELFT_CAMPUS)],
+                     crs="EPSG:28992").to_file(folder / "buurt.gpkg", driver="GPKG")
+    gpd.GeoDataFrame(
+        {"id": [f"050301000000000{i}" for i in range(len(DELFT_HOMES))], "building_id": "", "use": "woonfunctie",
+         "status": "Verblijfsobject in gebruik"},
+        geometry=[Point(xy) for xy in DELFT_HOMES], crs="EPSG:28992",
+    ).to_file(folder / "adressen.gpkg", driver="GPKG")
+    config = write_delft_config(folder, shared_data, "  neighbourhoods: {path: buurt.gpkg}\n"
+                                                      "  addresses: {path: adressen.gpkg}\n")
+    summary = build(load_config(config), DELFT_LAYERS, console=Console(quiet=True))
+    assert sorted(summary.built) == sorted(DELFT_LAYERS)
+    return config.parent / "catalog"
 
 
 #: Two municipalities on the hand-built region: GM0001 holds the west half and the south-east strip,
@@ -155,6 +214,77 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     changed.to_file(folder / "landcover.gpkg", layer="landcover", driver="GPKG")
     build(load_config(config), ["green-paved"], console=quiet)
     return config
+
+
+#: How the hand-built heat-stress region is built locally: two worker threads, 64-cell chunks (one window).
+HEAT_REGION_CTX = {"workers": 2, "chunk_size": 64}
+
+
+@pytest.fixture(scope="session")
+def heat_region(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The hand-built heat-stress region of ``tests.test_heat_stress`` built once, locally (``HEAT_REGION_CTX``).
+
+    Returns its config path and the layers the build reported built. Read by the hand-built heat
+    test, the dask-cluster identity and the one-window side of the windowed build; tests only read it.
+    """
+    from rich.console import Console
+
+    from layers.base import BuildContext
+    from layers.config import load_config
+    from layers.engine import build
+    from tests.test_heat_stress import _write_region
+
+    config = _write_region(tmp_path_factory.mktemp("heat") / "region")
+    summary = build(load_config(config), ["heat-stress"], ctx=BuildContext(**HEAT_REGION_CTX),
+                    console=Console(quiet=True))
+    return config, list(summary.built)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+#: Workers of the session's Dask cluster (one thread each).
+DASK_WORKERS = 2
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Address of a real Dask cluster on loopback (``dask scheduler`` and two ``dask worker`` processes).
+
+    Started once per session for the tests that compare a build on a cluster with a local one
+    (a start costs several seconds); the builds only submit work to it, so sharing it is safe.
+    """
+    import subprocess
+    import sys
+
+    from distributed import Client
+
+    dask = Path(sys.executable).parent / "dask"
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], **quiet)]  # type: ignore[call-overload]
+    try:
+        local = tmp_path_factory.mktemp("dask")
+        for _ in range(DASK_WORKERS):
+            procs.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                           "--local-directory", str(local)], **quiet))  # type: ignore[call-overload]
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(DASK_WORKERS, timeout=60)
+        yield address
+        with Client(address, timeout="30s") as client:
+            client.shutdown()  # scheduler and workers close at once (SIGTERM alone: about 8 s of graceful closing)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

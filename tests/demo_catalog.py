@@ -1,4 +1,5 @@
-"""The 1 km demo catalog that the tests of whole pages and APIs share (site assessment, map).
+"""The 1 km demo catalog that the tests of whole pages and APIs share (site assessment, map), and the
+tests of layers built through the engine on the demo region (tree-3-30-300 with green-paved, cool-places).
 
 Built once per test session (``tests/conftest.py``, fixture ``demo_catalog``), because the build
 (heat stress at 0.5 m over a square kilometre) is the slowest part of those modules. What it holds:
@@ -56,7 +57,8 @@ def build_demo_catalog(folder: Path) -> Path:
     doc["assess"] = {"thresholds": [REGION_NORM]}
     config.write_text(yaml.safe_dump(doc, sort_keys=False))
     cfg = load_config(config)
-    build(cfg, LAYERS)
+    summary = build(cfg, LAYERS)
+    assert sorted(summary.built) == sorted(LAYERS)
     build(cfg, ["landcover"], force=True)  # a second kept version
     assert json.loads((cfg.catalog_dir / "catalog.json").read_text())["layers"][INTERNAL]["access"] == "internal"
     return config

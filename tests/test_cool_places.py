@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -328,13 +329,9 @@ def test_map_rules_name_real_outputs_and_columns() -> None:
     ]
 
 
-def test_demo_region_builds_cool_places_through_the_engine(tmp_path: Path) -> None:
-    from geo.demo import MIN_SIZE_M, generate_demo
-
-    config = generate_demo(tmp_path / "demo", size_m=MIN_SIZE_M)
-    summary = build(load_config(config), ["cool-places"], console=Console(quiet=True))
-    assert summary.built == ["cool-places"]
-    root = tmp_path / "demo" / "catalog"
+def test_demo_region_builds_cool_places_through_the_engine(tmp_path: Path, demo_catalog: Path) -> None:
+    # The session's 1 km demo built cool-places through the engine in one window (``tests.demo_catalog``).
+    root = load_config(demo_catalog).catalog_dir
     entry = json.loads((root / "catalog.json").read_text())["layers"]["cool-places"]
     files = {f["output"]: root / f["path"] for f in entry["files"] if f["format"] == "parquet"}
     places = gpd.read_parquet(files["cool-places"])
@@ -352,8 +349,14 @@ def test_demo_region_builds_cool_places_through_the_engine(tmp_path: Path) -> No
     assert entry["metadata"]["windows"] == 1
 
     # The same region in 300-cell windows: the same places (joined across the window edges) and distances.
-    build(load_config(config), ["cool-places"], ctx=BuildContext(window_cells=300), force=True,
-          console=Console(quiet=True))
+    # Built from a copy of the demo's sources into a catalog of its own (the shared one is only read).
+    config = tmp_path / "demo" / demo_catalog.name
+    shutil.copytree(demo_catalog.parent, config.parent, ignore=shutil.ignore_patterns(root.name))
+    summary = build(load_config(config), ["cool-places"], ctx=BuildContext(window_cells=300),
+                    console=Console(quiet=True))
+    assert summary.built == ["cool-places"]
+    root = load_config(config).catalog_dir
+    assert root != load_config(demo_catalog).catalog_dir
     entry = json.loads((root / "catalog.json").read_text())["layers"]["cool-places"]
     assert entry["metadata"]["windows"] == 16
     files = {f["output"]: root / f["path"] for f in entry["files"] if f["format"] == "parquet"}

@@ -16,41 +16,25 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.warp import Resampling, reproject
-from rich.console import Console
-from shapely.geometry import Point, box
+from shapely.geometry import box
 
 from geo.canonical import LANDCOVER_CODES
 from geo.ground_view import CROWN_TRANSMISSIVITY
 from layers import catalog as cat
-from layers.config import load_config
-from layers.engine import build
-from tests.conftest import write_delft_config
+from tests.conftest import DELFT_CAMPUS, DELFT_HOMES
 
 RD = "EPSG:28992"
-#: The part of the AHN3 tiles the BGT database maps (RD m).
-CAMPUS = (84_808.0, 447_422.0, 85_072.0, 447_641.0)
-#: Four dwellings on the campus (made up: the sample has no BAG), for the walk to a cool place.
-HOMES = [(84_850.0, 447_450.0), (84_950.0, 447_520.0), (85_040.0, 447_600.0), (84_900.0, 447_620.0)]
+#: The part of the AHN3 tiles the BGT database maps (RD m) and four dwellings on it, for the walk to a cool place.
+CAMPUS, HOMES = DELFT_CAMPUS, DELFT_HOMES
 #: Crowns at least this high over paving are "real trees standing on paving" (lamp posts are lower and thin).
 TREE_HEIGHT_M = 5.0
 PAVED = ("road_paved", "paved_other")
 
 
 @pytest.fixture(scope="module")
-def delft(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    folder = tmp_path_factory.mktemp("delft")
-    gpd.GeoDataFrame({"code": ["BU05030000"], "name": ["TU-wijk (proef)"]}, geometry=[box(*CAMPUS)],
-                     crs=RD).to_file(folder / "buurt.gpkg", driver="GPKG")
-    gpd.GeoDataFrame(
-        {"id": [f"050301000000000{i}" for i in range(len(HOMES))], "building_id": "", "use": "woonfunctie",
-         "status": "Verblijfsobject in gebruik"},
-        geometry=[Point(xy) for xy in HOMES], crs=RD,
-    ).to_file(folder / "adressen.gpkg", driver="GPKG")
-    config = write_delft_config(folder, shared_data, "  neighbourhoods: {path: buurt.gpkg}\n"
-                                                      "  addresses: {path: adressen.gpkg}\n")
-    build(load_config(config), ["landcover", "green-paved", "heat-stress", "cool-places", "pet"],
-          console=Console(quiet=True))
-    return config.parent / "catalog"
+def delft(delft_catalog: Path) -> Path:
+    """The session's Delft catalog: landcover, green-paved, heat-stress, cool-places and pet (``delft_catalog``)."""
+    return delft_catalog
 
 
 def _entry(root: Path, layer: str) -> cat.LayerEntry:

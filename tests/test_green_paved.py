@@ -16,13 +16,13 @@ from pyproj import CRS
 from rich.console import Console
 from shapely.geometry import Point, box
 
-from geo.bgt import read_bgt
+from geo.report import AdapterResult
 from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
 from layers.extent import run_in_memory
 from layers.green_paved import LAYER, SHARES
-from tests.conftest import ORIGIN, SIZE_M, small_landcover
+from tests.conftest import ORIGIN, SIZE_M, otterlo_copy, small_landcover
 
 RD = CRS.from_epsg(28992)
 X0, Y0 = ORIGIN
@@ -121,8 +121,8 @@ def test_buurt_partly_outside_the_region_is_clipped_and_counted() -> None:
 
 
 @pytest.fixture(scope="module")
-def otterlo_bgt(shared_data: Path) -> gpd.GeoDataFrame:
-    return read_bgt(shared_data / "bgt-otterlo" / "otterlo.zip").sources["landcover"]
+def otterlo_bgt(otterlo_bgt_read: AdapterResult) -> gpd.GeoDataFrame:
+    return otterlo_copy(otterlo_bgt_read, "landcover")
 
 
 def test_otterlo_bgt_builds_and_class_areas_equal_the_bgt_polygons(
@@ -165,34 +165,13 @@ def test_otterlo_bgt_builds_and_class_areas_equal_the_bgt_polygons(
         assert ds.count == 6 and ds.descriptions == SHARES and set(ds.units) == {"%"}
 
 
-#: The part of the Delft AHN3 tiles the Delft BGT maps (x 84,808-85,072, y 447,422-447,641, RD m).
-DELFT_BUURT = (84_808.0, 447_422.0, 85_072.0, 447_641.0)
-
-
-def test_delft_ahn3_laz_and_bgt_database_give_the_ahn_canopy(shared_data: Path, tmp_path: Path) -> None:
-    buurt = gpd.GeoDataFrame({"code": ["BU05030000"], "name": ["TU-wijk (proef)"]}, geometry=[box(*DELFT_BUURT)],
-                             crs=RD)
-    buurt.to_file(tmp_path / "buurt.gpkg", driver="GPKG")
-    laz = [shared_data / "ahn3-delft" / f"ahn3_cropped_{i}.laz" for i in (1, 2)]
-    config = tmp_path / "kaartlaag.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            region: {{name: Delft, crs: "EPSG:28992"}}
-            catalog: ./catalog
-            sources:
-              bgt: {{path: {shared_data / "bgt-delft"}}}
-              ahn: {{laz: [{laz[0]}, {laz[1]}], crs: "EPSG:28992"}}
-              neighbourhoods: {{path: buurt.gpkg}}
-            """
-        )
-    )
-    summary = build(load_config(config), ["green-paved"], console=Console(quiet=True))
-    assert summary.built == ["green-paved"]
-    entry = json.loads((tmp_path / "catalog" / "catalog.json").read_text())["layers"]["green-paved"]
+def test_delft_ahn3_laz_and_bgt_database_give_the_ahn_canopy(delft_catalog: Path) -> None:
+    # The session's Delft catalog: BGT database, both AHN3 LAZ tiles, one buurt over the campus the BGT maps.
+    root = delft_catalog
+    entry = json.loads((root / "catalog.json").read_text())["layers"]["green-paved"]
     assert entry["metadata"]["canopy_source"] == "ahn"
-    files = {f["output"]: tmp_path / "catalog" / f["path"] for f in entry["files"] if f["format"] == "cog"}
-    table = gpd.read_parquet(tmp_path / "catalog" / next(
+    files = {f["output"]: root / f["path"] for f in entry["files"] if f["format"] == "cog"}
+    table = gpd.read_parquet(root / next(
         f["path"] for f in entry["files"] if f["output"] == "neighbourhoods" and f["path"].endswith(".parquet")))
     # Recorded figure (docs/method-canopy.md): the canopy of the BGT-mapped campus tiles.
     canopy_pct = float(table["canopy_pct"].iloc[0])

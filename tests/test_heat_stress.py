@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import socket
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +27,8 @@ from layers.base import BuildContext
 from layers.config import load_config
 from layers.engine import build
 from layers.heat_stress import SHADE_RASTERS
-from tests.conftest import ORIGIN, SIZE_M, small_landcover
+from tests.conftest import HEAT_REGION_CTX, ORIGIN, SIZE_M, small_landcover
 
-DASK = Path(sys.executable).parent / "dask"
 DSM_RES = 0.5
 TOWER_M = 30.0
 NODATA = -9999.0
@@ -103,11 +99,9 @@ def _pixel(ds: rasterio.DatasetReader, band: int, x: float, y: float) -> float:
     return float(ds.read(band)[row, col])
 
 
-def test_heat_stress_on_a_hand_built_region(tmp_path: Path) -> None:
-    config = _write_region(tmp_path / "region")
-    summary = build(load_config(config), ["heat-stress"], ctx=BuildContext(workers=2, chunk_size=64),
-                    console=Console(quiet=True))
-    assert summary.built == ["heat-stress"]
+def test_heat_stress_on_a_hand_built_region(heat_region: tuple[Path, list[str]]) -> None:
+    config, built = heat_region  # built with HEAT_REGION_CTX: two worker threads, 64-cell chunks
+    assert built == ["heat-stress"]
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
     shades = {}
@@ -179,12 +173,6 @@ def test_dsm_in_another_crs_is_refused(tmp_path: Path) -> None:
         build(load_config(config), ["heat-stress"], console=Console(quiet=True))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _pixels(config: Path) -> bytes:
     root = load_config(config).catalog_dir
     entry = cat.read_catalog(root).layers["heat-stress"]
@@ -195,31 +183,13 @@ def _pixels(config: Path) -> bytes:
     return digest.digest()
 
 
-def test_build_on_a_dask_cluster_is_pixel_identical_to_a_local_build(tmp_path: Path) -> None:
-    local_cfg, remote_cfg = _write_region(tmp_path / "local"), _write_region(tmp_path / "remote")
-    # Small chunks so the kernels really run in pieces with halos on both workers.
-    build(load_config(local_cfg), ["heat-stress"], ctx=BuildContext(workers=2, chunk_size=64),
-          console=Console(quiet=True))
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], **quiet)]  # type: ignore[call-overload]
-    try:
-        for _ in range(2):
-            procs.append(subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
-                                           "--local-directory", str(tmp_path / "dask")], **quiet))  # type: ignore[call-overload]
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
-        build(load_config(remote_cfg), ["heat-stress"],
-              ctx=BuildContext(workers=2, chunk_size=64, scheduler=address), console=Console(quiet=True))
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
+def test_build_on_a_dask_cluster_is_pixel_identical_to_a_local_build(
+    tmp_path: Path, dask_scheduler: str, heat_region: tuple[Path, list[str]]
+) -> None:
+    local_cfg, remote_cfg = heat_region[0], _write_region(tmp_path / "remote")
+    # Small chunks so the kernels really run in pieces with halos on both workers (as the local build).
+    build(load_config(remote_cfg), ["heat-stress"],
+          ctx=BuildContext(**HEAT_REGION_CTX, scheduler=dask_scheduler), console=Console(quiet=True))
     assert _pixels(local_cfg) == _pixels(remote_cfg)
 
 

@@ -78,13 +78,11 @@ def test_an_extract_without_nummeraanduidingen_leaves_the_parts_empty() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_addresses(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def demo_addresses(demo_catalog: Path):  # type: ignore[no-untyped-def]
+    """The addresses the demo generator wrote for the session's 1 km demo (``tests.demo_catalog``)."""
     import geopandas as gpd
 
-    from geo.demo import generate_demo
-
-    config = generate_demo(tmp_path_factory.mktemp("addr") / "demo", size_m=1000.0)
-    return gpd.read_file(config.parent / "addresses.gpkg")
+    return gpd.read_file(demo_catalog.parent / "addresses.gpkg")
 
 
 def test_demo_addresses_have_unique_postcode_and_number(demo_addresses) -> None:  # type: ignore[no-untyped-def]

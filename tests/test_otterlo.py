@@ -18,15 +18,16 @@ import shapely
 from rich.console import Console
 from shapely.geometry import box
 
-from geo.bgt import read_bgt
 from geo.canonical import LANDCOVER_CODES
 from geo.crs import RD_NEW
 from geo.parks import NOT_PUBLIC_VALUES
+from geo.report import AdapterResult
 from geo.surface_proxy import PROXY_LABEL, SURFACE_PROXY_SOURCE, WOOD_SOURCE_CLASSES
 from layers import catalog as cat
 from layers.config import load_config
 from layers.engine import build, plan_build
 from layers.sources import SourceSet
+from tests.conftest import OTTERLO_BGT
 from tiles.cog import validate_cog
 from tiles.pmtiles import archive_info
 
@@ -34,21 +35,55 @@ from tiles.pmtiles import archive_info
 DWELLING_EVERY = 100
 
 
-@pytest.fixture(scope="module")
-def otterlo(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    folder = tmp_path_factory.mktemp("otterlo")
+def _bgt_only_config(folder: Path, otterlo_bgt_read: AdapterResult, proxy: bool) -> Path:
+    """Otterlo BGT, hand-made dwellings and one buurt; with ``proxy`` the surface proxy for dsm/dtm."""
+    bgt = otterlo_bgt_read.sources
+    panden = bgt["buildings"].sort_values("id").iloc[::DWELLING_EVERY]
+    gpd.GeoDataFrame(
+        {"id": [f"test-{i}" for i in range(len(panden))], "building_id": panden["id"].to_numpy(),
+         "use": "woonfunctie", "status": "Verblijfsobject in gebruik"},
+        geometry=shapely.point_on_surface(panden.geometry.values), crs=RD_NEW,
+    ).to_file(folder / "addresses.gpkg")
+    gpd.GeoDataFrame({"code": ["BU-TEST"], "name": ["Otterlo (test)"]},
+                     geometry=[box(*bgt["landcover"].total_bounds)], crs=RD_NEW).to_file(folder / "buurten.gpkg")
     config = folder / "kaartlaag.yaml"
     config.write_text(
         f'region: {{name: Otterlo, crs: "EPSG:28992"}}\ncatalog: ./catalog\n'
-        f"sources:\n  bgt: {{path: {shared_data / 'bgt-otterlo' / 'otterlo.zip'}}}\n"
+        f"sources:\n  bgt: {{path: {OTTERLO_BGT}}}\n"
+        "  addresses: {path: addresses.gpkg}\n  neighbourhoods: {path: buurten.gpkg}\n"
+        + ("  surface_proxy: {}\n" if proxy else "")
     )
-    summary = build(load_config(config), ["landcover", "basemap"], console=Console(quiet=True))
-    assert sorted(summary.built) == ["basemap", "landcover"]
+    return config
+
+
+@pytest.fixture(scope="module")
+def otterlo_build(tmp_path_factory: pytest.TempPathFactory, otterlo_bgt_read: AdapterResult) -> Path:
+    """One catalog of landcover, basemap and cool-places (surface proxy) on Otterlo's BGT, built in one run.
+
+    One run reads the BGT once for all three layers (the build takes about two minutes: most of it
+    pre-rendering the 0.5 m land-cover tiles). Returns the catalog folder.
+    """
+    folder = tmp_path_factory.mktemp("otterlo")
+    config = _bgt_only_config(folder, otterlo_bgt_read, proxy=True)
+    summary = build(load_config(config), ["landcover", "basemap", "cool-places"], console=Console(quiet=True))
+    assert sorted(summary.built) == ["basemap", "cool-places", "landcover"]
     return folder / "catalog"
 
 
-def test_landcover_areas_equal_the_current_bgt_polygons(otterlo: Path, shared_data: Path) -> None:
-    expected = read_bgt(shared_data / "bgt-otterlo" / "otterlo.zip", RD_NEW).sources["landcover"]
+@pytest.fixture(scope="module")
+def otterlo(otterlo_build: Path) -> Path:
+    """Catalog of the landcover and basemap of Otterlo's BGT (``otterlo_build``)."""
+    return otterlo_build
+
+
+@pytest.fixture(scope="module")
+def otterlo_cool(otterlo_build: Path) -> Path:
+    """Catalog of cool-places built on Otterlo's BGT with the surface proxy (``otterlo_build``)."""
+    return otterlo_build
+
+
+def test_landcover_areas_equal_the_current_bgt_polygons(otterlo: Path, otterlo_bgt_read: AdapterResult) -> None:
+    expected = otterlo_bgt_read.sources["landcover"]
     entry = cat.read_catalog(otterlo).layers["landcover"]
     published = gpd.read_parquet(otterlo / entry.file("landcover", "vector").path)
     assert len(published) == len(expected)
@@ -75,7 +110,7 @@ def test_raster_agrees_with_vector_areas(otterlo: Path) -> None:
         assert raster_area == pytest.approx(area, rel=0.01, abs=50), name
 
 
-def test_pmtiles_decode_with_gdal(otterlo: Path, shared_data: Path) -> None:
+def test_pmtiles_decode_with_gdal(otterlo: Path, otterlo_bgt_read: AdapterResult) -> None:
     entry = cat.read_catalog(otterlo).layers["basemap"]
     path = otterlo / entry.file("basemap", "vector").path
     info = archive_info(path)
@@ -85,48 +120,17 @@ def test_pmtiles_decode_with_gdal(otterlo: Path, shared_data: Path) -> None:
     assert "buildings" in layers
     frame = pyogrio.read_dataframe(path, layer="buildings")
     # GDAL's PMTiles driver reads the highest zoom; every current BGT pand is in it (none dropped).
-    buildings = read_bgt(shared_data / "bgt-otterlo" / "otterlo.zip", RD_NEW).sources["buildings"]
+    buildings = otterlo_bgt_read.sources["buildings"]
     assert set(frame["id"]) == set(buildings["id"])
 
 
-def _bgt_only_config(folder: Path, shared_data: Path, proxy: bool) -> Path:
-    """Otterlo BGT, hand-made dwellings and one buurt; with ``proxy`` the surface proxy for dsm/dtm."""
-    bgt = read_bgt(shared_data / "bgt-otterlo" / "otterlo.zip", RD_NEW).sources
-    panden = bgt["buildings"].sort_values("id").iloc[::DWELLING_EVERY]
-    gpd.GeoDataFrame(
-        {"id": [f"test-{i}" for i in range(len(panden))], "building_id": panden["id"].to_numpy(),
-         "use": "woonfunctie", "status": "Verblijfsobject in gebruik"},
-        geometry=shapely.point_on_surface(panden.geometry.values), crs=RD_NEW,
-    ).to_file(folder / "addresses.gpkg")
-    gpd.GeoDataFrame({"code": ["BU-TEST"], "name": ["Otterlo (test)"]},
-                     geometry=[box(*bgt["landcover"].total_bounds)], crs=RD_NEW).to_file(folder / "buurten.gpkg")
-    config = folder / "kaartlaag.yaml"
-    config.write_text(
-        f'region: {{name: Otterlo, crs: "EPSG:28992"}}\ncatalog: ./catalog\n'
-        f"sources:\n  bgt: {{path: {shared_data / 'bgt-otterlo' / 'otterlo.zip'}}}\n"
-        "  addresses: {path: addresses.gpkg}\n  neighbourhoods: {path: buurten.gpkg}\n"
-        + ("  surface_proxy: {}\n" if proxy else "")
-    )
-    return config
-
-
-@pytest.fixture(scope="module")
-def otterlo_cool(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """Catalog of cool-places built on Otterlo's BGT with the surface proxy (about a minute)."""
-    folder = tmp_path_factory.mktemp("otterlo-cool")
-    summary = build(load_config(_bgt_only_config(folder, shared_data, proxy=True)), ["cool-places"],
-                    console=Console(quiet=True))
-    assert summary.built == ["cool-places"]
-    return folder / "catalog"
-
-
-def test_before_the_proxy_bgt_alone_gives_no_cool_places(tmp_path: Path, shared_data: Path) -> None:
-    cfg = load_config(_bgt_only_config(tmp_path, shared_data, proxy=False))
+def test_before_the_proxy_bgt_alone_gives_no_cool_places(tmp_path: Path, otterlo_bgt_read: AdapterResult) -> None:
+    cfg = load_config(_bgt_only_config(tmp_path, otterlo_bgt_read, proxy=False))
     plan = {p.layer.id: p for p in plan_build(cfg, SourceSet(cfg), None, force=False)}
     assert plan["cool-places"].action == "skipped" and "dsm" in plan["cool-places"].reason
 
 
-def test_otterlo_from_bgt_alone_yields_cool_places(otterlo_cool: Path, shared_data: Path) -> None:
+def test_otterlo_from_bgt_alone_yields_cool_places(otterlo_cool: Path, otterlo_bgt_read: AdapterResult) -> None:
     entry = cat.read_catalog(otterlo_cool).layers["cool-places"]
     places = gpd.read_parquet(otterlo_cool / entry.file("cool-places", "vector").path)
     counts = entry.metadata["log"]["counts"]
@@ -146,7 +150,7 @@ def test_otterlo_from_bgt_alone_yields_cool_places(otterlo_cool: Path, shared_da
     assert not any(text.endswith(f":{value}") or f":{value}," in text for text in listed
                    for value in NOT_PUBLIC_VALUES)
     # ... and by geometry: inside the half-cell margin of its staircase outline, no place overlaps an erf.
-    landcover = read_bgt(shared_data / "bgt-otterlo" / "otterlo.zip", RD_NEW).sources["landcover"]
+    landcover = otterlo_bgt_read.sources["landcover"]
     erf = landcover[landcover["source_class"].str.contains("erf", regex=False)]
     assert len(erf) > 0
     core = shapely.union_all(shapely.buffer(places.geometry.values, -0.75))

@@ -13,21 +13,21 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from geo.bgt import read_bgt
 from geo.cbs_landuse import read_cbs_landuse
 from geo.errors import SourceError
 from geo.parks import derive_parks, public_mask
+from geo.report import AdapterResult
 from layers.config import parse_config
 from layers.cool_places import PARAMS as COOL_PARAMS
 from layers.sources import SourceSet
 from layers.tree_rule_params import PARAMS as TREE_PARAMS
+from tests.conftest import otterlo_copy
 
 X0, Y0 = 150_000.0, 420_000.0
 LAWN = "begroeidterreindeel:groenvoorziening"
 PATH = "wegdeel:open verharding"
 #: The closing (disc of radius 2 m) rounds the four inner corners of a square hole: 4 r^2 (1 - pi/4) m2 filled.
 HOLE_CORNERS_M2 = 4 * 2.0**2 * (1 - math.pi / 4)
-OTTERLO = Path(__file__).resolve().parents[2] / "shared" / "data" / "bgt-otterlo" / "otterlo.zip"
 
 
 def frame(rows: list[tuple[str, str, shapely.Geometry]], public: object = None) -> gpd.GeoDataFrame:
@@ -179,10 +179,8 @@ OTTERLO_PARKS_GAP_0 = 43
 
 
 @pytest.fixture(scope="module")
-def otterlo_landcover() -> gpd.GeoDataFrame:
-    if not OTTERLO.is_file():
-        pytest.skip("../shared/data/bgt-otterlo is not present")
-    return read_bgt(OTTERLO).sources["landcover"]
+def otterlo_landcover(otterlo_bgt_read: AdapterResult) -> gpd.GeoDataFrame:
+    return otterlo_copy(otterlo_bgt_read, "landcover")
 
 
 def test_otterlo_from_bgt_alone_has_parks(otterlo_landcover: gpd.GeoDataFrame) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,12 +40,21 @@ def _snapshot(root: Path) -> dict[str, str]:
     return out
 
 
-@pytest.fixture
-def published(tmp_path: Path) -> Path:
-    config = write_small_region(tmp_path / "region")
+@pytest.fixture(scope="module")
+def published_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-built region built once through the CLI (every layer its sources allow)."""
+    config = write_small_region(tmp_path_factory.mktemp("published") / "region")
     done = _run("build", "--config", config)
     assert done.returncode == 0, done.stderr
     return config
+
+
+@pytest.fixture
+def published(published_once: Path, tmp_path: Path) -> Path:
+    """A private copy (sources, config and catalog) of ``published_once``, for one test to break."""
+    folder = tmp_path / "region"
+    shutil.copytree(published_once.parent, folder)
+    return folder / published_once.name
 
 
 def _add_source(config: Path, line: str) -> None:

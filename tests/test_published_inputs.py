@@ -331,11 +331,14 @@ def test_missing_inputs_and_sources_are_named(tmp_path: Path, region: Path) -> N
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from geo.demo import generate_demo
-
-    config = generate_demo(tmp_path_factory.mktemp("demo"), size_m=1000.0)
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_catalog: Path) -> Path:
+    """The sources of the session's 1 km demo (``tests.demo_catalog``), copied, with inputs published afresh."""
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    shared_catalog = load_config(demo_catalog).catalog_dir.name
+    shutil.copytree(demo_catalog.parent, folder, ignore=shutil.ignore_patterns(shared_catalog))
+    config = folder / demo_catalog.name
     cfg = load_config(config)
+    assert not cfg.catalog_dir.exists()
     with cat.catalog_lock(cfg.catalog_dir):
         publish_inputs(cfg, SourceSet(cfg), console=Console(quiet=True), block_cells=700)
     return config

@@ -13,13 +13,11 @@ import pandas as pd
 import pytest
 import shapely
 from pyproj import CRS
-from rich.console import Console
 from shapely.geometry import LineString, Point, box
 
 from geo.visibility import SightScene, visible_trees
 from layers.base import BuildContext
 from layers.config import load_config
-from layers.engine import build
 from layers.extent import run_in_memory
 from layers.tree_3_30_300 import DWELLING_COLUMNS, LAYER
 
@@ -297,13 +295,9 @@ def test_visibility_kernel_batches_give_the_same_answer() -> None:
     assert whole.tolist() == expected
 
 
-def test_demo_region_builds_both_layers_through_the_engine(tmp_path: Path) -> None:
-    from geo.demo import MIN_SIZE_M, generate_demo
-
-    config = generate_demo(tmp_path / "demo", size_m=MIN_SIZE_M)
-    summary = build(load_config(config), ["tree-3-30-300", "green-paved"], console=Console(quiet=True))
-    assert sorted(summary.built) == ["green-paved", "tree-3-30-300"]
-    root = tmp_path / "demo" / "catalog"
+def test_demo_region_builds_both_layers_through_the_engine(demo_catalog: Path) -> None:
+    # The session's 1 km demo built both layers through the engine (``tests.demo_catalog``).
+    root = load_config(demo_catalog).catalog_dir
     layers = json.loads((root / "catalog.json").read_text())["layers"]
     entry = layers["tree-3-30-300"]
     files = {f["output"]: root / f["path"] for f in entry["files"]}
