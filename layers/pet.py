@@ -71,6 +71,10 @@ AFTERNOON, MOMENT = "pet_afternoon", "pet_1500"
 _PARTIAL = "pet"
 _COUNTS = "pet_counts"
 _WHERE = "layers.pet"
+#: Tile edge (cells) SOLWEIG runs in on a Dask cluster (``--scheduler``): a window of 2048 cells gives four
+#: tiles for four workers, their 80 m halos adding a third of the cells. A local build runs a window as one
+#: tile (SOLWEIG spreads its work over the machine's cores itself).
+CLUSTER_TILE_CELLS = 1024
 #: Height (m) the 10 m wind is measured at (KNMI, WMO).
 WIND_REFERENCE_HEIGHT_M = 10.0
 
@@ -213,8 +217,8 @@ def compute_window(inputs: LayerInputs, params: Mapping[str, Any], ctx: BuildCon
         empty = np.full(core.shape, np.nan, dtype=np.float32)
         pets, clamped = {t: empty for t in afternoon}, 0
     else:
-        tmrt, sky_view = tmrt_tiled(surface, weather, afternoon, lat, lon, params["shadow_max_distance_m"],
-                                    ctx.chunk_size)
+        tile = ctx.chunk_size if ctx.scheduler is None else min(ctx.chunk_size, CLUSTER_TILE_CELLS)
+        tmrt, sky_view = tmrt_tiled(surface, weather, afternoon, lat, lon, params["shadow_max_distance_m"], tile)
         pets, clamped = {}, 0
         sky = sky_view[inner]
         for t in afternoon:

@@ -134,3 +134,19 @@ def test_bad_inputs_name_what_is_wrong() -> None:
         run_in_memory(LAYER, sources, WINDOW, crs=RD, params={"weather": {"station": 283, "date": "2015-07-01"}})
     with pytest.raises(ConfigError, match="moment_hour"):
         run_in_memory(LAYER, sources, WINDOW, crs=RD, params={"moment_hour": 9})
+
+
+def test_on_a_dask_cluster_solweig_tiles_run_on_the_workers_and_give_the_local_pixels(
+        whole: dict, dask_scheduler: str) -> None:
+    """With ``--scheduler`` the window's SOLWEIG tiles (with their halo) are computed by the cluster's workers;
+    the pixels equal the local one-tile run within 0.05 degC (SOLWEIG's own edge effects)."""
+    from distributed import Client
+
+    window = (X0 + 120, Y0 + 40, X0 + 200, Y0 + 120)
+    ctx = BuildContext(workers=1, scheduler=dask_scheduler, chunk_size=120)
+    with Client(dask_scheduler, timeout="30s") as client:
+        remote = run_in_memory(LAYER, whole["sources"], window, crs=RD, ctx=ctx)
+        tasks = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert any("tile_kernel" in name for name in tasks), tasks
+    local = run_in_memory(LAYER, whole["sources"], window, crs=RD, ctx=BuildContext(workers=1))
+    np.testing.assert_allclose(remote.rasters[MOMENT].data[0], local.rasters[MOMENT].data[0], atol=0.05)
