@@ -23,9 +23,9 @@ What it measures, each part in a fresh child process:
 3. **The projection** to a 100 km2 municipality (10 km x 10 km at 1 m): the layer's windows of
    ``--window`` cells are counted (``layers.windowed.windows``) with their halo, and the measured seconds
    per cell SOLWEIG runs on (build minus imports) scale to them. Serial on this machine, and on a Dask
-   cluster of N workers assuming linear scaling (one window per worker at a time, each worker like this
-   machine). The engine runs a windowed layer's windows one after another in the client today, so the
-   cluster figure is what distributing the windows would give, not what ``--scheduler`` gives now.
+   cluster of N workers like this machine: the engine runs the windows one after another and, with
+   ``--scheduler``, spreads each window's SOLWEIG tiles (``layers.pet.CLUSTER_TILE_CELLS`` + the halo)
+   over the workers, so a window of 2048 cells keeps at most four workers busy.
 4. **The scenario** (``--scenario``, on by default): ``layers.extent.run_in_memory(layers.pet.LAYER, ...)``
    for a 100 m x 100 m site in the middle of the region on in-memory sources (SOLWEIG then runs on the site
    plus the 80 m halo), cold (first run in a process: PET tables solved) and warm (tables cached): the
@@ -365,18 +365,28 @@ def main() -> None:
     proj.add_row(f"serial, this machine (2 cores), halo share {p_cells / p_side**2 - 1:.0%} "
                  f"(measured {cells / side**2 - 1:.0%})", f"{serial_s / 3600:.1f}",
                  "overnight" if serial_s / 3600 <= OVERNIGHT_H else f"MORE than {OVERNIGHT_H:g} h")
+    # On a cluster the engine runs the windows one after another and spreads each window's SOLWEIG tiles
+    # (layers.pet.CLUSTER_TILE_CELLS + the halo on each side) over the workers.
+    from layers.pet import CLUSTER_TILE_CELLS
+
+    h_cells = math.ceil(halo / res)
+    kernel_side = window + 2 * h_cells
+    tiles = math.ceil(kernel_side / CLUSTER_TILE_CELLS) ** 2
+    tile_cells = (min(CLUSTER_TILE_CELLS, kernel_side) + 2 * h_cells) ** 2
     for n in args.workers:
-        hours = serial_s / min(n, p_win) / 3600
-        proj.add_row(f"Dask, {n} workers like this one", f"{hours:.2f}",
+        cluster_s = p_win * math.ceil(tiles / n) * per_cell * tile_cells + imports.seconds
+        hours = cluster_s / 3600
+        proj.add_row(f"Dask, {n} workers like this one ({tiles} tiles a window)", f"{hours:.2f}",
                      "under an hour" if hours <= CLUSTER_H else "over an hour")
     console.print(proj)
     need = math.ceil(serial_s / 3600 / CLUSTER_H)
     console.print(f"per window of {p_largest:,} cells a peak of about {window_gib:.1f} GiB (the build's peak with "
                   f"SOLWEIG's part of it scaled by cells). "
                   f"Assumes: seconds per cell SOLWEIG runs on as measured here (build minus imports), relief like "
-                  f"the demo's; the cluster scales linearly with one window per worker at a time (at most "
-                  f"{p_win} busy), which the engine does not do yet (it runs the windows one after another); "
-                  f"under {CLUSTER_H:g} h takes about {need} workers.")
+                  f"the demo's; on a cluster the windows run one after another, each window's {tiles} SOLWEIG tiles of "
+                  f"{CLUSTER_TILE_CELLS} cells + halo side by side on the workers (tiles are upper-bound full size; "
+                  f"--window 4096 gives more tiles a window for larger clusters); serial time over {need} workers "
+                  f"would be under {CLUSTER_H:g} h.")
     console.print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if scen is not None:
         figures, m = scen
