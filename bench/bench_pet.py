@@ -344,7 +344,7 @@ def main() -> None:
     for name, seconds in steps:
         over.add_row(name, f"{seconds:.1f}")
     rest = build.seconds - solweig_s - sum(s for _, s in steps)
-    over.add_row("rest: shadow GeoTIFFs, statistics, COG/catalog, publishing the inputs (the parts are timed in "
+    over.add_row("rest: statistics, COG/catalog, publishing the inputs (the parts are timed in "
                  "other processes: on a loaded machine this can come out negative)", f"{rest:.1f}")
     over.add_row("overhead in all (build - plain SOLWEIG)", f"{build.seconds - solweig_s:.1f} "
                  f"({(build.seconds - solweig_s) / build.seconds:.0%})")

@@ -78,8 +78,9 @@ UMEP_CLASS: dict[str, int] = {
 UMEP_UNKNOWN = 5
 #: Crown base as a share of the canopy height (SOLWEIG's default trunk ratio).
 TRUNK_RATIO = 0.25
-#: Radiation fluxes SOLWEIG can return per step (W/m2, horizontal surface: down and up).
-FLUXES: tuple[str, ...] = ("kdown", "kup", "ldown", "lup")
+#: Per-step outputs SOLWEIG can return besides Tmrt: the share of direct sun reaching the cell (``shadow``,
+#: 0 shade - 1 sun) and the radiation fluxes of a horizontal surface (W/m2, down and up).
+EXTRA_OUTPUTS: tuple[str, ...] = ("shadow", "kdown", "kup", "ldown", "lup")
 #: Share of shortwave passing a crown in leaf (SOLWEIG's default).
 CROWN_TRANSMISSIVITY = 0.03
 
@@ -119,15 +120,12 @@ class TmrtHours:
         tmrt: instant -> Tmrt (degC, float32), for each instant asked for.
         sky_view: sky view factor of buildings and crowns together (0-1, float32), crowns
             letting :data:`CROWN_TRANSMISSIVITY` through (UMEP's ``svfbuveg``).
-        shadow: instant -> share of direct sun reaching the cell (0 shade - 1 sun, float32).
-        fluxes: flux name -> instant -> W/m2 (float32), for the names asked for (``kdown``,
-            ``kup``, ``ldown``, ``lup``: the radiation budget of a horizontal surface).
+        extra: output name -> instant -> values (float32), for the :data:`EXTRA_OUTPUTS` asked for.
     """
 
     tmrt: dict[datetime, np.ndarray]
     sky_view: np.ndarray
-    shadow: dict[datetime, np.ndarray]
-    fluxes: dict[str, dict[datetime, np.ndarray]]
+    extra: dict[str, dict[datetime, np.ndarray]]
 
 
 def umep_land_cover(classes: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -162,7 +160,7 @@ def tmrt_hours(
     latitude_deg: float,
     longitude_deg: float,
     max_shadow_m: float,
-    fluxes: Sequence[str] = (),
+    extra: Sequence[str] = (),
 ) -> TmrtHours:
     """Run SOLWEIG over ``steps`` (in time order) and return Tmrt at the instants in ``keep``.
 
@@ -176,7 +174,7 @@ def tmrt_hours(
         latitude_deg: latitude of the region's sun reference (WGS84).
         longitude_deg: longitude of it (WGS84).
         max_shadow_m: the longest shadow followed (m).
-        fluxes: radiation fluxes to return besides Tmrt (:data:`FLUXES`).
+        extra: outputs to return besides Tmrt (:data:`EXTRA_OUTPUTS`); SOLWEIG writes only those asked for.
 
     Raises:
         LayerError: fewer than one step, unevenly spaced steps, or a kept instant not among the steps.
@@ -190,9 +188,9 @@ def tmrt_hours(
     gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(times)}
     if len(gaps) > 1 or any(g <= 0 for g in gaps):
         raise LayerError(f"pet: the SOLWEIG steps must be evenly spaced and in time order (gaps {sorted(gaps)} s)")
-    unknown = [f for f in fluxes if f not in FLUXES]
+    unknown = [f for f in extra if f not in EXTRA_OUTPUTS]
     if unknown:
-        raise LayerError(f"pet: unknown SOLWEIG flux(es) {', '.join(unknown)}; known: {', '.join(FLUXES)}")
+        raise LayerError(f"pet: unknown SOLWEIG output(s) {', '.join(unknown)}; known: {', '.join(EXTRA_OUTPUTS)}")
     missing = [t.isoformat() for t in keep if t not in times]
     if missing:
         raise LayerError(f"pet: instants {', '.join(missing)} are not among the SOLWEIG steps")
@@ -216,17 +214,16 @@ def tmrt_hours(
         # The rasters travel without a georeference here: the grid is the caller's.
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         solweig.calculate(
-            data, weather, location, output_dir=tmp, outputs=["tmrt", "shadow", *fluxes], use_anisotropic_sky=False,
+            data, weather, location, output_dir=tmp, outputs=["tmrt", *extra], use_anisotropic_sky=False,
             max_shadow_distance_m=float(max_shadow_m), progress_callback=lambda _done, _total: None,
         )
         tmrt = {t: _read_step(Path(tmp), "tmrt", t) for t in keep}
-        shadow = {t: _read_step(Path(tmp), "shadow", t) for t in keep}
-        flux = {f: {t: _read_step(Path(tmp), f, t) for t in keep} for f in fluxes}
+        more = {name: {t: _read_step(Path(tmp), name, t) for t in keep} for name in extra}
     svf = data.svf
     if svf is None:  # pragma: no cover - compute_svf always sets it
         raise LayerError("pet: SOLWEIG computed no sky view factor")
     sky = (np.asarray(svf.svf) - (1.0 - np.asarray(svf.svf_veg)) * (1.0 - CROWN_TRANSMISSIVITY)).astype(np.float32)
-    return TmrtHours(tmrt=tmrt, sky_view=np.clip(sky, 0.0, 1.0), shadow=shadow, fluxes=flux)
+    return TmrtHours(tmrt=tmrt, sky_view=np.clip(sky, 0.0, 1.0), extra=more)
 
 
 def _tile_kernel(

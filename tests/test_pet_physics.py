@@ -39,7 +39,7 @@ def flat_open() -> dict:
     day = reference_day()
     steps = [(h, sun_position(h.when, LAT, LON)) for h in day.hours if 9 <= h.when.hour <= 15]
     moment = steps[-1][0].when
-    run = tmrt_hours(surface, steps, [moment], LAT, LON, 50.0, fluxes=("kdown", "kup", "ldown", "lup"))
+    run = tmrt_hours(surface, steps, [moment], LAT, LON, 50.0, extra=("shadow", "kdown", "kup", "ldown", "lup"))
     return {"run": run, "moment": moment, "hour": steps[-1][0], "sun": steps[-1][1]}
 
 
@@ -47,7 +47,7 @@ def test_pet_of_an_open_sunny_flat_cell_equals_pythermalcomfort(flat_open: dict)
     run, moment, hour = flat_open["run"], flat_open["moment"], flat_open["hour"]
     tmrt = float(run.tmrt[moment][30, 30])
     sky = float(run.sky_view[30, 30])
-    assert sky > 0.99 and run.shadow[moment][30, 30] == pytest.approx(1.0)
+    assert sky > 0.99 and run.extra["shadow"][moment][30, 30] == pytest.approx(1.0)
     params = LAYER.resolve_params({}, "layers.pet")
     wind = float(wind_at_person(hour.wind_m_s, np.array([sky]), params)[0])
     got, clamped = pet_grid(pet_table(hour.ta_c, hour.rh_pct), np.array([tmrt]), np.array([wind]))
@@ -66,7 +66,7 @@ def test_tmrt_of_a_flat_open_surface_matches_the_hand_radiation_budget(flat_open
     import solweig
 
     run, moment, hour, sun = flat_open["run"], flat_open["moment"], flat_open["hour"], flat_open["sun"]
-    f = {name: float(values[moment][30, 30]) for name, values in run.fluxes.items()}
+    f = {name: float(values[moment][30, 30]) for name, values in run.extra.items()}
     weather = solweig.Weather(datetime=hour.when.replace(tzinfo=None), ta=hour.ta_c, rh=hour.rh_pct,
                               global_rad=hour.global_w_m2, precomputed_sun_altitude=sun.elevation_deg,
                               precomputed_sun_azimuth=sun.azimuth_deg)
@@ -129,7 +129,7 @@ def test_the_reference_day_interpolates_between_hours_and_refuses_bad_values() -
         reference_day(hours={12: (30.0, 140.0, 2.0, 800.0)})
 
 
-def test_solweig_refuses_uneven_steps_and_unknown_fluxes(flat_open: dict) -> None:
+def test_solweig_refuses_uneven_steps_and_unknown_outputs(flat_open: dict) -> None:
     day = reference_day()
     ground = np.zeros((8, 8), np.float32)
     surface = TmrtSurface(ground, ground, ground, np.zeros((8, 8), np.uint8), 1.0)
@@ -137,8 +137,8 @@ def test_solweig_refuses_uneven_steps_and_unknown_fluxes(flat_open: dict) -> Non
     steps = [(h, sun_position(h.when, LAT, LON)) for h in hours]
     with pytest.raises(LayerError, match="evenly spaced"):
         tmrt_hours(surface, steps, [hours[0].when], LAT, LON, 10.0)
-    with pytest.raises(LayerError, match="unknown SOLWEIG flux"):
-        tmrt_hours(surface, steps[:1], [hours[0].when], LAT, LON, 10.0, fluxes=("albedo",))
+    with pytest.raises(LayerError, match="unknown SOLWEIG output"):
+        tmrt_hours(surface, steps[:1], [hours[0].when], LAT, LON, 10.0, extra=("albedo",))
 
 
 def test_tiles_with_a_halo_give_the_tmrt_of_one_run() -> None:
