@@ -150,6 +150,7 @@ REFERENCE_DATE = date(2015, 7, 1)
 def reference_day(
     day: date = REFERENCE_DATE, hours: dict[int, tuple[float, float, float, float]] | None = None,
     source: str = REFERENCE_DAY_SOURCE,
+    where: str = "weather_hours",
 ) -> ReferenceDay:
     """A reference day from a table of hours (CEST) -> (ta degC, rh %, wind m/s at 10 m, global W/m2).
 
@@ -157,6 +158,7 @@ def reference_day(
         day: the date the hours are on.
         hours: the table; :data:`REFERENCE_HOURS` by default.
         source: where the values come from.
+        where: the parameter the table was given as, for messages (``layers.pet.weather_hours``).
 
     Raises:
         ConfigError: an hour outside 0-23 or a value out of its plausible range, naming the hour and field.
@@ -166,9 +168,9 @@ def reference_day(
     out = []
     for hour in sorted(table, key=int):
         if not 0 <= int(hour) <= 23:
-            raise ConfigError(f"layers.pet.weather_hours: hour {hour} is outside 0-23")
+            raise ConfigError(f"{where}: hour {hour} is outside 0-23")
         ta, rh, wind, glob = (float(v) for v in table[hour])
         item = WeatherHour(start + timedelta(hours=int(hour)), ta, rh, wind, glob)
-        item.check("layers.pet.weather_hours")
+        item.check(where)
         out.append(item)
     return ReferenceDay(day=day, hours=tuple(out), source=source)

@@ -30,6 +30,7 @@ from geo.fractions import Crowns
 from geo.grid import Grid
 from geo.raster import Raster
 from geo.rasterize import polygon_index
+from layers import catalog as cat
 from layers.base import BuildContext, Extent, LayerResult, RegionContext
 from layers.extent import Bounds, InputProvider, MemoryInputs, read_bounds, run_layer_sets, used_sources, zones_of
 from layers.heat_stats import MOMENT, shade_column
@@ -60,6 +61,15 @@ class SiteRun:
 def assessed(layer_ids: Sequence[str] | None = None) -> list[str]:
     """The assessed layers and everything they depend on, in build order."""
     return build_order(list(layer_ids or ASSESSED_LAYERS))
+
+
+def published_params(entry: cat.LayerEntry) -> dict[str, Any]:
+    """The resolved parameters the published version of a layer was built with (those the layer still knows;
+    defaults for the rest)."""
+    layer = get_layer(entry.id)
+    known = {p.name for p in layer.params}
+    return layer.resolve_params({k: v for k, v in (entry.parameters or {}).items() if k in known},
+                                f"layers.{entry.id}")
 
 
 def snapshot(provider: InputProvider, layer_ids: Sequence[str], params: Mapping[str, Mapping[str, Any]],

@@ -36,7 +36,7 @@ from geo.pet import STRONG_HEAT_STRESS_C, PetTable, remember_table
 from geo.raster import Raster
 from geo.rasterize import polygon_index
 from layers import catalog as cat
-from layers.assess import BUFFER, SITE
+from layers.assess import BUFFER, SITE, published_params
 from layers.base import BuildContext, Extent, RegionContext
 from layers.extent import MemoryInputs, run_layer
 from layers.pet import AFTERNOON, LAYER, MOMENT, person
@@ -137,12 +137,10 @@ def scenario_rasters(
     local = {**params, "shadow_max_distance_m": SCENARIO_HALO_M}
     result = run_layer(LAYER, local, MemoryInputs(edited, context.crs, providers), Extent(window.bounds), context,
                        zones=None, dependencies={}, ctx=ctx)
+    rows, cols = grid.slices_of(window)  # the grid covers the window (zones_grid)
     out = {name: published[name].copy() for name in (AFTERNOON, MOMENT)}
     for name in out:
-        recomputed = _on_grid(result.rasters[name], grid)
-        inside = np.zeros(grid.shape, dtype=bool)
-        inside[grid.slices_of(window)] = True  # the grid covers the window (zones_grid)
-        out[name][inside] = recomputed[inside]
+        out[name][rows, cols] = _on_grid(result.rasters[name], grid)[rows, cols]
     return out, window
 
 
@@ -177,8 +175,7 @@ def pet_figures(
     if entry is None:
         empty = {z: dict.fromkeys(PET_FIGURES) for z in zones}
         return empty, empty, None
-    params = LAYER.resolve_params(
-        {k: v for k, v in (entry.parameters or {}).items() if k in {p.name for p in LAYER.params}}, "layers.pet")
+    params = published_params(entry)
     grid = zones_grid(zones, site, params["resolution_m"], context.crs)
     published = published_rasters(catalog_dir, entry, grid)
     before = zone_figures(published, grid, zones, ctx.chunk_size)

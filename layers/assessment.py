@@ -36,6 +36,7 @@ from layers.assess import (
     crowns_of,
     delta,
     edited_sources,
+    published_params,
     run_sites,
     snapshot,
 )
@@ -96,7 +97,7 @@ def assess_site(
     if not entries:
         raise NotFoundError("no assessed layer (green-paved, tree-3-30-300, heat-stress, cool-places) is built")
     ids = [i for i in assessed(list(entries)) if i in entries]
-    params = {i: get_layer(i).resolve_params(_params(entries[i]), f"layers.{i}") for i in ids}
+    params = {i: published_params(entries[i]) for i in ids}
     context = RegionContext(inputs.name, inputs.crs, inputs.boundary)
     area = shapely.union(site.geometry, site.buffer)
     if progress is not None:
@@ -183,12 +184,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return None if not np.isfinite(value) else float(value)
     return value
-
-
-def _params(entry: cat.LayerEntry) -> dict[str, Any]:
-    """The parameters the published version was built with (those the layer still knows)."""
-    known = {p.name for p in get_layer(entry.id).params}
-    return {k: v for k, v in (entry.parameters or {}).items() if k in known}
 
 
 def crown_warnings(trees: Any, site: shapely.Geometry) -> list[str]:

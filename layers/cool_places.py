@@ -63,7 +63,7 @@ from layers.green_inputs import Laps, log_metadata, percent, zone_table
 from layers.landcover import clip_to_region
 from layers.person_view import PARAMS as PERSON_VIEW_PARAMS
 from layers.person_view import person_view, view_metadata
-from layers.sun import SHADE_DATE, SHADE_HOUR, shade_day, sun_at_moment
+from layers.sun import SHADE_DATE, SHADE_HOUR, config_date, sun_at_moment
 from layers.tree_rule_params import PARAMS as TREE_RULE_PARAMS
 from layers.walking import nearest_by_walking
 
@@ -263,7 +263,7 @@ def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[SunPosition, f
     The moment and day are the shared parameters of ``layers.sun`` (15:00 CEST on 1 July), the same as the
     route shade of ``heat-stress``.
     """
-    day = shade_day(params["shade_date"], "layers.cool-places.shade_date")
+    day = config_date(params["shade_date"], "layers.cool-places.shade_date")
     return sun_at_moment(inputs.context, day, params["shade_hour"])
 
 

@@ -34,6 +34,7 @@ from geo.raster import Raster
 from geo.uhi import CP_AIR_J_KG_K, REFERENCE_HOT_DAY, RHO_AIR_KG_M3, kinematic_radiation
 from layers.base import LayerInputs
 from layers.person_view import grid_canopy
+from layers.sun import config_date
 
 #: Edge (m) of the cells ``uhi_max`` is averaged on: the neighbourhood scale of the stations the equation was
 #: fitted on (Theeuwes et al. 2017); the grid is aligned to whole multiples of it in the region CRS.
@@ -67,10 +68,7 @@ def _weather_request(params: Mapping[str, Any]) -> tuple[int, date] | None:
         raise ConfigError(f"{_WHERE}.station: expected a KNMI station number (e.g. 283), got {station!r}")
     day = given["date"]
     if not isinstance(day, date):
-        try:
-            day = date.fromisoformat(str(day))
-        except ValueError:
-            raise ConfigError(f"{_WHERE}.date: expected a date YYYY-MM-DD, got {day!r}") from None
+        day = config_date(str(day), f"{_WHERE}.date")
     return int(str(station)), day
 
 

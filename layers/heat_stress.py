@@ -58,7 +58,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from scipy.ndimage import distance_transform_edt
 
 from geo.errors import ConfigError, LayerError
@@ -71,13 +70,14 @@ from geo.shadow import shadow_fraction_raster
 from geo.solar import DUTCH_TIME_ZONE, SunPosition, local_times, sun_positions
 from geo.svf import sky_view_factor_raster
 from geo.uhi import CP_AIR_J_KG_K, RHO_AIR_KG_M3, uhi_max
+from geo.vector import near
 from layers import heat_inputs as hi
 from layers import heat_stats as hs
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, Windowed, fixed
 from layers.green_inputs import CANOPY_SOURCES
 from layers.heat_params import KLUCK, KOOPMANS, PARAMS
 from layers.person_view import BUILDING_CLASS, person_view, view_metadata
-from layers.sun import SHADE_MOMENT_HOUR, shade_day, sun_at_moment
+from layers.sun import SHADE_MOMENT_HOUR, config_date, sun_at_moment
 from layers.walking import walking_space
 
 THEEUWES = (
@@ -110,7 +110,7 @@ def _sun(inputs: LayerInputs, params: Mapping[str, Any]) -> tuple[SunPosition, l
     Returns:
         the sun at ``shade_hour``, the suns of the afternoon window, and the latitude and longitude used.
     """
-    day = shade_day(params["shade_date"], "layers.heat-stress.shade_date")
+    day = config_date(params["shade_date"], "layers.heat-stress.shade_date")
     # Windows of one build share the region boundary, so every window sees the same sun.
     moment, lat, lon = sun_at_moment(inputs.context, day, params["shade_hour"])
     try:
@@ -157,9 +157,8 @@ def _crop(array: np.ndarray, outer: Grid, core: Grid) -> np.ndarray:
 
 
 def _near(frame: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
-    """The features of ``frame`` whose bounding box meets ``grid`` (by the spatial index)."""
-    hits = frame.sindex.query(shapely.box(*grid.bounds))
-    return frame.iloc[np.sort(hits)].reset_index(drop=True)
+    """The features of ``frame`` whose bounding box meets ``grid`` (``geo.vector.near``), numbered from 0."""
+    return near(frame, grid.bounds).reset_index(drop=True)
 
 
 # -- walking areas --------------------------------------------------------------------------------------------

@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import shapely
 
 from geo.ahn_vegetation import VEGETATION_SOURCE
 from geo.errors import ConfigError, LayerError
@@ -57,13 +56,14 @@ from geo.raster import Raster
 from geo.rasterize import polygon_index
 from geo.solar import sun_position
 from geo.tmrt import LINDBERG_2008, LINDBERG_2011, SOLWEIG_PACKAGE, TmrtSurface, tmrt_tiled, umep_land_cover
+from geo.vector import near
 from geo.weather_day import KOOPMANS_2020, ReferenceDay, WeatherHour, reference_day
 from layers import pet_stats as ps
 from layers.base import BuildContext, LayerDef, LayerInputs, LayerResult, Output, Reach, Windowed, fixed
 from layers.green_inputs import CANOPY_SOURCES
 from layers.person_view import BUILDING_CLASS, grid_canopy
 from layers.pet_params import PARAMS, WIND_PROFILE
-from layers.sun import region_centre_lat_lon
+from layers.sun import config_date, region_centre_lat_lon
 from layers.walking import walking_space
 
 #: The rasters of the layer.
@@ -101,16 +101,10 @@ def weather_day(inputs: LayerInputs, params: Mapping[str, Any]) -> ReferenceDay:
             raise ConfigError(f"{_WHERE}.weather: a KNMI station-day needs the hourly data as a source: "
                               "sources.knmi_hourly: {path: uurgeg_<STN>_<period>.txt}")
         return station_hours(inputs.sources[WEATHER_HOURLY_SOURCE], int(request["station"]),
-                             _date(str(request["date"]), f"{_WHERE}.weather.date"))
-    day = _date(params["weather_date"], f"{_WHERE}.weather_date")
-    return reference_day(day, {int(h): tuple(v) for h, v in params["weather_hours"].items()})
-
-
-def _date(value: str, where: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from None
+                             config_date(str(request["date"]), f"{_WHERE}.weather.date"))
+    day = config_date(params["weather_date"], f"{_WHERE}.weather_date")
+    return reference_day(day, {int(h): tuple(v) for h, v in params["weather_hours"].items()},
+                         where=f"{_WHERE}.weather_hours")
 
 
 def _instants(day: ReferenceDay, params: Mapping[str, Any]) -> tuple[list[datetime], list[datetime], datetime]:
@@ -120,9 +114,9 @@ def _instants(day: ReferenceDay, params: Mapping[str, Any]) -> tuple[list[dateti
         raise ConfigError(f"{_WHERE}: afternoon_end_hour {end} is before afternoon_start_hour {start}")
     if not start <= moment_h <= end:
         raise ConfigError(f"{_WHERE}: moment_hour {moment_h} is outside the afternoon {start}-{end}")
-    midnight = day.hours[0].when.replace(hour=0, minute=0, second=0, microsecond=0) if day.hours else None
-    if midnight is None:
+    if not day.hours:
         raise ConfigError(f"{_WHERE}: the reference day has no hours")
+    midnight = day.hours[0].when.replace(hour=0, minute=0, second=0, microsecond=0)
     first = max(0, start - params["spinup_hours"])
     steps = [midnight + timedelta(hours=h) for h in range(first, end + 1)]
     afternoon = [midnight + timedelta(hours=h) for h in range(start, end + 1)]
@@ -147,8 +141,8 @@ def wind_at_person(wind_10m: float, sky_view: np.ndarray, params: Mapping[str, A
 
 # -- computation --------------------------------------------------------------------------------------------
 def _near(frame: gpd.GeoDataFrame, grid: Grid) -> gpd.GeoDataFrame:
-    hits = frame.sindex.query(shapely.box(*grid.bounds))
-    return frame.iloc[np.sort(hits)].reset_index(drop=True)
+    """The features of ``frame`` whose bounding box meets ``grid`` (``geo.vector.near``), numbered from 0."""
+    return near(frame, grid.bounds).reset_index(drop=True)
 
 
 def solweig_surface(

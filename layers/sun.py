@@ -54,11 +54,11 @@ SHADE_HOUR = Param(
 _ONE_MOMENT_STEP_MIN = 60.0
 
 
-def shade_day(value: str, where: str) -> date:
-    """The ``shade_date`` parameter as a date.
+def config_date(value: str, where: str) -> date:
+    """A date parameter (``shade_date``, ``weather_date``, a KNMI station-day's date) as a date.
 
     Raises:
-        ConfigError: naming ``where`` (``layers.<id>.shade_date``) when it is not ``YYYY-MM-DD``.
+        ConfigError: naming ``where`` (``layers.<id>.<parameter>``) when it is not ``YYYY-MM-DD``.
     """
     try:
         return date.fromisoformat(value)
@@ -84,7 +84,7 @@ def sun_at_moment(context: RegionContext, day: date, hour: float) -> tuple[SunPo
 
     Args:
         context: the region (its sun reference places the sun, the same for every extent of it).
-        day: the reference day (``shade_day``).
+        day: the reference day (``config_date`` of ``shade_date``).
         hour: hours after local midnight, Dutch civil time (15.0 is 15:00 CEST in summer).
 
     Returns:
